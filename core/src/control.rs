@@ -1,0 +1,215 @@
+//! Controlling a daemon through its pidfile: status, stop, signal.
+//!
+//! The daemon is whoever holds the pidfile's write lock (`F_GETLK`); an unlocked
+//! pidfile is stale and nothing is signalled because of it. Signals go through a
+//! pidfd opened *before* re-checking the lock, so the pid cannot be recycled between
+//! the check and the signal; kernels without pidfds (< 5.3) fall back to `kill` after
+//! the same re-check (a residual race of one check).
+
+use crate::error::{Error, Op, Reason};
+use crate::parse::{Schedule, Step};
+use crate::pidfile::{self, Path, Probe, State};
+use core::ffi::CStr;
+use rustix::event::{PollFd, PollFlags};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, Signal};
+
+/// The daemon's state, for `status`.
+pub fn status(path: &CStr) -> Result<State, Error> {
+    Ok(pidfile::probe(&Path::new(path)?)?.state)
+}
+
+/// How to stop.
+#[derive(Clone, Debug)]
+pub struct StopOptions {
+    /// Signals and waits, dpkg `--retry` style.
+    pub schedule: Schedule,
+    /// Also signal the daemon's process group.
+    pub process_group: bool,
+}
+
+/// The outcome of a successful [`stop`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// No pidfile.
+    NotRunning,
+    /// A stale pidfile; whether it was removed (or why not).
+    Stale(Result<bool, Error>),
+    /// The daemon was signalled and is gone; its pidfile removed.
+    Stopped(Pid),
+}
+
+/// A process to signal: through its pidfd where the kernel has them.
+struct Target {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    pgid: Option<Pid>,
+}
+
+impl Target {
+    /// Opens a pidfd for the lock holder and re-checks it still holds the lock.
+    /// `Ok(None)`: it is already gone.
+    fn open(probe: &Probe, pid: Pid, process_group: bool) -> Result<Option<Target>, Error> {
+        let pidfd = match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
+            Ok(fd) => Some(fd),
+            Err(Errno::SRCH) => return Ok(None),
+            Err(Errno::NOSYS) => None,
+            Err(e) => return Err(Error::sys(Op::Kill, e)),
+        };
+        if !probe.still_held_by(pid)? {
+            return Ok(None);
+        }
+        let pgid = if process_group { group_of(pid) } else { None };
+        Ok(Some(Target { pid, pidfd, pgid }))
+    }
+
+    fn send(&self, sig: Signal) -> Result<bool, Error> {
+        let r = match &self.pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+            None => rustix::process::kill_process(self.pid, sig),
+        };
+        match r {
+            Ok(()) => {}
+            Err(Errno::SRCH) => return Ok(false),
+            Err(e) => return Err(Error::sys(Op::Kill, e)),
+        }
+        if let Some(g) = self.pgid {
+            let _ = rustix::process::kill_process_group(g, sig);
+        }
+        Ok(true)
+    }
+
+    /// Sends `sig`, then SIGCONT so that a stopped process can act on it (as s6 does).
+    /// `Ok(false)`: the process is gone.
+    fn signal(&self, sig: Signal) -> Result<bool, Error> {
+        let alive = self.send(sig)?;
+        if alive && !matches!(sig, Signal::Kill | Signal::Cont | Signal::Stop) {
+            let _ = self.send(Signal::Cont);
+        }
+        Ok(alive)
+    }
+
+    /// Waits up to `ms` for the process to exit (a zombie counts as gone).
+    fn wait(&self, probe: &Probe, ms: u32) -> bool {
+        match &self.pidfd {
+            Some(fd) => poll_exit(fd, ms),
+            None => poll_unlocked(probe, self.pid, ms),
+        }
+    }
+}
+
+/// The daemon's process group, if it is safe to signal: not init's, not ours.
+fn group_of(pid: Pid) -> Option<Pid> {
+    let g = rustix::process::getpgid(Some(pid)).ok()?;
+    let ours = rustix::process::getpgid(None).ok()?;
+    (g.as_raw_nonzero().get() > 1 && g != ours).then_some(g)
+}
+
+fn now_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
+
+/// Polls a pidfd until it is readable (the process exited) or `ms` pass.
+fn poll_exit(fd: &OwnedFd, ms: u32) -> bool {
+    let deadline = now_ms() + u64::from(ms);
+    loop {
+        let left = deadline.saturating_sub(now_ms()).min(i32::MAX as u64) as i32;
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, left) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) if left == 0 => return false,
+            Ok(_) | Err(Errno::INTR) => {
+                if now_ms() >= deadline {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Without pidfds: checks every 10 ms whether the lock is still held.
+fn poll_unlocked(probe: &Probe, pid: Pid, ms: u32) -> bool {
+    let deadline = now_ms() + u64::from(ms);
+    loop {
+        if !probe.still_held_by(pid).unwrap_or(false) {
+            return true;
+        }
+        if now_ms() >= deadline {
+            return false;
+        }
+        let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 10_000_000 });
+    }
+}
+
+/// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).
+pub fn wait_gone(pid: Pid, ms: u32) -> bool {
+    match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => poll_exit(&fd, ms),
+        Err(Errno::SRCH) => true,
+        Err(_) => {
+            let deadline = now_ms() + u64::from(ms);
+            while rustix::process::test_kill_process(pid).is_ok() && now_ms() < deadline {
+                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 10_000_000 });
+            }
+            rustix::process::test_kill_process(pid).is_err()
+        }
+    }
+}
+
+/// Stops the daemon: runs the schedule (signal, wait, signal, wait...) until it exits,
+/// then removes the pidfile (only while holding its lock, only if it is still the same
+/// file). A stale pidfile is removed without signalling anything.
+pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
+    let path = Path::new(path)?;
+    let probe = pidfile::probe(&path)?;
+    let pid = match probe.state {
+        State::Absent => return Ok(Stopped::NotRunning),
+        State::Stale => return Ok(Stopped::Stale(probe.remove(&path))),
+        State::Running(pid) => pid,
+    };
+    if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
+        if !run_schedule(&target, &probe, &opts.schedule)? {
+            return Err(Error::reason_id(Op::Kill, Reason::Survived, pid.as_raw_nonzero().get() as u32));
+        }
+    }
+    let _ = probe.remove(&path);
+    Ok(Stopped::Stopped(pid))
+}
+
+/// Runs the schedule; true once the process is gone.
+fn run_schedule(target: &Target, probe: &Probe, schedule: &Schedule) -> Result<bool, Error> {
+    let mut i = 0;
+    while let Some(step) = schedule.get(i) {
+        match *step {
+            Step::Signal(sig) => {
+                if !target.signal(sig)? {
+                    return Ok(true);
+                }
+            }
+            Step::Wait(ms) => {
+                if target.wait(probe, ms) {
+                    return Ok(true);
+                }
+            }
+            Step::Forever => {
+                i = 0;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    Ok(false)
+}
+
+/// Sends one signal to the daemon. `Ok(None)`: not running (no pidfile, stale, or
+/// gone before the signal).
+pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
+    let path = Path::new(path)?;
+    let probe = pidfile::probe(&path)?;
+    let State::Running(pid) = probe.state else { return Ok(None) };
+    let Some(target) = Target::open(&probe, pid, false)? else { return Ok(None) };
+    Ok(target.send(sig)?.then_some(pid))
+}

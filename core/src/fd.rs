@@ -1,0 +1,208 @@
+//! File descriptor chores: EINTR retry, fixed-buffer paths, small reads, and closing
+//! every inherited fd.
+
+use crate::error::{Context, Error, Op, Reason};
+use crate::sys;
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+/// The longest path imp handles (Linux `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+
+/// Runs `f` again while it fails with `EINTR`. (Never used for `close`.)
+pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// A NUL-terminated path in a fixed buffer.
+pub struct PathBuf {
+    buf: [u8; PATH_MAX],
+    len: usize,
+}
+
+impl PathBuf {
+    /// Copies `bytes` (without NUL) into a new buffer.
+    pub fn new(bytes: &[u8]) -> Result<PathBuf, Reason> {
+        if bytes.len() >= PATH_MAX || bytes.contains(&0) {
+            return Err(Reason::TooLong);
+        }
+        let mut p = PathBuf { buf: [0; PATH_MAX], len: bytes.len() };
+        p.buf[..bytes.len()].copy_from_slice(bytes);
+        Ok(p)
+    }
+
+    /// The path as a C string.
+    pub fn as_cstr(&self) -> &CStr {
+        // The buffer is zero-filled past `len` and holds no interior NUL.
+        CStr::from_bytes_until_nul(&self.buf[..=self.len]).unwrap_or(c"")
+    }
+}
+
+/// Splits `path` into its directory (`.` when it has none, `/` for the root) and its
+/// last component. A path ending in `/` or naming `.`/`..` is not a file path.
+pub fn split(path: &CStr) -> Result<(PathBuf, &CStr), Reason> {
+    let bytes = path.to_bytes();
+    let (dir, base): (&[u8], usize) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", 1),
+        Some(i) => (&bytes[..i], i + 1),
+        None => (b".", 0),
+    };
+    let base_bytes = &bytes[base..];
+    if base_bytes.is_empty() || base_bytes == b"." || base_bytes == b".." {
+        return Err(Reason::BadPath);
+    }
+    let base_c = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[base..]).map_err(|_| Reason::BadPath)?;
+    Ok((PathBuf::new(dir)?, base_c))
+}
+
+/// `openat` with EINTR retried.
+pub fn openat(dir: BorrowedFd<'_>, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    retry(|| rustix::fs::openat(dir, path, flags, mode))
+}
+
+/// Opens a directory for use as a `*at` base (`O_PATH|O_DIRECTORY`).
+pub fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
+    openat(rustix::fs::CWD, path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// Reads up to `buf.len()` bytes from offset 0 (`pread`, so the file offset is
+/// untouched); returns how many were read.
+pub fn read_head(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut n = 0;
+    while n < buf.len() {
+        match retry(|| rustix::io::pread(fd, &mut buf[n..], n as u64))? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the start of a small file (`/proc/...`) into `buf`.
+pub fn read_small(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+    let mut n = 0;
+    while n < buf.len() {
+        match retry(|| rustix::io::read(&fd, &mut buf[n..]))? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Writes all of `data`.
+pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match retry(|| rustix::io::write(fd, data))? {
+            0 => return Err(Errno::IO),
+            k => data = &data[k..],
+        }
+    }
+    Ok(())
+}
+
+/// Fails with `EBADF` unless `fd` is open.
+pub fn check_open(fd: i32) -> Result<(), Error> {
+    rustix::io::fcntl_getfd(sys::borrow_raw(fd)).map(|_| ()).op(Op::KeepFd)
+}
+
+/// Closes every fd above 2 that is not in `keep`: `close_range` over the gaps where the
+/// kernel has it (5.9+), else the entries of `/proc/self/fd`, else a loop bounded by
+/// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
+pub fn close_all_except(keep: &[i32]) {
+    // Sorted copy of the fds to keep, above 2.
+    let mut ks: heapless::Vec<u32, 64> = heapless::Vec::new();
+    for &k in keep {
+        if k > 2 && !ks.contains(&(k as u32)) {
+            let _ = ks.push(k as u32);
+        }
+    }
+    ks.sort_unstable();
+    let mut first = 3u32;
+    let mut ok = true;
+    for &k in ks.iter().chain(core::iter::once(&u32::MAX)) {
+        if k > first {
+            let last = if k == u32::MAX { u32::MAX } else { k - 1 };
+            if sys::close_range(first, last).is_err() {
+                ok = false;
+                break;
+            }
+        }
+        first = k.saturating_add(1);
+    }
+    if ok {
+        return;
+    }
+    if close_from_proc(&ks).is_ok() {
+        return;
+    }
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(65536);
+    let limit = limit.min(1 << 20) as i32;
+    for fd in 3..limit {
+        if !ks.contains(&(fd as u32)) {
+            sys::close_raw(fd);
+        }
+    }
+}
+
+/// Closes the fds listed in `/proc/self/fd` (except `keep` and the directory's own fd).
+fn close_from_proc(keep: &[u32]) -> Result<(), Errno> {
+    let dir = openat(
+        rustix::fs::CWD,
+        c"/proc/self/fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let own = sys::raw(&dir) as u32;
+    // Closing while iterating is safe for /proc/self/fd: entries are generated from the
+    // fd table on each getdents call. Read again until a pass closes nothing.
+    loop {
+        let mut closed = 0;
+        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+        let _ = rustix::fs::seek(&dir, rustix::fs::SeekFrom::Start(0));
+        let mut it = rustix::fs::RawDir::new(dir.as_fd(), &mut buf);
+        while let Some(entry) = it.next() {
+            let entry = entry?;
+            let Some(n) = crate::parse::decimal(entry.file_name().to_bytes()) else { continue };
+            let n = n as u32;
+            if n > 2 && n != own && !keep.contains(&n) {
+                sys::close_raw(n as i32);
+                closed += 1;
+            }
+        }
+        if closed == 0 {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_paths() {
+        let (d, b) = split(c"/run/x.pid").unwrap();
+        assert_eq!(d.as_cstr(), c"/run");
+        assert_eq!(b, c"x.pid");
+        let (d, b) = split(c"x.pid").unwrap();
+        assert_eq!(d.as_cstr(), c".");
+        assert_eq!(b, c"x.pid");
+        let (d, b) = split(c"/x.pid").unwrap();
+        assert_eq!(d.as_cstr(), c"/");
+        assert_eq!(b, c"x.pid");
+        let (d, _) = split(c"a/b/c").unwrap();
+        assert_eq!(d.as_cstr(), c"a/b");
+        for bad in [c"", c"/", c"/run/", c".", c"..", c"/run/.."] {
+            assert!(split(bad).is_err(), "{:?}", bad);
+        }
+    }
+}

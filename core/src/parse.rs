@@ -1,0 +1,270 @@
+//! Strict parsers for everything imp reads from users and files: pids, signal names,
+//! octal umasks, durations, nice values and dpkg `--retry` schedules. Each accepts the
+//! whole input or nothing (no `42abc` → 42, no `+7`, no wrap-around).
+
+use linux_raw_sys::general as k;
+use rustix::process::Signal;
+
+/// The largest pid the kernel hands out when `/proc/sys/kernel/pid_max` cannot be read.
+pub const PID_MAX_LIMIT: u32 = 4_194_304;
+
+/// Parses a decimal unsigned number: ASCII digits only, no sign, no leading zero
+/// (except "0" itself), no overflow.
+pub fn decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || (s.len() > 1 && s[0] == b'0') {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
+
+/// Parses pidfile content: a decimal pid in `2..=pid_max`, optionally followed by one
+/// `\n`, nothing else.
+pub fn pid(content: &[u8], pid_max: u32) -> Option<u32> {
+    let digits = content.strip_suffix(b"\n").unwrap_or(content);
+    let n = decimal(digits)?;
+    (2..=u64::from(pid_max)).contains(&n).then_some(n as u32)
+}
+
+/// Signal names and numbers imp knows, in this architecture's numbering.
+const SIGNALS: &[(&str, u32)] = &[
+    ("HUP", k::SIGHUP),
+    ("INT", k::SIGINT),
+    ("QUIT", k::SIGQUIT),
+    ("ILL", k::SIGILL),
+    ("TRAP", k::SIGTRAP),
+    ("ABRT", k::SIGABRT),
+    ("IOT", k::SIGABRT),
+    ("BUS", k::SIGBUS),
+    ("FPE", k::SIGFPE),
+    ("KILL", k::SIGKILL),
+    ("USR1", k::SIGUSR1),
+    ("SEGV", k::SIGSEGV),
+    ("USR2", k::SIGUSR2),
+    ("PIPE", k::SIGPIPE),
+    ("ALRM", k::SIGALRM),
+    ("TERM", k::SIGTERM),
+    ("CHLD", k::SIGCHLD),
+    ("CONT", k::SIGCONT),
+    ("STOP", k::SIGSTOP),
+    ("TSTP", k::SIGTSTP),
+    ("TTIN", k::SIGTTIN),
+    ("TTOU", k::SIGTTOU),
+    ("URG", k::SIGURG),
+    ("XCPU", k::SIGXCPU),
+    ("XFSZ", k::SIGXFSZ),
+    ("VTALRM", k::SIGVTALRM),
+    ("PROF", k::SIGPROF),
+    ("WINCH", k::SIGWINCH),
+    ("IO", k::SIGIO),
+    ("POLL", k::SIGIO),
+    ("PWR", k::SIGPWR),
+    ("SYS", k::SIGSYS),
+];
+
+/// Parses a signal: `TERM`, `SIGTERM`, `term` or `15`. Numbers must name a signal this
+/// architecture has (1..=31 here; real-time signals are not sent by imp).
+pub fn signal(s: &[u8]) -> Option<Signal> {
+    if let Some(n) = decimal(s) {
+        return Signal::from_raw(i32::try_from(n).ok()?).filter(|_| n != 0);
+    }
+    let name = match s {
+        [b'S' | b's', b'I' | b'i', b'G' | b'g', rest @ ..] => rest,
+        _ => s,
+    };
+    SIGNALS
+        .iter()
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        .and_then(|&(_, num)| Signal::from_raw(num as i32))
+}
+
+/// The name of a signal without the `SIG` prefix (`TERM`), or `None` for an unnamed one.
+pub fn signal_name(sig: Signal) -> Option<&'static str> {
+    SIGNALS.iter().find(|&&(_, n)| n as i32 == sig as i32).map(|&(name, _)| name)
+}
+
+/// Parses an octal umask: 1 to 4 octal digits, at most `0777`.
+pub fn umask(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 4 {
+        return None;
+    }
+    let mut n = 0u32;
+    for &b in s {
+        if !(b'0'..=b'7').contains(&b) {
+            return None;
+        }
+        n = n * 8 + u32::from(b - b'0');
+    }
+    (n <= 0o777).then_some(n)
+}
+
+/// Parses a duration in seconds into milliseconds: `10`, `0.5`, `2.25` (at most three
+/// decimals, at most a day). No sign, no exponent.
+pub fn duration_ms(s: &[u8]) -> Option<u32> {
+    const MAX_MS: u64 = 86_400_000;
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, &b""[..]),
+    };
+    if frac.len() > 3 || (s.contains(&b'.') && frac.is_empty()) {
+        return None;
+    }
+    // Leading zeros are harmless in durations ("00.5" is odd but not ambiguous); still
+    // require digits only.
+    let whole = if int.is_empty() { None } else { decimal(int.strip_prefix(b"0").filter(|r| !r.is_empty()).unwrap_or(int)) }?;
+    let mut ms = whole.checked_mul(1000)?;
+    let mut scale = 100;
+    for &b in frac {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        ms += u64::from(b - b'0') * scale;
+        scale /= 10;
+    }
+    (ms <= MAX_MS).then_some(ms as u32)
+}
+
+/// Parses a nice value: `-20..=19`.
+pub fn nice(s: &[u8]) -> Option<i32> {
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let n = decimal(digits)? as i64;
+    let n = if neg { -n } else { n };
+    (-20..=19).contains(&n).then_some(n as i32)
+}
+
+/// Parses a file descriptor number for `--keep-fd`: `0..=65535`.
+pub fn fd(s: &[u8]) -> Option<i32> {
+    decimal(s).filter(|&n| n <= 65535).map(|n| n as i32)
+}
+
+/// One step of a stop schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this signal.
+    Signal(Signal),
+    /// Wait this long (ms) for the process to exit.
+    Wait(u32),
+    /// Repeat the rest of the schedule from the start until the process exits.
+    Forever,
+}
+
+/// The most steps a schedule may have.
+pub const SCHEDULE_MAX: usize = 16;
+
+/// A stop schedule: signals and waits, dpkg `--retry` style.
+pub type Schedule = heapless::Vec<Step, SCHEDULE_MAX>;
+
+/// Parses a dpkg `--retry` schedule: `TERM/30/KILL/5`, or a bare timeout `N`, meaning
+/// `SIG/N/KILL/N` with `sig` the stop signal. Items are signals (`TERM`, `-TERM`,
+/// `15`... as dpkg accepts), timeouts in seconds, or `forever` (last-but-one item
+/// repeats until the process exits). The schedule must start with a signal.
+pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
+    let mut out = Schedule::new();
+    if let Some(ms) = duration_ms(s) {
+        out.extend([Step::Signal(sig), Step::Wait(ms), Step::Signal(Signal::Kill), Step::Wait(ms)]);
+        return Some(out);
+    }
+    for item in s.split(|&b| b == b'/') {
+        let step = if item == b"forever" {
+            Step::Forever
+        } else if let Some(sig) = item.strip_prefix(b"-").and_then(signal) {
+            Step::Signal(sig)
+        } else if let Some(ms) = duration_ms(item) {
+            Step::Wait(ms)
+        } else {
+            Step::Signal(signal(item)?)
+        };
+        out.push(step).ok()?;
+    }
+    let starts_with_signal = matches!(out.first(), Some(Step::Signal(_)));
+    let forever_ok = out.iter().position(|s| *s == Step::Forever).map_or(true, |i| i + 1 == out.len() && i > 0);
+    (starts_with_signal && forever_ok).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_are_strict() {
+        assert_eq!(pid(b"42\n", 4_194_304), Some(42));
+        assert_eq!(pid(b"42", 4_194_304), Some(42));
+        for bad in [
+            &b""[..], b"\n", b"   ", b"abc", b"\0\0", "٤٢".as_bytes(), b"42\r\n", b"42abc", b"+7", b"042", b" 42",
+            b"42 ", b"42\n43\n", b"0x10", b"-1", b"-0", b"0", b"00", b"1", b"-5", b"42\n\n", b"4294967295",
+            b"2147483648", b"99999999999", b"18446744073709551616",
+        ] {
+            assert_eq!(pid(bad, 4_194_304), None, "{:?}", bad);
+        }
+        assert_eq!(pid(b"32768", 32768), Some(32768));
+        assert_eq!(pid(b"32769", 32768), None);
+    }
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(signal(b"TERM"), Some(Signal::Term));
+        assert_eq!(signal(b"SIGTERM"), Some(Signal::Term));
+        assert_eq!(signal(b"sighup"), Some(Signal::Hup));
+        assert_eq!(signal(b"9"), Some(Signal::Kill));
+        assert_eq!(signal(b"1"), Some(Signal::Hup));
+        for bad in [&b"0"[..], b"-9", b"65", b"KILLX", b"", b"SIG", b"09", b"+9", b"64"] {
+            assert_eq!(signal(bad), None, "{:?}", bad);
+        }
+        assert_eq!(signal_name(Signal::Usr1), Some("USR1"));
+    }
+
+    #[test]
+    fn umasks_are_octal() {
+        assert_eq!(umask(b"022"), Some(0o22));
+        assert_eq!(umask(b"0"), Some(0));
+        assert_eq!(umask(b"0777"), Some(0o777));
+        for bad in [&b"0999"[..], b"-1", b"", b"8", b"01000", b"7777", b"0x1"] {
+            assert_eq!(umask(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms(b"10"), Some(10_000));
+        assert_eq!(duration_ms(b"0"), Some(0));
+        assert_eq!(duration_ms(b"0.5"), Some(500));
+        assert_eq!(duration_ms(b"2.25"), Some(2250));
+        for bad in [&b"-1"[..], b"1e3", b"18446744073709551616", b"", b".", b"1.", b".5", b"1.2345", b"100000", b" 1"] {
+            assert_eq!(duration_ms(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn nice_and_fd() {
+        assert_eq!(nice(b"-5"), Some(-5));
+        assert_eq!(nice(b"19"), Some(19));
+        assert_eq!(nice(b"100"), None);
+        assert_eq!(nice(b"-21"), None);
+        assert_eq!(fd(b"3"), Some(3));
+        assert_eq!(fd(b"-1"), None);
+        assert_eq!(fd(b"70000"), None);
+    }
+
+    #[test]
+    fn schedules() {
+        let s = schedule(b"TERM/30/KILL/5", Signal::Term).unwrap();
+        assert_eq!(&s[..], &[Step::Signal(Signal::Term), Step::Wait(30_000), Step::Signal(Signal::Kill), Step::Wait(5000)]);
+        let s = schedule(b"5", Signal::Hup).unwrap();
+        assert_eq!(&s[..], &[Step::Signal(Signal::Hup), Step::Wait(5000), Step::Signal(Signal::Kill), Step::Wait(5000)]);
+        let s = schedule(b"-HUP/1/forever", Signal::Term).unwrap();
+        assert_eq!(&s[..], &[Step::Signal(Signal::Hup), Step::Wait(1000), Step::Forever]);
+        for bad in [&b""[..], b"30/TERM", b"TERM//5", b"TERM/x", b"forever", b"TERM/forever/5", b"TERM/-x"] {
+            assert!(schedule(bad, Signal::Term).is_none(), "{:?}", bad);
+        }
+    }
+}

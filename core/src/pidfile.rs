@@ -1,0 +1,329 @@
+//! The pidfile contract (SPEC §3): created with `O_NOFOLLOW`, mode 0644, refused when
+//! it or its directory could be controlled by someone else; write-locked (POSIX
+//! `F_SETLK`) by the daemon for its whole life; probed with `F_GETLK`, so the lock
+//! holder *is* the daemon and an unlocked pidfile is stale whatever it says; removed
+//! only while holding the lock and only if the path still names the locked inode.
+
+use crate::error::{Context, Error, Op, Reason};
+use crate::fd::{self, PathBuf};
+use crate::parse;
+use crate::sys::{self, LockHolder};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
+use rustix::io::Errno;
+use rustix::process::Pid;
+
+/// At most this many bytes of a pidfile are ever read.
+pub const READ_MAX: usize = 32;
+
+/// What the pidfile says about the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No pidfile (or no directory for it).
+    Absent,
+    /// A pidfile that no process holds locked: the daemon is gone.
+    Stale,
+    /// The daemon holds the lock and the pidfile names it.
+    Running(Pid),
+}
+
+/// A pidfile opened for inspection (never for writing): the directory, and the file
+/// if it exists.
+pub struct Probe {
+    /// The state found.
+    pub state: State,
+    dir: Option<OwnedFd>,
+    file: Option<OwnedFd>,
+    ino: (u64, u64),
+}
+
+/// A pidfile path, split once into its directory and name.
+pub struct Path<'a> {
+    dir: PathBuf,
+    base: &'a CStr,
+}
+
+impl<'a> Path<'a> {
+    /// Splits `path`; a path ending in `/` (or empty) is refused.
+    pub fn new(path: &'a CStr) -> Result<Path<'a>, Error> {
+        let (dir, base) = fd::split(path).map_err(|r| Error::reason(Op::Open, r))?;
+        Ok(Path { dir, base })
+    }
+
+    /// Opens the directory as an `O_PATH` handle and checks it is safe to trust.
+    pub fn open_dir(&self) -> Result<OwnedFd, Error> {
+        let dir = fd::open_dir(self.dir.as_cstr()).op(Op::Open)?;
+        check_dir(&rustix::fs::fstat(&dir).op(Op::Open)?)?;
+        Ok(dir)
+    }
+
+    /// The file's name inside its directory.
+    pub fn base(&self) -> &'a CStr {
+        self.base
+    }
+}
+
+/// The kernel's pid_max, or [`parse::PID_MAX_LIMIT`] when /proc cannot tell.
+pub fn pid_max() -> u32 {
+    let mut buf = [0u8; 16];
+    match fd::read_small(c"/proc/sys/kernel/pid_max", &mut buf) {
+        Ok(n) => parse::pid(&buf[..n], u32::MAX).unwrap_or(parse::PID_MAX_LIMIT),
+        Err(_) => parse::PID_MAX_LIMIT,
+    }
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The directory must not let anyone but root or us swap the pidfile: not owned by
+/// another user, not writable by others unless sticky (`/tmp`).
+fn check_dir(st: &Stat) -> Result<(), Error> {
+    let mode = st.st_mode as u32;
+    if st.st_uid != 0 && st.st_uid != euid() {
+        return Err(Error::reason_id(Op::Open, Reason::DirOwner, st.st_uid));
+    }
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        return Err(Error::reason(Op::Open, Reason::DirWritable));
+    }
+    Ok(())
+}
+
+/// The file must be a regular file with one link, owned by root or us, writable by
+/// nobody else.
+fn check_file(st: &Stat) -> Result<(), Error> {
+    if FileType::from_raw_mode(st.st_mode as _) != FileType::RegularFile {
+        return Err(Error::reason(Op::Open, Reason::NotRegular));
+    }
+    if st.st_uid != 0 && st.st_uid != euid() {
+        return Err(Error::reason_id(Op::Open, Reason::Owner, st.st_uid));
+    }
+    if st.st_mode as u32 & 0o022 != 0 {
+        return Err(Error::reason(Op::Open, Reason::Writable));
+    }
+    if st.st_nlink > 1 {
+        return Err(Error::reason(Op::Open, Reason::HardLinked));
+    }
+    Ok(())
+}
+
+fn ino(st: &Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+/// `lstat` of the name: `None` if it does not exist; symlinks and non-regular files are
+/// refused before anything opens them (a FIFO or a device is never opened).
+fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<Option<Stat>, Error> {
+    match rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => {
+            if FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink {
+                return Err(Error::reason(Op::Open, Reason::Symlink));
+            }
+            check_file(&st)?;
+            Ok(Some(st))
+        }
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(Error::sys(Op::Open, e)),
+    }
+}
+
+/// Opens an existing pidfile without following a symlink, without blocking, and checks
+/// it is the file that was stat'ed.
+fn open_existing(dir: BorrowedFd<'_>, base: &CStr, flags: OFlags) -> Result<Option<(OwnedFd, Stat)>, Error> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if stat_name(dir, base)?.is_none() {
+        return Ok(None);
+    }
+    let file = match fd::openat(dir, base, flags, Mode::empty()) {
+        Ok(f) => f,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::LOOP) => return Err(Error::reason(Op::Open, Reason::Symlink)),
+        Err(e) => return Err(Error::sys(Op::Open, e)),
+    };
+    let st = rustix::fs::fstat(&file).op(Op::Open)?;
+    check_file(&st)?;
+    Ok(Some((file, st)))
+}
+
+/// Reads and checks the pid a locked pidfile names.
+fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
+    let mut buf = [0u8; READ_MAX];
+    let n = fd::read_head(file, &mut buf).op(Op::Read)?;
+    let pid = parse::pid(&buf[..n], pid_max()).ok_or(Error::reason(Op::Read, Reason::Invalid))?;
+    let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
+    if pid == me || pid == parent {
+        return Err(Error::reason(Op::Read, Reason::NamesSelf));
+    }
+    Ok(pid)
+}
+
+/// Inspects a pidfile without changing anything: never writes, creates, unlinks or
+/// takes a lock.
+pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
+    let dir = match path.open_dir() {
+        Ok(d) => d,
+        Err(Error { cause: crate::Cause::Errno(Errno::NOENT), .. }) => {
+            return Ok(Probe { state: State::Absent, dir: None, file: None, ino: (0, 0) })
+        }
+        Err(e) => return Err(e),
+    };
+    let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDONLY)? else {
+        return Ok(Probe { state: State::Absent, dir: Some(dir), file: None, ino: (0, 0) });
+    };
+    let state = match sys::lock_holder(file.as_fd()).op(Op::Lock)? {
+        LockHolder::None => State::Stale,
+        LockHolder::Read(pid) => return Err(Error::reason_id(Op::Lock, Reason::ReadLocked, pid as u32)),
+        LockHolder::Write(holder) => {
+            let pid = read_pid(file.as_fd())?;
+            if holder as u32 != pid {
+                return Err(Error::reason_id(Op::Lock, Reason::HolderMismatch, holder as u32));
+            }
+            State::Running(Pid::from_raw(pid as i32).ok_or(Error::reason(Op::Read, Reason::Invalid))?)
+        }
+    };
+    Ok(Probe { state, ino: ino(&st), dir: Some(dir), file: Some(file) })
+}
+
+impl Probe {
+    /// Asks the kernel again whether `pid` still holds the lock: the re-check between
+    /// opening a pidfd and signalling.
+    pub fn still_held_by(&self, pid: Pid) -> Result<bool, Error> {
+        let Some(file) = &self.file else { return Ok(false) };
+        Ok(sys::lock_holder(file.as_fd()).op(Op::Lock)? == LockHolder::Write(pid.as_raw_nonzero().get()))
+    }
+
+    /// Removes the pidfile if nobody holds its lock and the name still names the file
+    /// that was probed. `Ok(false)`: someone (a new daemon) holds it, left alone.
+    pub fn remove(mut self, path: &Path<'_>) -> Result<bool, Error> {
+        // Our read-only fd must be closed first: closing any fd of the file would drop
+        // the lock we are about to take.
+        drop(self.file.take());
+        let Some(dir) = self.dir.take() else { return Ok(false) };
+        let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDWR).map_err(as_remove)? else {
+            return Ok(false);
+        };
+        if ino(&st) != self.ino {
+            return Ok(false);
+        }
+        match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(Errno::AGAIN | Errno::ACCESS) => return Ok(false),
+            Err(e) => return Err(Error::sys(Op::Remove, e)),
+        }
+        unlink_if_same(dir.as_fd(), path.base, &file)?;
+        Ok(true)
+    }
+}
+
+fn as_remove(e: Error) -> Error {
+    Error { op: Op::Remove, ..e }
+}
+
+/// Unlinks `base` if it still names the inode `file` is open on.
+fn unlink_if_same(dir: BorrowedFd<'_>, base: &CStr, file: &OwnedFd) -> Result<(), Error> {
+    let now = rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW);
+    let st = rustix::fs::fstat(file).op(Op::Remove)?;
+    match now {
+        Ok(n) if ino(&n) == ino(&st) => rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove),
+        _ => Ok(()),
+    }
+}
+
+/// The daemon's lock on its pidfile. Not `Clone`: there is exactly one fd holding it,
+/// and closing any other fd of the file would silently drop the lock.
+pub struct Lock {
+    file: OwnedFd,
+}
+
+static_assertions::assert_not_impl_any!(Lock: Clone, Copy);
+
+/// How often a start retries when the pidfile was replaced between open and lock.
+const CREATE_TRIES: usize = 8;
+
+/// Opens or creates the pidfile, moves its fd to its final number (`>= min_fd`), and
+/// takes the write lock. Never truncates before the lock is held; a running daemon's
+/// pidfile is never modified (`AlreadyRunning` with its pid instead).
+pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lock, Error> {
+    for _ in 0..CREATE_TRIES {
+        stat_name(dir, base).map_err(as_create)?;
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let file = match fd::openat(dir, base, flags, Mode::from_raw_mode(0o644)) {
+            Ok(f) => f,
+            Err(Errno::LOOP) => return Err(Error::reason(Op::Create, Reason::Symlink)),
+            Err(e) => return Err(Error::sys(Op::Create, e)),
+        };
+        let st = rustix::fs::fstat(&file).op(Op::Create)?;
+        check_file(&st).map_err(as_create)?;
+        // Give the fd its final number before locking: a later dup2 onto the locked fd,
+        // or closing a duplicate, would drop the lock.
+        let file = if sys::raw(&file) >= min_fd {
+            file
+        } else {
+            rustix::io::fcntl_dupfd_cloexec(&file, min_fd).op(Op::Create)?
+        };
+        match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(Errno::AGAIN | Errno::ACCESS) => {
+                let holder = match sys::lock_holder(file.as_fd()) {
+                    Ok(LockHolder::Write(p) | LockHolder::Read(p)) => p as u32,
+                    _ => 0,
+                };
+                return Err(Error::reason_id(Op::Lock, Reason::AlreadyRunning, holder));
+            }
+            Err(e) => return Err(Error::sys(Op::Lock, e)),
+        }
+        // The name may have been unlinked (a stop removing a stale file) or replaced
+        // between our open and our lock: then this lock guards nothing; start over.
+        match rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if ino(&now) == ino(&st) => {}
+            _ => continue,
+        }
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(0o644)).op(Op::Create)?;
+        return Ok(Lock { file });
+    }
+    Err(Error::sys(Op::Lock, Errno::AGAIN))
+}
+
+fn as_create(e: Error) -> Error {
+    match e.cause {
+        crate::Cause::Errno(_) => Error { op: Op::Create, ..e },
+        _ => e,
+    }
+}
+
+impl Lock {
+    /// Replaces the content with `pid` and a newline.
+    pub fn write_pid(&self, pid: u32) -> Result<(), Error> {
+        let mut buf = [0u8; 12];
+        let text = crate::log::u32_dec(pid, &mut buf);
+        let mut line = [0u8; 12];
+        line[..text.len()].copy_from_slice(text);
+        line[text.len()] = b'\n';
+        rustix::fs::ftruncate(&self.file, 0).op(Op::Write)?;
+        let line = &line[..=text.len()];
+        let n = fd::retry(|| rustix::io::pwrite(&self.file, line, 0)).op(Op::Write)?;
+        if n != line.len() {
+            return Err(Error::sys(Op::Write, Errno::NOSPC));
+        }
+        Ok(())
+    }
+
+    /// Removes the pidfile (on a failed start), if the name still names our file.
+    pub fn remove(self, dir: BorrowedFd<'_>, base: &CStr) -> Result<(), Error> {
+        unlink_if_same(dir, base, &self.file)
+    }
+
+    /// The fd number holding the lock.
+    pub fn raw_fd(&self) -> i32 {
+        sys::raw(&self.file)
+    }
+
+    /// Keeps the lock across `execve`: clears close-on-exec and gives up ownership, so
+    /// the program inherits the one fd that holds the lock.
+    pub fn keep_across_exec(self) -> Result<i32, Error> {
+        rustix::io::fcntl_setfd(&self.file, rustix::io::FdFlags::empty()).op(Op::Lock)?;
+        Ok(sys::leak_fd(self.file))
+    }
+}

@@ -1,0 +1,608 @@
+//! Starting a program: as a daemon ([`start`]: double fork, reported through a
+//! close-on-exec pipe) or in place ([`run`]: the same preparation, then exec).
+//!
+//! The child's steps, in order, each one function returning `Result<_, Error>`:
+//! close inherited fds → reset signals → lock and write the pidfile → stdio →
+//! umask → nice → chroot → chdir → drop privileges → environment → exec.
+//! The first error ends the child; in [`start`] it travels to the caller as
+//! (step, errno or reason) and the caller never says "started".
+
+use crate::error::{Context, Error, Op, Reason};
+use crate::fd;
+use crate::pidfile::{self, Lock, State};
+use crate::sys::{self, CStrArray, Fork};
+use crate::user::{self, Groups, User};
+use core::ffi::{c_char, CStr};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::process::Pid;
+
+/// Most `--env` settings.
+pub const SET_ENV_MAX: usize = 32;
+/// Most `--keep-fd` fds.
+pub const KEEP_FD_MAX: usize = 16;
+/// Most environment entries passed to the program.
+pub const ENV_MAX: usize = 256;
+
+/// Who the program runs as, resolved before forking (so an unknown user is reported
+/// before anything happens).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The user entry (or a bare uid).
+    pub user: User,
+    /// The primary group.
+    pub gid: u32,
+    /// Supplementary groups, primary first.
+    pub groups: Groups,
+}
+
+impl Credentials {
+    /// Resolves `--user USER[:GROUP]` and `--group GROUP` against /etc/passwd and
+    /// /etc/group: supplementary groups from /etc/group, none but the primary group for
+    /// a numeric uid without passwd entry.
+    pub fn resolve(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Credentials>, Error> {
+        let (user, group_in_user) = match user {
+            Some(u) => match u.iter().position(|&b| b == b':') {
+                Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
+                None => (Some(u), None),
+            },
+            None => (None, None),
+        };
+        let group = group.or(group_in_user);
+        let Some(spec) = user else {
+            // --group alone: keep the uid, change the group, clear supplementary groups.
+            let Some(g) = group else { return Ok(None) };
+            let gid = user::lookup_group(g)?;
+            let uid = rustix::process::geteuid().as_raw();
+            let mut groups = Groups::new();
+            let _ = groups.push(gid);
+            let user = User { uid, gid, ..User::default() };
+            return Ok(Some(Credentials { user, gid, groups }));
+        };
+        let u = user::lookup_user(spec)?;
+        let gid = match group {
+            Some(g) => user::lookup_group(g)?,
+            None => u.gid,
+        };
+        let groups = if u.has_entry {
+            user::groups_of(&u.name, gid)?
+        } else {
+            let mut g = Groups::new();
+            let _ = g.push(gid);
+            g
+        };
+        Ok(Some(Credentials { user: u, gid, groups }))
+    }
+}
+
+/// Where a standard stream goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Stdio<'a> {
+    /// Left as inherited (`run` without output options).
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// Appended to this file (created 0640).
+    File(&'a CStr),
+}
+
+/// Everything about the program to start.
+pub struct Spec<'a> {
+    /// The program: a path, or a name looked up in `PATH`.
+    pub program: &'a CStr,
+    /// Its argv (argv[0] first).
+    pub argv: CStrArray,
+    /// The caller's environment.
+    pub envp: CStrArray,
+    /// `NAME=VALUE` settings, applied over the inherited environment.
+    pub set_env: heapless::Vec<&'a CStr, SET_ENV_MAX>,
+    /// Start from an empty environment.
+    pub clear_env: bool,
+    /// The pidfile.
+    pub pidfile: Option<&'a CStr>,
+    /// The user to run as.
+    pub credentials: Option<Credentials>,
+    /// Working directory (default `/`).
+    pub chdir: Option<&'a CStr>,
+    /// Root directory.
+    pub chroot: Option<&'a CStr>,
+    /// File mode creation mask (default 022).
+    pub umask: u32,
+    /// Niceness.
+    pub nice: Option<i32>,
+    /// Standard output.
+    pub stdout: Stdio<'a>,
+    /// Standard error.
+    pub stderr: Stdio<'a>,
+    /// Fds passed through to the program; every other fd above 2 is closed.
+    pub keep_fds: heapless::Vec<i32, KEEP_FD_MAX>,
+}
+
+impl<'a> Spec<'a> {
+    /// A spec with the defaults: no pidfile, `/`, umask 022, stdio to /dev/null.
+    pub fn new(program: &'a CStr, argv: CStrArray, envp: CStrArray) -> Spec<'a> {
+        Spec {
+            program,
+            argv,
+            envp,
+            set_env: heapless::Vec::new(),
+            clear_env: false,
+            pidfile: None,
+            credentials: None,
+            chdir: None,
+            chroot: None,
+            umask: 0o022,
+            nice: None,
+            stdout: Stdio::Null,
+            stderr: Stdio::Null,
+            keep_fds: heapless::Vec::new(),
+        }
+    }
+}
+
+/// The outcome of a successful [`start`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// The program was exec'd as this pid, which holds the pidfile's lock.
+    Started(Pid),
+    /// A daemon already holds the pidfile: nothing was started.
+    AlreadyRunning(Pid),
+}
+
+/// Makes sure fds 0, 1 and 2 are open (on /dev/null if they were closed), so that no
+/// pipe, pidfile or lock imp opens can land on them.
+pub fn sanitize_stdio() -> Result<(), Error> {
+    for _ in 0..3 {
+        let fd = fd::openat(rustix::fs::CWD, c"/dev/null", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).op(Op::DevNull)?;
+        if sys::raw(&fd) > 2 {
+            return Ok(());
+        }
+        // The fd landed on 0, 1 or 2: keep it there.
+        sys::leak_fd(fd);
+    }
+    Ok(())
+}
+
+/// Refuses to fork a multi-threaded process (other threads' locks would be copied
+/// held). Without /proc the check passes: this static, libc-free code starts none.
+fn check_single_threaded() -> Result<(), Error> {
+    let mut buf = [0u8; 512];
+    match fd::read_small(c"/proc/self/stat", &mut buf) {
+        Ok(n) if !sys::thread_count_is_one(&buf[..n]) => Err(Error::reason(Op::Threads, Reason::Threaded)),
+        _ => Ok(()),
+    }
+}
+
+/// Starts `spec` as a daemon and returns once it is known to have started (exec
+/// succeeded, pidfile written and locked) or known to have failed.
+///
+/// The caller's process forks a child that calls `setsid` and forks the daemon, then
+/// exits; the daemon runs the steps and reports through a close-on-exec pipe: its pid
+/// once the pidfile is locked, or the first error. EOF after the pid means exec
+/// succeeded.
+pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
+    sanitize_stdio()?;
+    let path = match spec.pidfile {
+        Some(p) => Some(pidfile::Path::new(p)?),
+        None => None,
+    };
+    let dir = match &path {
+        Some(p) => {
+            if let State::Running(pid) = pidfile::probe(p)?.state {
+                return Ok(Started::AlreadyRunning(pid));
+            }
+            Some(p.open_dir()?)
+        }
+        None => None,
+    };
+    check_single_threaded()?;
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
+    let child = match sys::fork().op(Op::Fork)? {
+        Fork::Child => {
+            drop(rd);
+            intermediate(spec, path.as_ref(), dir.as_ref().map(|d| d.as_fd()), wr)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(wr);
+    // Reap the intermediate child (it exits right after its fork).
+    let _ = fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
+    let outcome = read_reports(&rd);
+    drop(rd);
+    match outcome {
+        Report::Started(pid) => Ok(Started::Started(pid)),
+        Report::Failed(e, locked) => {
+            if e.reason_of() == Some(Reason::AlreadyRunning) {
+                if let Some(pid) = Pid::from_raw(e.id as i32) {
+                    return Ok(Started::AlreadyRunning(pid));
+                }
+            }
+            // The daemon failed after locking the pidfile: once it is gone (and with it
+            // its lock), remove what it wrote, unless a new daemon holds it by then.
+            if let (Some(pid), Some(p)) = (locked, &path) {
+                crate::control::wait_gone(pid, 5000);
+                if let Ok(probe) = pidfile::probe(p) {
+                    if probe.state == State::Stale {
+                        let _ = probe.remove(p);
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The intermediate child: new session, fork the daemon, exit. Never returns.
+fn intermediate(spec: &Spec<'_>, path: Option<&pidfile::Path<'_>>, dir: Option<BorrowedFd<'_>>, wr: OwnedFd) -> ! {
+    if let Err(e) = rustix::process::setsid() {
+        report_error(&wr, Error::sys(Op::Setsid, e));
+        sys::exit(1);
+    }
+    match sys::fork() {
+        Ok(Fork::Child) => {
+            let e = daemon_steps(spec, path, dir, Some(&wr), true);
+            report_error(&wr, e);
+            sys::exit(127)
+        }
+        Ok(Fork::Parent(_)) => sys::exit(0),
+        Err(e) => {
+            report_error(&wr, Error::sys(Op::Fork, e));
+            sys::exit(1)
+        }
+    }
+}
+
+/// Runs `spec` in this process: the same steps as the daemon of [`start`] (pidfile
+/// locked by this process, user, chdir, umask, environment, output files), without
+/// fork or setsid, and execs. Returns only on failure.
+pub fn run(spec: &Spec<'_>) -> Error {
+    if let Err(e) = sanitize_stdio() {
+        return e;
+    }
+    let path = match spec.pidfile.map(pidfile::Path::new).transpose() {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let dir = match path.as_ref().map(|p| p.open_dir()).transpose() {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    daemon_steps(spec, path.as_ref(), dir.as_ref().map(|d| d.as_fd()), None, false)
+}
+
+/// The steps between fork and exec. Returns only on failure, with the first error.
+fn daemon_steps(
+    spec: &Spec<'_>,
+    path: Option<&pidfile::Path<'_>>,
+    dir: Option<BorrowedFd<'_>>,
+    report: Option<&OwnedFd>,
+    detached: bool,
+) -> Error {
+    match steps(spec, path, dir, report, detached) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+enum Never {}
+
+fn steps(
+    spec: &Spec<'_>,
+    path: Option<&pidfile::Path<'_>>,
+    dir: Option<BorrowedFd<'_>>,
+    report: Option<&OwnedFd>,
+    detached: bool,
+) -> Result<Never, Error> {
+    // 1. Only the fds the program should have, plus ours (close-on-exec).
+    let mut keep: heapless::Vec<i32, { KEEP_FD_MAX + 2 }> = heapless::Vec::new();
+    let _ = keep.extend_from_slice(&spec.keep_fds);
+    if let Some(r) = report {
+        let _ = keep.push(sys::raw(r));
+    }
+    if let Some(d) = dir {
+        let _ = keep.push(sys::raw(&d));
+    }
+    fd::close_all_except(&keep);
+
+    // 2. All signals unblocked and at their default action.
+    sys::reset_signal_dispositions();
+    sys::unblock_all_signals().op(Op::Signals)?;
+
+    // 3. The pidfile: locked by this process (the lock passes through exec), content
+    //    written after the lock is held.
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let lock = match (path, dir) {
+        (Some(p), Some(d)) => {
+            let above = spec.keep_fds.iter().copied().max().unwrap_or(2).max(2) + 1;
+            let lock = pidfile::create_locked(d, p.base(), above)?;
+            if let Err(e) = lock.write_pid(pid) {
+                let _ = lock.remove(d, p.base());
+                return Err(e);
+            }
+            Some(lock)
+        }
+        _ => None,
+    };
+    if let Some(r) = report {
+        send(r, &[KIND_LOCKED, 0, 0, 0], pid);
+    }
+
+    // 4. stdin /dev/null, stdout and stderr as configured.
+    setup_stdio(spec, detached)?;
+
+    // 5. umask, nice, chroot, chdir.
+    rustix::process::umask(Mode::from_raw_mode(spec.umask as _));
+    if let Some(n) = spec.nice {
+        rustix::process::setpriority_process(None, n).op(Op::Nice)?;
+    }
+    if let Some(root) = spec.chroot {
+        rustix::process::chroot(root).op(Op::Chroot)?;
+        if spec.chdir.is_none() {
+            rustix::process::chdir(c"/").op(Op::Chdir)?;
+        }
+    }
+    if let Some(d) = spec.chdir.or(detached.then_some(c"/")) {
+        rustix::process::chdir(d).op(Op::Chdir)?;
+    }
+
+    // 6. Privileges: setgroups, setgid, setuid, verified.
+    if let Some(c) = &spec.credentials {
+        user::drop_privileges(c.user.uid, c.gid, &c.groups)?;
+    }
+
+    // 7. Environment and exec. The lock's fd stays open across exec.
+    let mut env = Env::new();
+    env.build(spec)?;
+    let lock_fd = lock.map(Lock::keep_across_exec).transpose()?;
+    let e = exec(spec, &env);
+    let _ = lock_fd;
+    Err(Error::sys(Op::Exec, e))
+}
+
+/// Puts `fd` on `target` without close-on-exec (dup2 onto itself would keep the flag).
+fn move_to(fd: OwnedFd, target: i32) -> Result<(), Error> {
+    if sys::raw(&fd) == target {
+        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).op(Op::Dup)?;
+        sys::leak_fd(fd);
+        return Ok(());
+    }
+    let mut t = sys::own_raw(target);
+    let r = rustix::io::dup2(&fd, &mut t).op(Op::Dup);
+    sys::leak_fd(t);
+    r
+}
+
+fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
+    let null = fd::openat(rustix::fs::CWD, c"/dev/null", flags | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())
+        .op(Op::DevNull)?;
+    let st = rustix::fs::fstat(&null).op(Op::DevNull)?;
+    if FileType::from_raw_mode(st.st_mode as _) != FileType::CharacterDevice {
+        return Err(Error::reason(Op::DevNull, Reason::NotCharDevice));
+    }
+    Ok(null)
+}
+
+fn open_output(path: &CStr) -> Result<OwnedFd, Error> {
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let f = fd::openat(rustix::fs::CWD, path, flags, Mode::from_raw_mode(0o640)).op(Op::Output)?;
+    // Non-blocking only for the open (a FIFO without reader must not hang us).
+    rustix::fs::fcntl_setfl(&f, OFlags::APPEND).op(Op::Output)?;
+    Ok(f)
+}
+
+fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
+    if detached {
+        move_to(open_null(OFlags::RDONLY)?, 0)?;
+    }
+    // -o FILE names the same file for both: open it once so both share the offset.
+    let same = match (spec.stdout, spec.stderr) {
+        (Stdio::File(a), Stdio::File(b)) => a == b,
+        _ => false,
+    };
+    let out = match spec.stdout {
+        Stdio::Inherit => None,
+        Stdio::Null => Some(open_null(OFlags::WRONLY)?),
+        Stdio::File(p) => Some(open_output(p)?),
+    };
+    let err = match (spec.stderr, &out, same) {
+        (_, Some(o), true) => Some(rustix::io::fcntl_dupfd_cloexec(o, 3).op(Op::Dup)?),
+        (Stdio::Inherit, _, _) => None,
+        (Stdio::Null, _, _) => Some(open_null(OFlags::WRONLY)?),
+        (Stdio::File(p), _, _) => Some(open_output(p)?),
+    };
+    if let Some(o) = out {
+        move_to(o, 1)?;
+    }
+    if let Some(e) = err {
+        move_to(e, 2)?;
+    }
+    Ok(())
+}
+
+/// The program's environment: pointers into the caller's strings, into `argv` (for
+/// `--env`), and into this struct's own buffers (HOME, USER, LOGNAME for `--user`).
+struct Env {
+    ptrs: [*const c_char; ENV_MAX + 1],
+    len: usize,
+    home: heapless::Vec<u8, { user::HOME_MAX + 6 }>,
+    user: heapless::Vec<u8, { user::NAME_MAX + 6 }>,
+    logname: heapless::Vec<u8, { user::NAME_MAX + 9 }>,
+}
+
+fn env_name(entry: &[u8]) -> &[u8] {
+    entry.split(|&b| b == b'=').next().unwrap_or(entry)
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            ptrs: [core::ptr::null(); ENV_MAX + 1],
+            len: 0,
+            home: heapless::Vec::new(),
+            user: heapless::Vec::new(),
+            logname: heapless::Vec::new(),
+        }
+    }
+
+    fn push(&mut self, p: *const c_char) -> Result<(), Error> {
+        if self.len == ENV_MAX {
+            return Err(Error::reason(Op::Env, Reason::TooMany));
+        }
+        self.ptrs[self.len] = p;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn build(&mut self, spec: &Spec<'_>) -> Result<(), Error> {
+        let user = spec.credentials.as_ref().map(|c| &c.user).filter(|u| u.has_entry);
+        if let Some(u) = user {
+            for (buf, prefix, value) in [
+                (&mut self.home as &mut dyn EnvBuf, &b"HOME="[..], u.home.as_slice()),
+                (&mut self.user, b"USER=", u.name.as_slice()),
+                (&mut self.logname, b"LOGNAME=", u.name.as_slice()),
+            ] {
+                buf.set(prefix, value)?;
+            }
+        }
+        let overridden = |entry: &[u8]| {
+            let name = env_name(entry);
+            spec.set_env.iter().any(|s| env_name(s.to_bytes()) == name)
+                || (user.is_some() && matches!(name, b"HOME" | b"USER" | b"LOGNAME"))
+        };
+        if !spec.clear_env {
+            for e in spec.envp.iter() {
+                if !overridden(e.to_bytes()) {
+                    self.push(e.as_ptr())?;
+                }
+            }
+        }
+        for e in spec.set_env.iter() {
+            self.push(e.as_ptr())?;
+        }
+        if user.is_some() {
+            let (h, u, l) = (self.home.as_ptr(), self.user.as_ptr(), self.logname.as_ptr());
+            for p in [h, u, l] {
+                self.push(p.cast())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of `name` in the program's environment: `--env` first, then the
+/// inherited one (unless cleared).
+fn env_get<'s>(spec: &Spec<'s>, name: &[u8]) -> Option<&'s [u8]> {
+    let from_set = spec.set_env.iter().map(|s| s.to_bytes());
+    let inherited = spec.envp.iter().map(|s| s.to_bytes()).filter(|_| !spec.clear_env);
+    from_set.chain(inherited).find(|e| env_name(e) == name).map(|e| &e[name.len() + 1..])
+}
+
+trait EnvBuf {
+    fn set(&mut self, prefix: &[u8], value: &[u8]) -> Result<(), Error>;
+}
+
+impl<const N: usize> EnvBuf for heapless::Vec<u8, N> {
+    fn set(&mut self, prefix: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.clear();
+        let too_long = Error::reason(Op::Env, Reason::TooLong);
+        self.extend_from_slice(prefix).map_err(|_| too_long)?;
+        self.extend_from_slice(value).map_err(|_| too_long)?;
+        self.push(0).map_err(|_| too_long)
+    }
+}
+
+/// The default search path when the environment has no PATH.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `execve`, searching PATH for a bare name as `execvp` does: EACCES is remembered
+/// and reported if no directory had the program.
+fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
+    let (program, argv, envp) = (spec.program, spec.argv, env.ptrs.as_ptr());
+    if program.to_bytes().contains(&b'/') {
+        return sys::execve(program, argv, envp);
+    }
+    if program.to_bytes().is_empty() {
+        return Errno::NOENT;
+    }
+    let search = env_get(spec, b"PATH").unwrap_or(DEFAULT_PATH);
+    let mut seen_eacces = false;
+    for dir in search.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut buf = [0u8; fd::PATH_MAX];
+        let name = program.to_bytes();
+        let total = dir.len() + 1 + name.len();
+        if total >= buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..total].copy_from_slice(name);
+        let Ok(full) = CStr::from_bytes_until_nul(&buf[..=total]) else { continue };
+        match sys::execve(full, argv, envp) {
+            Errno::ACCESS => seen_eacces = true,
+            Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG => {}
+            e => return e,
+        }
+    }
+    if seen_eacces {
+        Errno::ACCESS
+    } else {
+        Errno::NOENT
+    }
+}
+
+// The report pipe: 8-byte records, atomic (< PIPE_BUF).
+const KIND_LOCKED: u8 = 1;
+const KIND_ERRNO: u8 = 2;
+const KIND_REASON: u8 = 3;
+
+fn send(wr: &OwnedFd, head: &[u8; 4], value: u32) {
+    let mut rec = [0u8; 8];
+    rec[..4].copy_from_slice(head);
+    rec[4..].copy_from_slice(&value.to_le_bytes());
+    let _ = fd::write_all(wr.as_fd(), &rec);
+}
+
+fn report_error(wr: &OwnedFd, e: Error) {
+    match e.cause {
+        crate::Cause::Errno(n) => send(wr, &[KIND_ERRNO, e.op as u8, 0, 0], n.raw_os_error() as u32),
+        crate::Cause::Reason(r) => send(wr, &[KIND_REASON, e.op as u8, r as u8, 0], e.id),
+    }
+}
+
+enum Report {
+    Started(Pid),
+    /// The error, and the daemon's pid if it had locked the pidfile.
+    Failed(Error, Option<Pid>),
+}
+
+fn read_reports(rd: &OwnedFd) -> Report {
+    let mut locked = None;
+    let mut rec = [0u8; 8];
+    loop {
+        let mut n = 0;
+        while n < rec.len() {
+            match fd::retry(|| rustix::io::read(rd, &mut rec[n..])) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        if n < rec.len() {
+            return match locked {
+                Some(pid) => Report::Started(pid),
+                None => Report::Failed(Error::reason(Op::Wait, Reason::ChildDied), None),
+            };
+        }
+        let value = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
+        let op = Op::from_u8(rec[1]).unwrap_or(Op::Wait);
+        match rec[0] {
+            KIND_LOCKED => locked = Pid::from_raw(value as i32),
+            KIND_ERRNO => return Report::Failed(Error::sys(op, Errno::from_raw_os_error(value as i32)), locked),
+            _ => {
+                let reason = Reason::from_u8(rec[2]).unwrap_or(Reason::ChildDied);
+                return Report::Failed(Error::reason_id(op, reason, value), locked);
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The dangerous boundary: the only module with `unsafe`.
+//!
+//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigtimedwait,
+//! exit_group, sigaction), the two syscalls rustix 0.38 lacks (`fcntl(F_GETLK)` and
+//! `close_range`, through the `syscalls` crate), and [`CStrArray`], the view of the
+//! kernel's argv/envp.
+//!
+//! # Safety
+//! imp is single-threaded (see [`single_threaded`]), never installs signal handlers and
+//! never allocates, so the usual hazards of `fork` (locks held by other threads, an
+//! allocator's state) do not exist here. Each block says what it relies on.
+#![allow(unsafe_code)]
+
+use core::ffi::{c_char, CStr};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal};
+
+/// The result of [`fork`].
+pub enum Fork {
+    /// In the child.
+    Child,
+    /// In the parent: the child's pid.
+    Parent(Pid),
+}
+
+/// `fork()`—Create a child process.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/fork.2.html)
+pub fn fork() -> Result<Fork, Errno> {
+    // SAFETY: the process is single-threaded (checked by callers via `single_threaded`)
+    // and uses no allocator or lock, so the child may run any code of this crate.
+    match unsafe { rustix::runtime::fork()? } {
+        rustix::runtime::Fork::Child(_) => Ok(Fork::Child),
+        rustix::runtime::Fork::Parent(pid) => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// `execve(path, argv, envp)`—Replace the process image; returns only on failure.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/execve.2.html)
+pub fn execve(path: &CStr, argv: CStrArray, envp: *const *const c_char) -> Errno {
+    // SAFETY: argv comes from a CStrArray (NULL-terminated array of C strings); envp is
+    // built by `spawn::Env`, which always NULL-terminates its array of pointers to
+    // NUL-terminated strings that outlive this call.
+    unsafe { rustix::runtime::execve(path, argv.as_ptr().cast(), envp.cast()) }
+}
+
+/// `exit_group(code)`—End the process, without running anything else.
+pub fn exit(code: i32) -> ! {
+    rustix::runtime::exit_group(code)
+}
+
+/// A signal set.
+pub type SigSet = rustix::runtime::Sigset;
+
+/// The empty signal set.
+pub fn sigset_empty() -> SigSet {
+    // SAFETY: the kernel sigset is a plain array of integers; all-zero is the empty set.
+    unsafe { core::mem::zeroed() }
+}
+
+/// Adds `sig` to `set`.
+pub fn sigset_add(set: &mut SigSet, sig: Signal) {
+    let n = (sig as i32 - 1) as usize;
+    let bits = 8 * core::mem::size_of_val(&set.sig[0]);
+    set.sig[n / bits] |= 1 << (n % bits);
+}
+
+/// Unblocks every signal (`sigprocmask(SIG_SETMASK, {})`).
+pub fn unblock_all_signals() -> Result<(), Errno> {
+    // SAFETY: changing the mask of this single-threaded process affects nothing else.
+    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&sigset_empty())) }
+        .map(|_| ())
+}
+
+/// Blocks the signals of `set`, so they can be taken with [`sigtimedwait`].
+pub fn block_signals(set: &SigSet) -> Result<(), Errno> {
+    // SAFETY: as above.
+    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::BLOCK, Some(set)) }.map(|_| ())
+}
+
+/// Waits up to `timeout` for one of the (blocked) signals of `set`; `Ok(None)` on time-out.
+pub fn sigtimedwait(set: &SigSet, timeout: Option<rustix::time::Timespec>) -> Result<Option<Signal>, Errno> {
+    // SAFETY: the signals of `set` are blocked by the caller, so no handler can run.
+    match unsafe { rustix::runtime::sigtimedwait(set, timeout) } {
+        // SAFETY: si_signo is at the same offset in every member of the siginfo union
+        // and the kernel always fills it.
+        Ok(info) => Ok(Signal::from_raw(unsafe { info.__bindgen_anon_1.__bindgen_anon_1.si_signo })),
+        Err(Errno::AGAIN) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Puts every catchable signal back to its default disposition (`SIG_DFL`): `execve`
+/// keeps ignored signals ignored, and a daemon must not inherit its caller's `SIG_IGN`.
+pub fn reset_signal_dispositions() {
+    for raw in 1..=31 {
+        let Some(sig) = Signal::from_raw(raw) else { continue };
+        if matches!(sig, Signal::Kill | Signal::Stop) {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL (a null handler) never runs code of ours; the
+        // zeroed struct is a valid kernel_sigaction with an empty mask and no flags.
+        unsafe {
+            let act: rustix::runtime::Sigaction = core::mem::zeroed();
+            let _ = rustix::runtime::sigaction(sig, Some(act));
+        }
+    }
+}
+
+/// A POSIX record lock as `F_GETLK` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockHolder {
+    /// Nobody holds a conflicting lock.
+    None,
+    /// A process holds a write lock (pid 0: outside this PID namespace).
+    Write(i32),
+    /// A process holds a read lock.
+    Read(i32),
+}
+
+/// `fcntl(fd, F_GETLK)`—Who would stop us from write-locking the whole file?
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record locking")
+pub fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
+    #[cfg(target_pointer_width = "64")]
+    use linux_raw_sys::general::{flock, F_GETLK as GETLK};
+    #[cfg(target_pointer_width = "32")]
+    use linux_raw_sys::general::{flock64 as flock, F_GETLK64 as GETLK};
+    use linux_raw_sys::general::{F_RDLCK, F_UNLCK, F_WRLCK, SEEK_SET};
+    #[cfg(target_pointer_width = "64")]
+    const NR: syscalls::Sysno = syscalls::Sysno::fcntl;
+    #[cfg(target_pointer_width = "32")]
+    const NR: syscalls::Sysno = syscalls::Sysno::fcntl64;
+
+    let mut lk = flock {
+        l_type: F_WRLCK as _,
+        l_whence: SEEK_SET as _,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: F_GETLK reads and writes exactly one `struct flock` (flock64 on 32-bit
+    // targets, matching fcntl64/F_GETLK64), which `lk` is, for the duration of the call.
+    unsafe {
+        syscalls::syscall3(NR, fd.as_raw_fd() as usize, GETLK as usize, &mut lk as *mut flock as usize)
+    }
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
+    Ok(match lk.l_type as u32 {
+        F_UNLCK => LockHolder::None,
+        F_RDLCK => LockHolder::Read(lk.l_pid),
+        _ if lk.l_type as u32 == F_WRLCK => LockHolder::Write(lk.l_pid),
+        _ => LockHolder::Read(lk.l_pid),
+    })
+}
+
+/// `close_range(first, last, 0)`—Close every fd in `first..=last`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/close_range.2.html) (5.9+)
+pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: closing fds invalidates any OwnedFd/BorrowedFd still naming them; callers
+    // (`fd::close_all_except`) only close ranges that hold no fd the program still uses.
+    unsafe { syscalls::syscall3(syscalls::Sysno::close_range, first as usize, last as usize, 0) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `close(fd)` on a raw number, for the fallbacks of `close_range`; errors are ignored
+/// (and `close` is never retried, even on EINTR).
+pub fn close_raw(fd: i32) {
+    // SAFETY: as for close_range: the caller owns no handle to `fd`.
+    unsafe { rustix::io::close(fd) }
+}
+
+/// Borrows a raw fd number that is known to be open for the duration of the borrow.
+pub fn borrow_raw(fd: i32) -> BorrowedFd<'static> {
+    // SAFETY: callers pass fds that stay open for the process's life (0..2, kept fds
+    // checked with fcntl(F_GETFD) first); a wrong number only yields EBADF errors.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Takes ownership of a raw fd number.
+pub fn own_raw(fd: i32) -> rustix::fd::OwnedFd {
+    // SAFETY: the caller hands over an fd it opened and no one else closes.
+    unsafe { rustix::fd::FromRawFd::from_raw_fd(fd) }
+}
+
+/// Detaches ownership: the fd stays open (across exec, for the pidfile lock).
+pub fn leak_fd(fd: rustix::fd::OwnedFd) -> i32 {
+    rustix::fd::IntoRawFd::into_raw_fd(fd)
+}
+
+/// Whether this process has exactly one thread (`Threads:` of /proc/self/status, or
+/// field 20 of /proc/self/stat). Unknown (no /proc) counts as single-threaded: a
+/// static, libc-free binary cannot have started threads.
+pub fn thread_count_is_one(buf_stat: &[u8]) -> bool {
+    // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
+    let Some(end) = buf_stat.iter().rposition(|&b| b == b')') else { return true };
+    let mut fields = buf_stat[end + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
+    // After ')' come fields 3.. ; num_threads is field 20, so the 18th here.
+    matches!(fields.nth(17), Some(b"1") | None)
+}
+
+/// The kernel's view of argv or envp: a NULL-terminated array of NUL-terminated
+/// strings that lives, unchanged, for the whole process.
+#[derive(Clone, Copy)]
+pub struct CStrArray {
+    ptr: *const *const c_char,
+}
+
+struct SyncPtrs([*const c_char; 1]);
+// SAFETY: a single NULL pointer, never written.
+unsafe impl Sync for SyncPtrs {}
+static EMPTY_ARRAY: SyncPtrs = SyncPtrs([core::ptr::null()]);
+
+impl CStrArray {
+    /// Wraps a raw `argv`/`envp`.
+    ///
+    /// # Safety
+    /// `ptr` must point to a NULL-terminated array of pointers to NUL-terminated
+    /// strings, all valid and unchanged for the rest of the process.
+    pub const unsafe fn from_raw(ptr: *const *const c_char) -> CStrArray {
+        CStrArray { ptr }
+    }
+
+    /// The empty array.
+    pub fn empty() -> CStrArray {
+        CStrArray { ptr: EMPTY_ARRAY.0.as_ptr() }
+    }
+
+    /// The raw pointer, for `execve`.
+    pub fn as_ptr(self) -> *const *const c_char {
+        self.ptr
+    }
+
+    /// The entry at `i`, or `None` past the end.
+    pub fn get(self, i: usize) -> Option<&'static CStr> {
+        let mut p = self.ptr;
+        for _ in 0..i {
+            // SAFETY: from_raw's contract; we stop at the terminating NULL.
+            unsafe {
+                if (*p).is_null() {
+                    return None;
+                }
+                p = p.add(1);
+            }
+        }
+        // SAFETY: as above; a non-NULL entry is a valid NUL-terminated string.
+        unsafe { (!(*p).is_null()).then(|| CStr::from_ptr(*p)) }
+    }
+
+    /// The array from entry `i` on: itself NULL-terminated, so argv tails cost no copy.
+    pub fn skip(self, i: usize) -> CStrArray {
+        let mut p = self.ptr;
+        for _ in 0..i {
+            // SAFETY: from_raw's contract; never step past the terminating NULL.
+            unsafe {
+                if (*p).is_null() {
+                    break;
+                }
+                p = p.add(1);
+            }
+        }
+        CStrArray { ptr: p }
+    }
+
+    /// Iterates the entries.
+    pub fn iter(self) -> impl Iterator<Item = &'static CStr> {
+        let mut i = 0;
+        core::iter::from_fn(move || {
+            let s = self.get(i)?;
+            i += 1;
+            Some(s)
+        })
+    }
+
+    /// True when the array has no entry.
+    pub fn is_empty(self) -> bool {
+        self.get(0).is_none()
+    }
+}
+
+/// A uid; `u32::MAX` (-1, "no change" to the kernel) is refused by the parsers.
+pub fn uid(raw: u32) -> rustix::process::Uid {
+    // SAFETY: from_raw is unsafe only because -1 means "unchanged" to set*id calls;
+    // the user parsers never produce it (decimal() caps at u32 and lookup rejects it).
+    unsafe { rustix::process::Uid::from_raw(raw.min(u32::MAX - 1)) }
+}
+
+/// A gid, as [`uid`].
+pub fn gid(raw: u32) -> rustix::process::Gid {
+    // SAFETY: as for uid.
+    unsafe { rustix::process::Gid::from_raw(raw.min(u32::MAX - 1)) }
+}
+
+/// The fd as a borrowed handle (helper for generic code).
+pub fn raw<F: AsFd>(f: &F) -> i32 {
+    f.as_fd().as_raw_fd()
+}

@@ -1,0 +1,269 @@
+//! Users and groups from `/etc/passwd` and `/etc/group`, parsed line by line in fixed
+//! buffers (no NSS: a static binary in an initramfs has none), and the privilege drop.
+
+use crate::error::{Context, Error, Op, Reason};
+use crate::fd;
+use core::ffi::CStr;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Gid, Uid};
+
+/// Longest `/etc/passwd` or `/etc/group` line considered; longer lines are skipped.
+pub const LINE_MAX: usize = 2048;
+/// Longest user name kept.
+pub const NAME_MAX: usize = 64;
+/// Longest home directory kept.
+pub const HOME_MAX: usize = 256;
+/// Most supplementary groups kept (Linux allows 65536; a daemon needs a handful).
+pub const GROUPS_MAX: usize = 64;
+
+const _: () = assert!(LINE_MAX >= NAME_MAX + HOME_MAX);
+
+/// Supplementary groups.
+pub type Groups = heapless::Vec<u32, GROUPS_MAX>;
+
+/// A user to run as.
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Name from /etc/passwd (empty for a numeric uid without entry).
+    pub name: heapless::Vec<u8, NAME_MAX>,
+    /// Home directory from /etc/passwd (empty without entry).
+    pub home: heapless::Vec<u8, HOME_MAX>,
+    /// Whether /etc/passwd had an entry.
+    pub has_entry: bool,
+}
+
+/// Calls `f` on each line of a small text file until it returns `true`. Lines longer
+/// than [`LINE_MAX`] are skipped whole.
+pub fn for_each_line(path: &CStr, mut f: impl FnMut(&[u8]) -> bool) -> Result<(), rustix::io::Errno> {
+    let file = fd::openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+    let mut line = [0u8; LINE_MAX];
+    let mut len = 0;
+    let mut skipping = false;
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = fd::retry(|| rustix::io::read(&file, &mut chunk))?;
+        if n == 0 {
+            if len > 0 && !skipping {
+                f(&line[..len]);
+            }
+            return Ok(());
+        }
+        for &b in &chunk[..n] {
+            if b == b'\n' {
+                if !skipping && f(&line[..len]) {
+                    return Ok(());
+                }
+                len = 0;
+                skipping = false;
+            } else if len < LINE_MAX {
+                line[len] = b;
+                len += 1;
+            } else {
+                skipping = true;
+            }
+        }
+    }
+}
+
+/// The `i`-th `:`-separated field of a line.
+fn field(line: &[u8], i: usize) -> Option<&[u8]> {
+    line.split(|&b| b == b':').nth(i)
+}
+
+/// A passwd line: `name:pw:uid:gid:gecos:home:shell`.
+fn parse_passwd(line: &[u8]) -> Option<User> {
+    let name = field(line, 0)?;
+    let uid = crate::parse::decimal(field(line, 2)?)?;
+    let gid = crate::parse::decimal(field(line, 3)?)?;
+    let home = field(line, 5).unwrap_or(b"");
+    Some(User {
+        uid: u32::try_from(uid).ok()?,
+        gid: u32::try_from(gid).ok()?,
+        name: heapless::Vec::from_slice(name).ok()?,
+        home: heapless::Vec::from_slice(home).ok()?,
+        has_entry: true,
+    })
+}
+
+/// Finds a user by name or number in `passwd`. A number with no entry is accepted
+/// (static initramfs): its primary group is the same number unless a group is given.
+pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
+    if spec.is_empty() {
+        return Err(Error::reason(Op::User, Reason::UnknownUser));
+    }
+    let numeric = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok());
+    let mut found = None;
+    let read = for_each_line(passwd, |line| {
+        let Some(u) = parse_passwd(line) else { return false };
+        let hit = match numeric {
+            Some(n) => u.uid == n,
+            None => u.name.as_slice() == spec,
+        };
+        if hit {
+            found = Some(u);
+        }
+        hit
+    });
+    match (found, numeric) {
+        (Some(u), _) => Ok(u),
+        (None, Some(n)) => Ok(User { uid: n, gid: n, ..User::default() }),
+        (None, None) => Err(match read {
+            Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::User, e),
+            _ => Error::reason(Op::User, Reason::UnknownUser),
+        }),
+    }
+}
+
+/// Finds a user in `/etc/passwd`.
+pub fn lookup_user(spec: &[u8]) -> Result<User, Error> {
+    lookup_user_in(c"/etc/passwd", spec)
+}
+
+/// Finds a group by name or number in `group`; a number needs no entry.
+pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
+    if let Some(n) = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok()) {
+        return Ok(n);
+    }
+    let mut found = None;
+    let read = for_each_line(group, |line| {
+        if !spec.is_empty() && field(line, 0) == Some(spec) {
+            found = field(line, 2).and_then(crate::parse::decimal).and_then(|n| u32::try_from(n).ok());
+        }
+        found.is_some()
+    });
+    found.ok_or(match read {
+        Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::Group, e),
+        _ => Error::reason(Op::Group, Reason::UnknownGroup),
+    })
+}
+
+/// Finds a group in `/etc/group`.
+pub fn lookup_group(spec: &[u8]) -> Result<u32, Error> {
+    lookup_group_in(c"/etc/group", spec)
+}
+
+/// The groups whose member list names `user`, plus `primary` first (initgroups).
+pub fn groups_of_in(group: &CStr, user: &[u8], primary: u32) -> Result<Groups, Error> {
+    let mut out = Groups::new();
+    let _ = out.push(primary);
+    let mut full = false;
+    let read = for_each_line(group, |line| {
+        let (Some(gid), Some(members)) = (field(line, 2).and_then(crate::parse::decimal), field(line, 3)) else {
+            return false;
+        };
+        if !user.is_empty() && members.split(|&b| b == b',').any(|m| m == user) {
+            let gid = gid as u32;
+            if !out.contains(&gid) && out.push(gid).is_err() {
+                full = true;
+            }
+        }
+        full
+    });
+    match read {
+        Err(e) if e != rustix::io::Errno::NOENT => return Err(Error::sys(Op::Group, e)),
+        _ => {}
+    }
+    if full {
+        return Err(Error::reason(Op::Setgroups, Reason::TooMany));
+    }
+    Ok(out)
+}
+
+/// Supplementary groups from `/etc/group`.
+pub fn groups_of(user: &[u8], primary: u32) -> Result<Groups, Error> {
+    groups_of_in(c"/etc/group", user, primary)
+}
+
+/// Drops to `uid`/`gid` with exactly `groups`: setgroups, then setresgid, then
+/// setresuid, then checks that root cannot be regained. These are the raw per-thread
+/// syscalls, which is all there is: imp is single-threaded.
+pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
+    let mut gids = [Gid::ROOT; GROUPS_MAX];
+    for (slot, &g) in gids.iter_mut().zip(groups) {
+        *slot = crate::sys::gid(g);
+    }
+    let n = groups.len().min(GROUPS_MAX);
+    rustix::thread::set_thread_groups(&gids[..n]).op(Op::Setgroups)?;
+    let (u, g) = (crate::sys::uid(uid), crate::sys::gid(gid));
+    rustix::thread::set_thread_res_gid(g, g, g).op(Op::Setgid)?;
+    rustix::thread::set_thread_res_uid(u, u, u).op(Op::Setuid)?;
+    if uid != 0
+        && (rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).is_ok()
+            || rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok() && gid != 0)
+    {
+        return Err(Error::reason(Op::Regain, Reason::Regained));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::io::Write;
+
+    fn file(content: &str) -> (tempfile_path::Tmp, CString) {
+        let t = tempfile_path::Tmp::new(content);
+        let c = CString::new(t.0.clone()).unwrap();
+        (t, c)
+    }
+
+    mod tempfile_path {
+        pub struct Tmp(pub String);
+        impl Tmp {
+            pub fn new(content: &str) -> Tmp {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = format!("{}/imp-user-test-{}-{}", std::env::temp_dir().display(), std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+                let mut f = std::fs::File::create(&p).unwrap();
+                super::Write::write_all(&mut f, content.as_bytes()).unwrap();
+                Tmp(p)
+            }
+        }
+        impl Drop for Tmp {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+        # comment line\n\
+        broken line without fields\n\
+        www:x:33:34:www:/var/www:/usr/sbin/nologin\n\
+        big:x:99999999999:1::/:\n\
+        last:x:1000:1000::/home/last:/bin/sh";
+
+    #[test]
+    fn users_by_name_and_number() {
+        let (_t, p) = file(PASSWD);
+        let u = lookup_user_in(&p, b"www").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_slice(), u.has_entry), (33, 34, &b"/var/www"[..], true));
+        let u = lookup_user_in(&p, b"33").unwrap();
+        assert_eq!(u.name.as_slice(), b"www");
+        let u = lookup_user_in(&p, b"last").unwrap();
+        assert_eq!(u.uid, 1000, "last line without newline");
+        let u = lookup_user_in(&p, b"1234").unwrap();
+        assert_eq!((u.uid, u.gid, u.has_entry), (1234, 1234, false));
+        assert_eq!(lookup_user_in(&p, b"nosuch").unwrap_err().reason_of(), Some(Reason::UnknownUser));
+        assert_eq!(lookup_user_in(&p, b"").unwrap_err().reason_of(), Some(Reason::UnknownUser));
+        assert_eq!(lookup_user_in(&p, b"big").unwrap_err().reason_of(), Some(Reason::UnknownUser));
+        assert_eq!(lookup_user_in(c"/nonexistent/passwd", b"www").unwrap_err().reason_of(), Some(Reason::UnknownUser));
+    }
+
+    #[test]
+    fn groups_and_membership() {
+        let long = "x".repeat(3000);
+        let group = format!("root:x:0:\nwww-data:x:34:\nadm:x:4:syslog,www\n{long}:x:5:www\naudio:x:29:www,bob\nnone:x:30:wwwx\n");
+        let (_t, g) = file(&group);
+        assert_eq!(lookup_group_in(&g, b"adm").unwrap(), 4);
+        assert_eq!(lookup_group_in(&g, b"77").unwrap(), 77);
+        assert_eq!(lookup_group_in(&g, b"nosuch").unwrap_err().reason_of(), Some(Reason::UnknownGroup));
+        assert_eq!(groups_of_in(&g, b"www", 34).unwrap().as_slice(), &[34, 4, 29], "long line skipped, wwwx no match");
+        assert_eq!(groups_of_in(&g, b"", 1234).unwrap().as_slice(), &[1234]);
+    }
+}
