@@ -1,0 +1,190 @@
+//! The process runtime imp needs without libc: `_start` per architecture, the panic
+//! handler, and the memory functions LLVM emits calls to.
+//!
+//! `_start` passes the initial stack pointer to [`entry`]; at it the kernel left
+//! `argc`, then `argv[0..argc]`, a NULL, `envp[..]`, a NULL.
+#![allow(unsafe_code)]
+
+use core::ffi::c_char;
+
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".globl _start",
+    "_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call {entry}",
+    "ud2",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".globl _start",
+    "_start:",
+    "mov x29, xzr",
+    "mov x30, xzr",
+    "mov x0, sp",
+    "and sp, x0, #-16",
+    "bl {entry}",
+    "udf #0",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".globl _start",
+    "_start:",
+    "mov fp, #0",
+    "mov lr, #0",
+    "mov r0, sp",
+    "bic sp, sp, #15",
+    "bl {entry}",
+    "udf #0",
+    entry = sym entry,
+);
+
+#[cfg(target_arch = "riscv64")]
+core::arch::global_asm!(
+    ".globl _start",
+    "_start:",
+    ".option push",
+    ".option norelax",
+    "lla gp, __global_pointer$",
+    ".option pop",
+    "mv a0, sp",
+    "andi sp, sp, -16",
+    "call {entry}",
+    "unimp",
+    entry = sym entry,
+);
+
+// MIPS o32 (mips and mipsel): the caller reserves 16 bytes of argument save area, and a
+// callee may expect its own address in $t9, so call through $t9. `noreorder` makes the
+// branch delay slots explicit. lld names the MIPS entry point `__start` (as the MIPS
+// System V ABI does), so both names are defined.
+#[cfg(target_arch = "mips")]
+core::arch::global_asm!(
+    ".globl _start",
+    ".globl __start",
+    "_start:",
+    "__start:",
+    ".set push",
+    ".set noreorder",
+    "move $fp, $zero",
+    "move $ra, $zero",
+    "move $a0, $sp",
+    "li $t0, -16",
+    "and $sp, $sp, $t0",
+    "addiu $sp, $sp, -16",
+    "la $t9, {entry}",
+    "jalr $t9",
+    "nop",
+    "break",
+    ".set pop",
+    entry = sym entry,
+);
+
+/// Rust side of `_start`: splits the initial stack into argv and envp and runs `main`.
+///
+/// # Safety
+/// `sp` must be the stack pointer the kernel handed to `_start`.
+unsafe extern "C" fn entry(sp: *const usize) -> ! {
+    // SAFETY: the kernel's initial stack layout (System V ABI, "Process Initialization"):
+    // argc at sp[0], argv from sp[1] with argv[argc] == NULL, envp right after it.
+    let (argc, argv, envp) = unsafe {
+        let argc = *sp;
+        let argv = sp.add(1) as *const *const c_char;
+        (argc, argv, argv.add(argc + 1))
+    };
+    // SAFETY: both arrays are NULL-terminated arrays of NUL-terminated strings that
+    // live, unchanged, for the whole process.
+    let code = crate::main(unsafe { imp_core::CStrArray::from_raw(argv) }, unsafe {
+        imp_core::CStrArray::from_raw(envp)
+    });
+    let _ = argc;
+    imp_core::exit(code)
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    imp_core::exit(101)
+}
+
+// The memory functions LLVM lowers copies and comparisons to. Written with volatile
+// accesses so that LLVM cannot recognise the loops as memcpy/memset idioms and turn
+// them back into calls to themselves. They run on small buffers only.
+
+/// `memcpy`
+#[no_mangle]
+pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: the caller guarantees both ranges are valid for n bytes.
+        unsafe { core::ptr::write_volatile(dst.add(i), core::ptr::read_volatile(src.add(i))) };
+        i += 1;
+    }
+    dst
+}
+
+/// `memmove`
+#[no_mangle]
+pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dst as usize) <= (src as usize) {
+        // SAFETY: forwards copy is correct when dst starts at or before src.
+        return unsafe { memcpy(dst, src, n) };
+    }
+    let mut i = n;
+    while i > 0 {
+        i -= 1;
+        // SAFETY: the caller guarantees both ranges are valid for n bytes.
+        unsafe { core::ptr::write_volatile(dst.add(i), core::ptr::read_volatile(src.add(i))) };
+    }
+    dst
+}
+
+/// `memset`
+#[no_mangle]
+pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: the caller guarantees the range is valid for n bytes.
+        unsafe { core::ptr::write_volatile(dst.add(i), c as u8) };
+        i += 1;
+    }
+    dst
+}
+
+/// `memcmp`
+#[no_mangle]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: the caller guarantees both ranges are valid for n bytes.
+        let (x, y) = unsafe { (core::ptr::read_volatile(a.add(i)), core::ptr::read_volatile(b.add(i))) };
+        if x != y {
+            return x as i32 - y as i32;
+        }
+        i += 1;
+    }
+    0
+}
+
+/// `bcmp`
+#[no_mangle]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract as memcmp.
+    unsafe { memcmp(a, b, n) }
+}
+
+/// `strlen` (for `CStr::from_ptr`).
+#[no_mangle]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller passes a NUL-terminated string.
+    while unsafe { core::ptr::read_volatile(s.add(n)) } != 0 {
+        n += 1;
+    }
+    n
+}

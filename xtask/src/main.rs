@@ -1,0 +1,65 @@
+//! `cargo xtask`: imp's build, release and test tasks, in plain Rust (the
+//! cargo-xtask pattern: a cargo alias in `.cargo/config.toml`, `std::process::Command`,
+//! no dependencies).
+//!
+//! ```text
+//! cargo xtask dist [--host | --all | --target T[,T...]] [--experimental] [--strict]
+//! cargo xtask size [--top N] [--target T]
+//! cargo xtask test [--targets host|all|T[,T...]] [--timeout SECS] [-- TEST ARGS]
+//! cargo xtask bench [-n CYCLES]
+//! ```
+
+mod bench;
+mod dist;
+mod elf;
+mod mipsbe;
+mod size;
+mod suite;
+mod targets;
+mod util;
+
+const HELP: &str = "\
+cargo xtask: build, check and test imp
+
+  dist [--host|--all|--target T[,T..]] [--experimental] [--strict]
+        build the static imp into target/dist/<triple>/imp for every target this
+        machine can build (default: all; --host: just the host, fast), installing
+        missing rustup pieces; prints sizes and what was skipped and why.
+        --experimental adds big-endian MIPS (patched rustix); --strict fails on skips.
+  size [--top N] [--target T]
+        size table of every binary in target/dist against the 32 KiB budget; fails
+        past it, or if a binary is not static or has core::fmt/allocator symbols.
+        --top N lists the N largest symbols of one target (default: host).
+  test [--targets host|all|T[,T..]] [--timeout SECS] [-- ARGS]
+        dist + size + unit tests + the integration suite on the host binary and,
+        under qemu-user, on each cross binary (default: those in target/dist).
+  bench [-n CYCLES]
+        the shared bench harness: imp vs busybox, Debian start-stop-daemon, daemonize.
+
+environment: IMP_NIGHTLY (nightly toolchain name, default `nightly`),
+IMP_XTASK_NO_INSTALL=1 (never run rustup to install), IMP_XTASK_SUITE_TIMEOUT
+(seconds per test suite, default 600), IMP_BENCH_DIR (harness, default ../shared/bench).
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let result = match cmd {
+        "dist" => dist::main(rest),
+        "size" => size::main(rest),
+        "test" => suite::main(rest),
+        "bench" => bench::main(rest),
+        "help" | "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e}");
+        std::process::exit(1);
+    }
+}

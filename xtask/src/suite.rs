@@ -1,0 +1,338 @@
+//! `cargo xtask test`: every test, as CI runs it.
+//!
+//! 1. build the host binary (and the cross binaries selected) with `dist`;
+//! 2. `size`: the byte budget, static linking, no `core::fmt`, no allocator;
+//! 3. unit tests: `cargo test --workspace --exclude imp --exclude imp-tests`
+//!    (imp-core's parsers, xtask's own);
+//! 4. the integration suite (`cargo test -p imp-tests`) against the host binary,
+//!    `IMP_BIN=target/dist/<host>/imp`;
+//! 5. the same suite against each cross binary, `IMP_BIN=<its binary>` and
+//!    `IMP_RUNNER=qemu-<arch>` (a command prefix the tests' harness puts before imp),
+//!    where qemu-user is installed.
+//!
+//! cargo's own output is streamed as it comes (its `test result:` lines included); a
+//! summary of what ran, what was skipped and why closes the run. Exits non-zero if
+//! any suite that ran failed.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::dist::{self, Outcome, Selection};
+use crate::targets::{Target, HOST, TARGETS};
+use crate::util::{self, table};
+
+/// How one suite ended.
+enum Status {
+    Passed,
+    Failed(String),
+    Skipped(String),
+}
+
+struct Suite {
+    name: String,
+    status: Status,
+    secs: f64,
+    /// The `test result:` lines cargo printed.
+    results: Vec<String>,
+}
+
+impl Suite {
+    fn skipped(name: String, why: String) -> Suite {
+        Suite { name, status: Status::Skipped(why), secs: 0.0, results: Vec::new() }
+    }
+}
+
+/// Copies a child's output to ours as it arrives, collecting the `test result:` lines.
+fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> mpsc::Receiver<Vec<String>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let mut line = Vec::new();
+        let mut results = Vec::new();
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = if to_stderr {
+                std::io::stderr().write_all(&buf[..n])
+            } else {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&buf[..n]).and_then(|()| out.flush())
+            };
+            for &b in &buf[..n] {
+                if b == b'\n' {
+                    let l = String::from_utf8_lossy(&line);
+                    if l.trim_start().starts_with("test result:") {
+                        results.push(l.trim().to_string());
+                    }
+                    line.clear();
+                } else {
+                    line.push(b);
+                }
+            }
+        }
+        let _ = tx.send(results);
+    });
+    rx
+}
+
+/// The pids of every descendant of `pid`, from `/proc/*/stat`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) {
+            parent.push((p, ppid));
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
+    out
+}
+
+/// Runs one suite with a time limit, streaming its output.
+fn run_suite(name: &str, mut cmd: Command, limit: Duration) -> Suite {
+    eprintln!("\n=== {name}\n$ {}", util::show(&cmd));
+    let start = Instant::now();
+    cmd.current_dir(util::root()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Suite::skipped(name.into(), format!("cannot run cargo: {e}")),
+    };
+    let outs: Vec<_> = [
+        child.stdout.take().map(|o| tee(o, false)),
+        child.stderr.take().map(|e| tee(e, true)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Ok(st),
+            Ok(None) if start.elapsed() > limit => {
+                let mut pids = descendants(child.id());
+                pids.push(child.id());
+                let _ = Command::new("kill").arg("-KILL").args(pids.iter().map(u32::to_string)).status();
+                let _ = child.wait();
+                break Err(format!("timed out after {}s (IMP_XTASK_SUITE_TIMEOUT)", limit.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => break Err(format!("wait: {e}")),
+        }
+    };
+    // A daemon that inherited the pipe would keep it open forever: wait a little only.
+    let mut results = Vec::new();
+    for rx in outs {
+        results.extend(rx.recv_timeout(Duration::from_secs(3)).unwrap_or_default());
+    }
+    let status = match status {
+        Ok(st) if st.success() => Status::Passed,
+        Ok(st) => Status::Failed(format!("cargo test {st}")),
+        Err(e) => Status::Failed(e),
+    };
+    Suite { name: name.into(), status, secs: start.elapsed().as_secs_f64(), results }
+}
+
+/// Sums `test result:` lines into `passed, failed, ignored`.
+fn counts(results: &[String]) -> (u64, u64, u64) {
+    let mut sum = (0, 0, 0);
+    for r in results {
+        for part in r.split([';', '.']) {
+            let mut w = part.split_whitespace();
+            if let (Some(n), Some(what)) = (w.next().and_then(|n| n.parse::<u64>().ok()), w.next()) {
+                match what {
+                    "passed" => sum.0 += n,
+                    "failed" => sum.1 += n,
+                    "ignored" => sum.2 += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+    sum
+}
+
+fn cargo_test() -> Command {
+    let mut c = Command::new("cargo");
+    c.arg("test").env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c
+}
+
+/// The integration suite against one binary.
+fn integration(t: &Target, extra: &[String], limit: Duration) -> Suite {
+    let bin = util::dist_bin(t.triple);
+    let mut c = cargo_test();
+    c.args(["-p", "imp-tests"]).env("IMP_BIN", &bin).env("IMP_TARGET", t.triple);
+    let name = if t.native() {
+        c.env_remove("IMP_RUNNER");
+        format!("integration {}", t.triple)
+    } else {
+        let Some(qemu) = util::which(t.qemu) else {
+            return Suite::skipped(
+                format!("integration {} ({})", t.triple, t.qemu),
+                format!("{} not found; fix: apt-get install qemu-user", t.qemu),
+            );
+        };
+        c.env("IMP_RUNNER", qemu);
+        format!("integration {} ({})", t.triple, t.qemu)
+    };
+    if !extra.is_empty() {
+        c.arg("--").args(extra);
+    }
+    run_suite(&name, c, limit)
+}
+
+/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [-- ARGS for the test binaries]`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mut targets: Option<String> = None;
+    let mut limit = std::env::var("IMP_XTASK_SUITE_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(600u64);
+    let mut extra = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--targets" => targets = Some(it.next().ok_or("--targets needs host, all or a list")?.clone()),
+            s if s.starts_with("--targets=") => targets = Some(s[10..].to_string()),
+            "--timeout" => limit = it.next().and_then(|s| s.parse().ok()).ok_or("--timeout needs seconds")?,
+            "--" => extra.extend(it.by_ref().cloned()),
+            other => return Err(format!("test: unknown argument `{other}` (see `cargo xtask help`)")),
+        }
+    }
+    let limit = Duration::from_secs(limit);
+    let started = Instant::now();
+    // The host always; cross targets as asked, by default those already in target/dist.
+    let selection = match targets.as_deref() {
+        Some("host") => Selection::Host,
+        Some("all") => Selection::All { experimental: false },
+        Some(list) => Selection::List(std::iter::once("host".to_string()).chain(list.split(',').map(str::to_string)).collect()),
+        None => Selection::List(
+            TARGETS
+                .iter()
+                .filter(|t| t.triple == HOST || util::dist_bin(t.triple).is_file())
+                .map(|t| t.triple.to_string())
+                .collect(),
+        ),
+    };
+    let selected = selection.targets()?;
+    let outcomes = dist::build(&selected);
+    dist::report(&outcomes);
+
+    let mut suites = Vec::new();
+    let built: Vec<&'static Target> =
+        outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Built(_))).map(|(t, _)| *t).collect();
+    if !built.iter().any(|t| t.triple == HOST) {
+        dist::check(&outcomes, false)?;
+        return Err("test: the host binary was not built".into());
+    }
+
+    // Failed builds are failed suites; skipped ones are reported as such.
+    for (t, o) in &outcomes {
+        match o {
+            Outcome::Failed(e) => suites.push(Suite {
+                name: format!("dist {}", t.triple),
+                status: Status::Failed(e.clone()),
+                secs: 0.0,
+                results: Vec::new(),
+            }),
+            Outcome::Skipped { reason, fix } => {
+                suites.push(Suite::skipped(format!("dist {}", t.triple), format!("{reason}; fix: {fix}")))
+            }
+            Outcome::Built(_) => {}
+        }
+    }
+
+    let t0 = Instant::now();
+    eprintln!("\n=== size");
+    let size = crate::size::run(Some(&built));
+    suites.push(Suite {
+        name: "size: budget, static, no core::fmt, no allocator".into(),
+        status: match size {
+            Ok(_) => Status::Passed,
+            Err(e) => Status::Failed(e),
+        },
+        secs: t0.elapsed().as_secs_f64(),
+        results: Vec::new(),
+    });
+
+    let mut unit = cargo_test();
+    unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
+    suites.push(run_suite("unit: cargo test --workspace (imp-core, xtask)", unit, limit));
+
+    for t in &built {
+        suites.push(integration(t, &extra, limit));
+    }
+
+    // The summary.
+    let mut rows = Vec::new();
+    let (mut ran, mut failed, mut skipped) = (0, 0, 0);
+    let mut total = (0, 0, 0);
+    for s in &suites {
+        let (p, f, i) = counts(&s.results);
+        total = (total.0 + p, total.1 + f, total.2 + i);
+        let tests = if s.results.is_empty() { String::new() } else { format!("{p} passed, {f} failed, {i} ignored") };
+        let (verdict, detail) = match &s.status {
+            Status::Passed => {
+                ran += 1;
+                ("ok", tests)
+            }
+            Status::Failed(e) => {
+                ran += 1;
+                failed += 1;
+                ("FAILED", if tests.is_empty() { e.clone() } else { format!("{tests}; {e}") })
+            }
+            Status::Skipped(why) => {
+                skipped += 1;
+                ("skipped", why.clone())
+            }
+        };
+        let secs = if matches!(s.status, Status::Skipped(_)) { String::new() } else { format!("{:.0}s", s.secs) };
+        rows.push(vec![s.name.clone(), verdict.into(), secs, detail]);
+    }
+    println!("\n=== cargo xtask test: summary ({:.0}s)", started.elapsed().as_secs_f64());
+    print!("{}", table(&["suite", "result", "time", "detail"], &rows));
+    println!(
+        "\nxtask test: {ran} suites ran ({failed} failed), {skipped} skipped; tests: {} passed, {} failed, {} ignored",
+        total.0, total.1, total.2
+    );
+    if failed > 0 {
+        Err(format!("test: {failed} suite(s) failed"))
+    } else {
+        println!("xtask test: ok");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_test_results() {
+        let r = vec![
+            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s".into(),
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s".into(),
+        ];
+        assert_eq!(counts(&r), (15, 2, 1));
+    }
+
+    #[test]
+    fn finds_descendants() {
+        let mut child = Command::new("sh").args(["-c", "sleep 5 & wait"]).spawn().expect("sh");
+        std::thread::sleep(Duration::from_millis(200));
+        let d = descendants(child.id());
+        let _ = Command::new("kill").arg("-KILL").args(d.iter().map(u32::to_string)).status();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(d.len(), 1, "sh has one child, sleep");
+    }
+}

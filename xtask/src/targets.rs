@@ -1,0 +1,174 @@
+//! The targets imp is built for (SPEC §1.2), and the flags every build shares.
+//!
+//! Adding a board: add a row to [`TARGETS`]. If rustup ships the target's standard
+//! library, use [`Toolchain::Stable`]; otherwise [`Toolchain::NightlyBuildStd`] builds
+//! `core` from source. The binary's `_start` for a new architecture goes in
+//! `cli-min/src/rt.rs`.
+
+/// How the toolchain gets a target's `core`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Toolchain {
+    /// The active toolchain, with the target's prebuilt std from `rustup target add`.
+    Stable,
+    /// The nightly toolchain, building `core` from `rust-src` (`-Zbuild-std=core`).
+    NightlyBuildStd,
+}
+
+/// One row of the targets table.
+#[derive(Debug)]
+pub struct Target {
+    /// The Rust target triple; also the folder under `target/dist/`.
+    pub triple: &'static str,
+    /// Where `core` comes from.
+    pub toolchain: Toolchain,
+    /// `target_arch` as `std::env::consts::ARCH` spells it: native when it matches the host.
+    pub arch: &'static str,
+    /// The qemu-user binary that runs it on another architecture (Debian `qemu-user`).
+    pub qemu: &'static str,
+    /// RUSTFLAGS on top of [`BASE_RUSTFLAGS`], each for a reason given in the table.
+    pub rustflags: &'static [&'static str],
+    /// Built only when asked for by name (`--target`) or with `--experimental`.
+    pub experimental: bool,
+    /// Needs rustix patched to allow its linux_raw backend (see `mipsbe.rs`).
+    pub patch_rustix_big_endian_mips: bool,
+    /// What runs it, for the tables.
+    pub note: &'static str,
+}
+
+/// The flags of every build. No C toolchain is involved for any target.
+pub const BASE_RUSTFLAGS: &[&str] = &[
+    // rust-lld ships with rustc: the same linker for every architecture, no gcc needed.
+    "-Clinker=rust-lld",
+    // A fixed-address executable (ET_EXEC): no dynamic relocations, no loader.
+    "-Crelocation-model=static",
+    // The gnu and musl targets link statically; it is also what tells rustc not to
+    // ask for a dynamic loader.
+    "-Ctarget-feature=+crt-static",
+    // Do not link musl's crt1.o/crti.o (they define `_start` and call libc's
+    // `__libc_start_main`): cli-min/src/rt.rs has its own `_start`.
+    "-Clink-self-contained=no",
+    // ld.lld: no dynamic section, no PT_INTERP, even on the gnu host target.
+    "-Clink-arg=-static",
+];
+
+/// The host triple of the build machine's default toolchain (where tests run natively).
+pub const HOST: &str = "x86_64-unknown-linux-gnu";
+
+/// Every target of SPEC §1.2, host first.
+pub const TARGETS: &[Target] = &[
+    Target {
+        triple: HOST,
+        toolchain: Toolchain::Stable,
+        arch: "x86_64",
+        qemu: "qemu-x86_64",
+        rustflags: &[],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "host; still static and libc-free",
+    },
+    Target {
+        triple: "x86_64-unknown-linux-musl",
+        toolchain: Toolchain::Stable,
+        arch: "x86_64",
+        qemu: "qemu-x86_64",
+        rustflags: &[],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "PCs, VMs, containers",
+    },
+    Target {
+        triple: "aarch64-unknown-linux-musl",
+        toolchain: Toolchain::Stable,
+        arch: "aarch64",
+        qemu: "qemu-aarch64",
+        rustflags: &[],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "Raspberry Pi 3+, arm64 boards and routers",
+    },
+    Target {
+        triple: "armv7-unknown-linux-musleabihf",
+        toolchain: Toolchain::NightlyBuildStd,
+        arch: "arm",
+        qemu: "qemu-arm",
+        rustflags: &[],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "32-bit ARM boards (Raspberry Pi 2, i.MX6)",
+    },
+    Target {
+        triple: "riscv64gc-unknown-linux-musl",
+        toolchain: Toolchain::NightlyBuildStd,
+        arch: "riscv64",
+        qemu: "qemu-riscv64",
+        rustflags: &[],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "RISC-V boards (VisionFive, Milk-V)",
+    },
+    Target {
+        triple: "mipsel-unknown-linux-musl",
+        toolchain: Toolchain::NightlyBuildStd,
+        arch: "mips",
+        qemu: "qemu-mipsel",
+        // rustix 0.38 uses its linux_raw backend on MIPS only when asked: its inline
+        // asm for MIPS is behind the unstable `asm_experimental_arch` feature.
+        rustflags: &["--cfg", "rustix_use_experimental_asm"],
+        experimental: false,
+        patch_rustix_big_endian_mips: false,
+        note: "OpenWrt mipsel_24kc routers",
+    },
+    Target {
+        triple: "mips-unknown-linux-musl",
+        toolchain: Toolchain::NightlyBuildStd,
+        arch: "mips",
+        qemu: "qemu-mips",
+        rustflags: &["--cfg", "rustix_use_experimental_asm"],
+        experimental: true,
+        patch_rustix_big_endian_mips: true,
+        note: "OpenWrt ath79 (big-endian); experimental: patched rustix",
+    },
+];
+
+/// Looks a triple up in [`TARGETS`].
+pub fn find(triple: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.triple == triple)
+}
+
+impl Target {
+    /// True when the binary runs on this machine without qemu.
+    pub fn native(&self) -> bool {
+        self.arch == std::env::consts::ARCH && std::env::consts::OS == "linux"
+    }
+
+    /// The RUSTFLAGS value for this target.
+    pub fn rustflags(&self) -> String {
+        BASE_RUSTFLAGS.iter().chain(self.rustflags).copied().collect::<Vec<_>>().join(" ")
+    }
+
+    /// `-C` flags as one short word for the tables.
+    pub fn how(&self) -> &'static str {
+        match (self.toolchain, self.patch_rustix_big_endian_mips) {
+            (Toolchain::Stable, _) => "rustup target",
+            (Toolchain::NightlyBuildStd, false) => "nightly build-std",
+            (Toolchain::NightlyBuildStd, true) => "nightly build-std + rustix patch",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        assert_eq!(TARGETS[0].triple, HOST, "host first: test and bench use it");
+        for (i, t) in TARGETS.iter().enumerate() {
+            assert!(t.triple.starts_with(t.arch) || t.arch == "arm" || t.arch == "mips", "{}", t.triple);
+            assert!(TARGETS[..i].iter().all(|u| u.triple != t.triple), "duplicate {}", t.triple);
+            assert!(t.qemu.starts_with("qemu-"));
+            assert!(!t.patch_rustix_big_endian_mips || t.experimental);
+        }
+        assert!(find("mipsel-unknown-linux-musl").is_some());
+    }
+}

@@ -1,0 +1,165 @@
+//! Small helpers: the repository root, running and printing commands, PATH lookup.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// `target/` of the workspace, unless `CARGO_TARGET_DIR` moved it.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root().join(d),
+        _ => root().join("target"),
+    }
+}
+
+/// `target/dist/<triple>/imp`.
+pub fn dist_bin(triple: &str) -> PathBuf {
+    target_dir().join("dist").join(triple).join("imp")
+}
+
+/// `target/dist/<triple>/imp.unstripped`: the same binary with its symbol table.
+pub fn dist_unstripped(triple: &str) -> PathBuf {
+    target_dir().join("dist").join(triple).join("imp.unstripped")
+}
+
+/// The command line as a shell would show it (environment settings first).
+pub fn show(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            s += &format!("{}={} ", k.to_string_lossy(), quote(v));
+        }
+    }
+    s += &quote(cmd.get_program());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s += &quote(a);
+    }
+    s
+}
+
+fn quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:+,@%".contains(c)) {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Prints and runs a command with inherited stdio; Ok when it exits 0.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("$ {}", show(cmd));
+    let status = cmd.status().map_err(|e| format!("{}: {e}", cmd.get_program().to_string_lossy()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", show(cmd)))
+    }
+}
+
+/// Runs a command quietly and returns its stdout when it exits 0.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Looks a program up in `PATH` (or checks an explicit path).
+pub fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return is_executable(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// True when running as root (apt-get can install missing packages).
+pub fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
+}
+
+/// Bytes as `12,345`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A plain text table: columns padded to their widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s += c;
+            } else {
+                s += &format!("{c:<width$}  ", width = w[i]);
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    out += &line(w.iter().map(|&n| "-".repeat(n)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect());
+    for r in rows {
+        out += &line(r.iter().map(|s| s.as_str()).collect());
+    }
+    out
+}
+
+/// Copies a directory tree (files and folders only).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| format!("{}: {e}", src.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+        let t = table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxxx  y\n");
+        let mut c = Command::new("echo");
+        c.arg("a b").env("K", "v");
+        assert_eq!(show(&c), "K=v echo 'a b'");
+    }
+}
