@@ -80,10 +80,10 @@ SPYLOG=$H/spy.log
 SPYCALLS=kill,tkill,tgkill,pidfd_send_signal,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_open
 
 # esc FILE: the file on one line, newlines as \n (trailing newlines dropped).
-esc() { local s; s=$(cat "$1" 2>/dev/null); s=${s//\\/\\\\}; printf '%s' "${s//$'\n'/\\n}"; }
+esc() { local s; s=$(cat "$1" 2>>"$H/harness.err"); s=${s//\\/\\\\}; printf '%s' "${s//$'\n'/\\n}"; }
 
 # hex FILE: the exact bytes of FILE as hex (e.g. 3132330a for "123\n").
-hex() { od -An -tx1 -v "$1" 2>/dev/null | tr -d ' \n'; }
+hex() { od -An -tx1 -v "$1" 2>>"$H/harness.err" | tr -d ' \n'; }
 
 # r NAME CMD...: run CMD, print NAME.rc / NAME.ms / NAME.out / NAME.err. Returns CMD's status.
 r() {
@@ -99,16 +99,18 @@ r() {
 }
 
 # spy CMD...: run CMD under strace (KILLSPY), appending to $SPYLOG. Detaches at execve so
-# a daemon started by `imp start` is not traced. Extra strace options: SPYOPTS.
+# a daemon started by `imp start` is not traced (SPYNODETACH=1 to follow execs too).
+# Traced calls: SPYTRACE (default: the signal calls); extra strace options: SPYOPTS.
 spy() {
-    strace -f -qq -A -s 256 -o "$SPYLOG" -b execve -e signal=none \
+    local detach="-b execve"; [ "${SPYNODETACH:-}" = 1 ] && detach=""
+    strace -f -qq -A -s 256 -o "$SPYLOG" $detach -e signal=none \
         -e trace="${SPYTRACE:-$SPYCALLS}" ${SPYOPTS:-} "$@"
 }
 
 # state PID: the process state letter (R, S, D, Z, T...) or "gone".
 state() {
     local s
-    s=$(cat /proc/$1/stat 2>/dev/null) || { echo gone; return; }
+    s=$(cat /proc/$1/stat 2>>"$H/harness.err") || { echo gone; return; }
     s=${s##*) }; echo "${s%% *}"
 }
 # alive PID: yes if the process exists and is not a zombie.
@@ -132,12 +134,12 @@ waitdead() {
 }
 
 # kv PREFIX FILE: print FILE's key=value lines as PREFIX.key=value.
-kv() { sed "s/^/$1./" "$2" 2>/dev/null; }
+kv() { sed "s/^/$1./" "$2" 2>>"$H/harness.err"; }
 
 # lockholder FILE: pid holding a POSIX lock on FILE's inode ("TYPE PID"), or "none".
 lockholder() {
     local d ino maj min id
-    d=$(stat -c %d "$1" 2>/dev/null) || { echo none; return; }
+    d=$(stat -c %d "$1" 2>>"$H/harness.err") || { echo none; return; }
     ino=$(stat -c %i "$1")
     maj=$(( (d >> 8) & 0xfff )); min=$(( (d & 0xff) | ((d >> 12) & 0xfff00) ))
     id=$(printf '%02x:%02x:%s' $maj $min $ino)
@@ -192,7 +194,7 @@ mkdir -m 1777 "$T/out"
 sleep 100000 </dev/null >/dev/null 2>&1 &
 CANARY=$!
 echo "__canary_pid=$CANARY"
-bash "$BASE/run.sh" </dev/null
+CANARY=$CANARY bash "$BASE/run.sh" </dev/null
 rc=$?
 echo "__rc=$rc"
 if kill -0 $CANARY 2>/dev/null && ! grep -q '^[^)]*) Z' /proc/$CANARY/stat 2>/dev/null; then
@@ -350,14 +352,18 @@ impl Sandbox {
             .get("__rc")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| out.status.code().unwrap_or(-1));
-        Outcome {
+        let o = Outcome {
             name: self.name.clone(),
             code,
             stdout,
             stderr,
             kv,
             spy: Spy::parse(&spy_lines),
+        };
+        if std::env::var_os("IMP_TESTS_VERBOSE").is_some() {
+            eprintln!("{}", o.ctx());
         }
+        o
     }
 }
 

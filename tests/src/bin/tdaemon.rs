@@ -33,6 +33,7 @@
 //! --block SIGS           (wrapper) block these signals (comma list: HUP,TERM or numbers)
 //! --ignore SIGS          (wrapper) set these signals to SIG_IGN
 //! --socket-fd N          (wrapper) open a TCP socket (no CLOEXEC) on fd N
+//!                        (with --exec, --lock FILE keeps the lock across the exec)
 //! --exec PROG ARGS...    (wrapper) exec PROG with the state set up above
 //! ```
 #![no_main]
@@ -426,6 +427,17 @@ fn exec_wrapper(o: &Opts) -> ! {
         }
         for &s in &o.ignore {
             libc::signal(s, libc::SIG_IGN);
+        }
+        if let Some(l) = &o.lock {
+            // No O_CLOEXEC: the lock (owned by this process) survives the exec.
+            let p = cstr(l);
+            let fd = libc::open(p.as_ptr(), libc::O_RDWR | libc::O_CREAT, 0o644);
+            let mut fl: libc::flock = std::mem::zeroed();
+            fl.l_type = libc::F_WRLCK as _;
+            fl.l_whence = libc::SEEK_SET as _;
+            if fd < 0 || libc::fcntl(fd, libc::F_SETLK, &fl) != 0 {
+                die(&format!("lock {l}: errno {}", errno()));
+            }
         }
         if let Some(n) = o.socket_fd {
             let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
