@@ -110,11 +110,12 @@ spy() {
 # state PID: the process state letter (R, S, D, Z, T...) or "gone".
 state() {
     local s
+    [ -n "${1:-}" ] || { echo gone; return; }
     s=$(cat /proc/$1/stat 2>>"$H/harness.err") || { echo gone; return; }
     s=${s##*) }; echo "${s%% *}"
 }
 # alive PID: yes if the process exists and is not a zombie.
-alive() { case $(state "$1") in gone|Z|X) echo no;; *) echo yes;; esac; }
+alive() { case $(state "${1:-}") in gone|Z|X) echo no;; *) echo yes;; esac; }
 
 # waitfile FILE [SECS]: wait until FILE exists (default 10 s).
 waitfile() {
@@ -127,7 +128,7 @@ waitfile() {
 # waitdead PID [SECS]: wait until PID is gone or a zombie (default 10 s).
 waitdead() {
     local i=0 n=$(( ${2:-10} * 50 ))
-    while [ "$(alive "$1")" = yes ]; do
+    while [ "$(alive "${1:-}")" = yes ]; do
         i=$((i + 1)); [ $i -ge $n ] && { echo "waitdead_timeout=$1"; return 1; }
         sleep 0.02
     done
@@ -159,7 +160,7 @@ launch() {
     waitfile "$OUT/$name.dump" && echo "$name.pid=$(sed -n 's/^pid=//p' "$OUT/$name.dump")"
 }
 # dpid NAME: the daemon pid recorded in NAME's dump.
-dpid() { sed -n 's/^pid=//p' "$OUT/$1.dump"; }
+dpid() { sed -n 's/^pid=//p' "$OUT/$1.dump" 2>>"$H/harness.err"; }
 
 # Unprivileged callers.
 asuser() { setpriv --reuid 1000 --regid 1000 --clear-groups "$@"; }
