@@ -32,14 +32,32 @@ core::arch::global_asm!(
     entry = sym entry,
 );
 
+// ARM: the same instructions assemble as A32 and as T32 (Thumb-2 cannot `bic` into
+// sp, hence r1), so this serves the default ARM build and a `+thumb-mode` one, where
+// `.thumb_func` makes the linker set the Thumb bit of the entry address.
+#[cfg(all(target_arch = "arm", target_feature = "thumb-mode"))]
+macro_rules! arm_entry_state {
+    () => {
+        ".thumb_func"
+    };
+}
+#[cfg(all(target_arch = "arm", not(target_feature = "thumb-mode")))]
+macro_rules! arm_entry_state {
+    () => {
+        ".arm"
+    };
+}
 #[cfg(target_arch = "arm")]
 core::arch::global_asm!(
     ".globl _start",
+    ".type _start, %function",
+    arm_entry_state!(),
     "_start:",
     "mov fp, #0",
     "mov lr, #0",
     "mov r0, sp",
-    "bic sp, sp, #15",
+    "bic r1, r0, #15",
+    "mov sp, r1",
     "bl {entry}",
     "udf #0",
     entry = sym entry,

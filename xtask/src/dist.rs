@@ -198,9 +198,14 @@ fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
     if first.patch_rustix_big_endian_mips {
         c.args(crate::mipsbe::prepare()?);
     }
-    c.env("RUSTFLAGS", first.rustflags())
-        .env("CARGO_PROFILE_RELEASE_STRIP", "false")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    let flags = first.rustflags();
+    if flags.iter().any(|f| f.contains(char::is_whitespace)) {
+        // A path with a space (the repository's): RUSTFLAGS would split it.
+        c.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f")).env_remove("RUSTFLAGS");
+    } else {
+        c.env("RUSTFLAGS", flags.join(" ")).env_remove("CARGO_ENCODED_RUSTFLAGS");
+    }
+    c.env("CARGO_PROFILE_RELEASE_STRIP", "false")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .current_dir(util::root());
     util::run(&mut c)

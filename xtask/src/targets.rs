@@ -49,7 +49,15 @@ pub const BASE_RUSTFLAGS: &[&str] = &[
     "-Clink-self-contained=no",
     // ld.lld: no dynamic section, no PT_INTERP, even on the gnu host target.
     "-Clink-arg=-static",
+    // panic=abort: nothing ever unwinds, so no unwind tables for imp's own code...
+    "-Cforce-unwind-tables=no",
+    // ...no .eh_frame_hdr lookup table...
+    "-Clink-arg=--no-eh-frame-hdr",
 ];
+
+/// ...and no .eh_frame from the prebuilt `core` either: a linker script fragment
+/// that discards it (see the file). Passed as `-Clink-arg=-T<path>`.
+pub const DISCARD_UNWIND_SCRIPT: &str = "xtask/link/discard-unwind.ld";
 
 /// The host triple of the build machine's default toolchain (where tests run natively).
 pub const HOST: &str = "x86_64-unknown-linux-gnu";
@@ -91,10 +99,13 @@ pub const TARGETS: &[Target] = &[
         toolchain: Toolchain::NightlyBuildStd,
         arch: "arm",
         qemu: "qemu-arm",
-        rustflags: &[],
+        // Thumb-2, as Debian's armhf is built: every ARMv7-A core runs it, and it is
+        // about 30% smaller than A32 code (47,240 -> 33,772 bytes when measured).
+        // rustix moves the syscall number out of r7 (Thumb's frame pointer) itself.
+        rustflags: &["-Ctarget-feature=+thumb-mode"],
         experimental: false,
         patch_rustix_big_endian_mips: false,
-        note: "32-bit ARM boards (Raspberry Pi 2, i.MX6)",
+        note: "32-bit ARM boards (Raspberry Pi 2, i.MX6); Thumb-2",
     },
     Target {
         triple: "riscv64gc-unknown-linux-musl",
@@ -141,9 +152,15 @@ impl Target {
         self.arch == std::env::consts::ARCH && std::env::consts::OS == "linux"
     }
 
-    /// The RUSTFLAGS value for this target.
-    pub fn rustflags(&self) -> String {
-        BASE_RUSTFLAGS.iter().chain(self.rustflags).copied().collect::<Vec<_>>().join(" ")
+    /// The RUSTFLAGS of this target, one flag per item.
+    pub fn rustflags(&self) -> Vec<String> {
+        let script = crate::util::root().join(DISCARD_UNWIND_SCRIPT);
+        BASE_RUSTFLAGS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(std::iter::once(format!("-Clink-arg=-T{}", script.display())))
+            .chain(self.rustflags.iter().map(|s| s.to_string()))
+            .collect()
     }
 
     /// `-C` flags as one short word for the tables.
