@@ -55,7 +55,7 @@ impl Target {
             Ok(fd) => Some(fd),
             Err(Errno::SRCH) => return Ok(None),
             Err(Errno::NOSYS) => None,
-            Err(e) => return Err(Error::sys(Op::Kill, e)),
+            Err(e) => return Err(Error { id: pid.as_raw_nonzero().get() as u32, ..Error::sys(Op::Kill, e) }),
         };
         if !probe.still_held_by(pid)? {
             return Ok(None);
@@ -72,7 +72,7 @@ impl Target {
         match r {
             Ok(()) => {}
             Err(Errno::SRCH) => return Ok(false),
-            Err(e) => return Err(Error::sys(Op::Kill, e)),
+            Err(e) => return Err(Error { id: self.pid.as_raw_nonzero().get() as u32, ..Error::sys(Op::Kill, e) }),
         }
         if let Some(g) = self.pgid {
             let _ = rustix::process::kill_process_group(g, sig);
@@ -106,42 +106,35 @@ fn group_of(pid: Pid) -> Option<Pid> {
     (g.as_raw_nonzero().get() > 1 && g != ours).then_some(g)
 }
 
-fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
-}
-
-/// Polls a pidfd until it is readable (the process exited) or `ms` pass.
+/// Polls a pidfd until it is readable (the process exited) or `ms` pass. (An EINTR,
+/// from imp itself being stopped and continued, restarts the full wait: no clock is
+/// needed for that rare case.)
 fn poll_exit(fd: &OwnedFd, ms: u32) -> bool {
-    let deadline = now_ms() + u64::from(ms);
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
     loop {
-        let left = deadline.saturating_sub(now_ms()).min(i32::MAX as u64) as i32;
-        let mut fds = [PollFd::new(fd, PollFlags::IN)];
-        match rustix::event::poll(&mut fds, left) {
-            Ok(n) if n > 0 => return true,
-            Ok(_) if left == 0 => return false,
-            Ok(_) | Err(Errno::INTR) => {
-                if now_ms() >= deadline {
-                    return false;
-                }
-            }
+        match rustix::event::poll(&mut fds, ms.min(i32::MAX as u32) as i32) {
+            Ok(n) => return n > 0,
+            Err(Errno::INTR) => continue,
             Err(_) => return false,
         }
     }
 }
 
+const TICK_MS: u32 = 10;
+
+fn sleep_tick() {
+    let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: TICK_MS as i64 * 1_000_000 });
+}
+
 /// Without pidfds: checks every 10 ms whether the lock is still held.
 fn poll_unlocked(probe: &Probe, pid: Pid, ms: u32) -> bool {
-    let deadline = now_ms() + u64::from(ms);
-    loop {
+    for _ in 0..=ms / TICK_MS {
         if !probe.still_held_by(pid).unwrap_or(false) {
             return true;
         }
-        if now_ms() >= deadline {
-            return false;
-        }
-        let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 10_000_000 });
+        sleep_tick();
     }
+    false
 }
 
 /// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).
@@ -150,9 +143,11 @@ pub fn wait_gone(pid: Pid, ms: u32) -> bool {
         Ok(fd) => poll_exit(&fd, ms),
         Err(Errno::SRCH) => true,
         Err(_) => {
-            let deadline = now_ms() + u64::from(ms);
-            while rustix::process::test_kill_process(pid).is_ok() && now_ms() < deadline {
-                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 10_000_000 });
+            for _ in 0..ms / TICK_MS {
+                if rustix::process::test_kill_process(pid).is_err() {
+                    return true;
+                }
+                sleep_tick();
             }
             rustix::process::test_kill_process(pid).is_err()
         }

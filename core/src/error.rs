@@ -26,8 +26,10 @@ pub enum Op {
     Setsid,
     /// Opening or checking `/dev/null`.
     DevNull,
-    /// Opening an output file (`--stdout`, `--stderr`, `--output`).
-    Output,
+    /// Opening the `--stdout` (or `--output`) file.
+    Stdout,
+    /// Opening the `--stderr` file.
+    Stderr,
     /// `dup2` onto stdio or a kept fd.
     Dup,
     /// Closing inherited fds.
@@ -80,7 +82,8 @@ impl Op {
             Op::Fork => "fork",
             Op::Setsid => "setsid",
             Op::DevNull => "open",
-            Op::Output => "open",
+            Op::Stdout => "open",
+            Op::Stderr => "open",
             Op::Dup => "dup2",
             Op::CloseFds => "close fds",
             Op::Signals => "signals",
@@ -125,7 +128,8 @@ const OPS: [Op; Op::KeepFd as usize + 1] = [
     Op::Fork,
     Op::Setsid,
     Op::DevNull,
-    Op::Output,
+    Op::Stdout,
+    Op::Stderr,
     Op::Dup,
     Op::CloseFds,
     Op::Signals,

@@ -125,7 +125,7 @@ pub fn close_all_except(keep: &[i32]) {
             let _ = ks.push(k as u32);
         }
     }
-    ks.sort_unstable();
+    sort(&mut ks);
     let mut first = 3u32;
     let mut ok = true;
     for &k in ks.iter().chain(core::iter::once(&u32::MAX)) {
@@ -149,6 +149,17 @@ pub fn close_all_except(keep: &[i32]) {
     for fd in 3..limit {
         if !ks.contains(&(fd as u32)) {
             sys::close_raw(fd);
+        }
+    }
+}
+
+/// Insertion sort: a handful of fds, and no 2 KB quicksort in the binary.
+fn sort(v: &mut [u32]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
         }
     }
 }

@@ -106,3 +106,13 @@ mod tests {
         assert_eq!(l.as_bytes().len(), LINE_MAX - 1);
     }
 }
+
+/// Standard output (fd 1), which imp keeps open (see `spawn::sanitize_stdio`).
+pub fn stdout() -> BorrowedFd<'static> {
+    crate::sys::borrow_raw(1)
+}
+
+/// Standard error (fd 2).
+pub fn stderr() -> BorrowedFd<'static> {
+    crate::sys::borrow_raw(2)
+}

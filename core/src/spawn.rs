@@ -383,11 +383,11 @@ fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
     Ok(null)
 }
 
-fn open_output(path: &CStr) -> Result<OwnedFd, Error> {
+fn open_output(path: &CStr, op: Op) -> Result<OwnedFd, Error> {
     let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let f = fd::openat(rustix::fs::CWD, path, flags, Mode::from_raw_mode(0o640)).op(Op::Output)?;
+    let f = fd::openat(rustix::fs::CWD, path, flags, Mode::from_raw_mode(0o640)).op(op)?;
     // Non-blocking only for the open (a FIFO without reader must not hang us).
-    rustix::fs::fcntl_setfl(&f, OFlags::APPEND).op(Op::Output)?;
+    rustix::fs::fcntl_setfl(&f, OFlags::APPEND).op(op)?;
     Ok(f)
 }
 
@@ -403,13 +403,13 @@ fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
     let out = match spec.stdout {
         Stdio::Inherit => None,
         Stdio::Null => Some(open_null(OFlags::WRONLY)?),
-        Stdio::File(p) => Some(open_output(p)?),
+        Stdio::File(p) => Some(open_output(p, Op::Stdout)?),
     };
     let err = match (spec.stderr, &out, same) {
         (_, Some(o), true) => Some(rustix::io::fcntl_dupfd_cloexec(o, 3).op(Op::Dup)?),
         (Stdio::Inherit, _, _) => None,
         (Stdio::Null, _, _) => Some(open_null(OFlags::WRONLY)?),
-        (Stdio::File(p), _, _) => Some(open_output(p)?),
+        (Stdio::File(p), _, _) => Some(open_output(p, Op::Stderr)?),
     };
     if let Some(o) = out {
         move_to(o, 1)?;
