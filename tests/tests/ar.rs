@@ -1,0 +1,126 @@
+//! AR — argument validation: invalid arguments are rejected (exit 2) before any action.
+
+use imp_tests::*;
+
+/// (name, arguments after `$IMP`, word the message must contain).
+/// `$P` is a running daemon's pidfile, `$N` a path that must not be created.
+const BAD: &[(&str, &str, &str)] = &[
+    ("t1", "stop -p $P --timeout -1", "--timeout"),
+    ("t2", "stop -p $P --timeout 1e3", "--timeout"),
+    (
+        "t3",
+        "stop -p $P --timeout 18446744073709551616",
+        "--timeout",
+    ),
+    ("t4", "stop -p $P -t abc", "-t"),
+    ("s1", "stop -p $P --signal 0", "--signal"),
+    ("s2", "stop -p $P --signal -9", "--signal"),
+    ("s3", "stop -p $P --signal 65", "--signal"),
+    ("s4", "stop -p $P --signal KILLX", "--signal"),
+    ("s5", "signal -p $P KILLX", "KILLX"),
+    ("s6", "signal -p $P", ""),
+    ("s7", "signal -p $P 0", ""),
+    ("r1", "stop -p $P -R TERM/x/KILL", "retry"),
+    ("u1", "start -p $N --umask 0999 -- $TD", "--umask"),
+    ("u2", "start -p $N --umask -1 -- $TD", "--umask"),
+    ("u3", "start -p $N --user '' -- $TD", "--user"),
+    ("u4", "start -p '' -- $TD", ""),
+    ("u5", "start -p $N --nice 100 -- $TD", "--nice"),
+    ("u6", "start -p $N -k -1 -- $TD", "-k"),
+    ("u7", "start -p $N --", "missing program after --"),
+    ("u8", "start -p $N", ""),
+    ("u9", "start -- $TD", "missing -p/--pidfile"),
+    ("c1", "foo -p $N", "unknown command 'foo'"),
+    ("c2", "start stop -p $N -- $TD", ""),
+    (
+        "c3",
+        "start --bogus -p $N -- $TD",
+        "unknown option '--bogus'",
+    ),
+    ("c4", "status", "missing -p/--pidfile"),
+    ("c5", "stop", "missing -p/--pidfile"),
+    ("c6", "", ""),
+    ("c7", "status -p $P --format yaml", "--format"),
+];
+
+/// AR-01: every invalid invocation exits 2 with `imp: usage: ... (see 'imp --help')`,
+/// creates nothing, starts nothing, signals nothing.
+#[test]
+fn ar01_invalid_arguments_rejected() {
+    let mut script = String::from(
+        r#"
+        launch d --term-marker $OUT/d.term
+        P=$T/d.pid; N=$T/new.pid; TD="$TDAEMON --marker $OUT/m --sleep 100"
+        before=$(ls -A $T | tr '\n' ' ')
+        "#,
+    );
+    for (name, args, _) in BAD {
+        script.push_str(&format!("r {name} eval \"spy \\$IMP {args}\"\n"));
+    }
+    script.push_str(
+        r#"
+        sleep 0.3
+        echo "same=$([ "$before" = "$(ls -A $T | tr '\n' ' ')" ] && echo yes || echo no)"
+        echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
+        echo "alive=$(alive $(dpid d))"
+        echo "term=$([ -e $OUT/d.term ] && echo yes || echo no)"
+        "#,
+    );
+    let o = sandbox("ar01").run(&script);
+    let mut failed = Vec::new();
+    for (name, args, word) in BAD {
+        let (rc, err) = (o.rc(name), o.err(name));
+        let ok = rc == 2
+            && err.contains("imp: usage:")
+            && err.contains("--help")
+            && err.contains(word)
+            && err.lines().count() == 1;
+        if !ok {
+            failed.push(format!("`imp {args}`: exit {rc}, stderr {err:?} (want 2, `imp: usage:`, `--help`, {word:?})"));
+        }
+    }
+    o.check(
+        failed.is_empty(),
+        &format!("rejections:\n{}", failed.join("\n")),
+    );
+    o.expect_eq("same", "yes");
+    o.expect_eq("ran", "no");
+    o.expect_eq("alive", "yes");
+    o.expect_eq("term", "no");
+    o.assert_no_signals();
+}
+
+/// SPEC §2: relative pidfile paths resolve against the caller's cwd (accepted).
+#[test]
+fn ar_relative_pidfile_accepted() {
+    let o = sandbox("ar-rel").run(
+        r#"
+        mkdir $T/sub
+        cd $T/sub
+        r a $IMP start -p rel.pid -- $TDAEMON --dump $OUT/d.dump --sleep 1000
+        waitfile $OUT/d.dump
+        cd /
+        echo "content=$(cat $T/sub/rel.pid)"
+        r st $IMP status -p $T/sub/rel.pid
+        r stop $IMP stop -p $T/sub/rel.pid
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    o.expect_out("st", 0, &[&format!("running (pid {})", o.get("content"))]);
+    o.expect("stop", 0, &["stopped"]);
+}
+
+/// --help, help COMMAND, --version: exit 0 on stdout.
+#[test]
+fn ar_help_and_version() {
+    let o = sandbox("ar-help").run(
+        r#"
+        r h $IMP --help
+        r h2 $IMP help start
+        r v $IMP --version
+        "#,
+    );
+    o.expect_out("h", 0, &["imp start", "imp stop", "imp status"]);
+    o.expect_out("h2", 0, &["start"]);
+    o.expect_out("v", 0, &["imp"]);
+}
