@@ -152,11 +152,11 @@ nprocs() { pgrep -f -c -- "$1" || true; }
 # zombies: number of zombie processes in the sandbox.
 zombies() { local n=0 p; for p in /proc/[0-9]*; do [ "$(state ${p#/proc/})" = Z ] && n=$((n+1)); done; echo $n; }
 
-# launch NAME [TDAEMON ARGS]: imp start a tdaemon with pidfile $T/NAME.pid, dump in
+# launch NAME [TDAEMON ARGS]: imp start (under KILLSPY) a tdaemon with pidfile $T/NAME.pid, dump in
 # $OUT/NAME.dump; prints NAME.start.rc/err and NAME.pid (the daemon's pid from the dump).
 launch() {
     local name=$1; shift
-    r "$name.start" $IMP start -p "$T/$name.pid" -- "$TDAEMON" --dump "$OUT/$name.dump" --sleep 1000 "$@"
+    r "$name.start" spy $IMP start -p "$T/$name.pid" -- "$TDAEMON" --dump "$OUT/$name.dump" --sleep 1000 "$@"
     waitfile "$OUT/$name.dump" && echo "$name.pid=$(sed -n 's/^pid=//p' "$OUT/$name.dump")"
 }
 # dpid NAME: the daemon pid recorded in NAME's dump.
@@ -238,9 +238,22 @@ impl Sandbox {
         self
     }
 
-    /// Run `script`; assert the canary survived and the script ran to its end.
+    /// Run `script`; assert the canary survived, the script ran to its end, and no
+    /// spied command ever signalled -1, 0 or 1 (or an unknown pidfd).
     pub fn run(&self, script: &str) -> Outcome {
         let o = self.run_unchecked(script);
+        let never: Vec<Sent> = o
+            .spy
+            .sent()
+            .into_iter()
+            .filter(|s| s.target.is_none_or(|t| (-1..=1).contains(&t)))
+            .collect();
+        assert!(
+            never.is_empty(),
+            "[{}] KILLSPY: signals to -1, 0, 1 or an unknown pidfd: {never:?}\n{}",
+            self.name,
+            o.ctx()
+        );
         assert_eq!(
             o.opt("__canary"),
             Some("alive"),

@@ -41,7 +41,8 @@ fn canary_detects_kill_minus_one() {
 
 #[test]
 fn killspy_records_targets() {
-    let o = sandbox("h-spy").without_imp().run(
+    // run_unchecked: the deliberate kill(-1, 0) would trip run()'s global KILLSPY check.
+    let o = sandbox("h-spy").without_imp().run_unchecked(
         r#"
         sleep 1000 & v=$!
         echo "victim=$v"
@@ -50,6 +51,7 @@ fn killspy_records_targets() {
         echo "victim_alive=$(alive $v)"
         "#,
     );
+    o.expect_eq("__canary", "alive");
     o.expect("k", 0, &[]);
     o.expect_eq("victim_alive", "no");
     let v = o.int("victim");

@@ -77,14 +77,14 @@ fn ps04_no_truncate_of_foreign_file() {
         r#"
         printf 'SECRET\n' > $T/victim; chmod 0644 $T/victim
         ln $T/victim $T/d.pid
-        r a $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/a.dump --sleep 100
+        SPYTRACE=openat,open,creat,truncate,ftruncate r a spy $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/a.dump --sleep 100
         waitfile $OUT/a.dump 2
         echo "victim=$(cat $T/victim)"
         echo "vmode=$(stat -c '%a %h' $T/victim)"
         echo "a.same_inode=$([ $T/d.pid -ef $T/victim ] && echo yes || echo no)"
         [ -e $OUT/a.dump ] && $IMP stop -p $T/d.pid 2>>$H/log
         printf '12345\n' > $T/e.pid; chown nobody $T/e.pid
-        r b $IMP start -p $T/e.pid -- $TDAEMON --dump $OUT/b.dump --sleep 100
+        SPYTRACE=openat,open,creat,truncate,ftruncate r b spy $IMP start -p $T/e.pid -- $TDAEMON --dump $OUT/b.dump --sleep 100
         waitfile $OUT/b.dump 2
         echo "b.stat=$(stat -c '%U %a' $T/e.pid)"
         echo "b.content=$(cat $T/e.pid)"
@@ -92,6 +92,13 @@ fn ps04_no_truncate_of_foreign_file() {
         "#,
     );
     o.expect_eq("victim", "SECRET");
+    for c in &o.spy.calls {
+        let a = c.args.join(", ");
+        o.check(
+            !(a.contains("d.pid") || a.contains("e.pid")) || !a.contains("O_TRUNC"),
+            &format!("never O_TRUNC a pre-existing pidfile: {}({a})", c.name),
+        );
+    }
     if o.rc("a") == 6 {
         o.expect_eq("vmode", "644 2");
     }

@@ -298,7 +298,7 @@ fn sp09_no_inherited_fds() {
 fn sp10_started_with_stdio_closed() {
     let o = sandbox("sp10").run(
         r#"
-        $IMP start -p $T/d.pid -- $TDAEMON --say-hello --dump $OUT/d.dump --sleep 1000 <&- >&- 2>&-
+        SPYTRACE=openat,pipe2,pipe,dup2,dup3,fcntl spy $IMP start -p $T/d.pid -- $TDAEMON --say-hello --dump $OUT/d.dump --sleep 1000 <&- >&- 2>&-
         echo "a.rc=$?"
         waitfile $OUT/d.dump
         kv d $OUT/d.dump
@@ -317,6 +317,30 @@ fn sp10_started_with_stdio_closed() {
     );
     o.expect_eq("a.rc", "0");
     o.expect_eq("hex", o.get("want"));
+    // The pidfile and the report pipe never land on fd 0-2 (strace of imp, up to exec).
+    let mut seen_pidfile = false;
+    for c in &o.spy.calls {
+        let a = c.args.join(", ");
+        if (c.name == "openat" || c.name == "open") && a.contains("d.pid") {
+            seen_pidfile = true;
+            o.check(
+                c.ret.is_some_and(|fd| fd > 2),
+                &format!("pidfile opened on fd 0-2: {a} = {:?}", c.ret),
+            );
+        }
+        if c.name.starts_with("pipe") {
+            o.check(
+                !a.starts_with("[0")
+                    && !a.starts_with("[1,")
+                    && !a.starts_with("[2,")
+                    && !a.contains(", 0]")
+                    && !a.contains(", 1]")
+                    && !a.contains(", 2]"),
+                &format!("report pipe on fd 0-2: {}({a})", c.name),
+            );
+        }
+    }
+    o.check(seen_pidfile, "strace saw the pidfile open");
     let t = o.get("T").to_string();
     assert_fds(&o, "d", &[], &format!("{t}/d.pid"));
     o.expect_eq("d.fd.0", "/dev/null");

@@ -33,12 +33,12 @@ fn assert_status_read_only(o: &Outcome) {
 fn st01_lsb_status_matrix() {
     let o = sandbox("st01").run(&format!(
         r#"
-        SPYTRACE={WRITE_CALLS}
+        W={WRITE_CALLS}
         launch d
         P=$T/d.pid
         X=$(dpid d)
         before=$(stat -c '%i %s %Y %a' $P)
-        r a spy $IMP status -p $P
+        SPYTRACE=$W r a spy $IMP status -p $P
         r akv $IMP status -p $P --format kv
         # (d) unreadable for the caller
         chmod 0600 $P
@@ -53,13 +53,13 @@ fn st01_lsb_status_matrix() {
         # (b) SIGKILL: stale
         kill -9 $X; waitdead $X
         before=$(stat -c '%i %s %Y %a' $P)
-        r b spy $IMP status -p $P
+        SPYTRACE=$W r b spy $IMP status -p $P
         r bkv $IMP status -p $P --format kv
         echo "b.unchanged=$([ "$before" = "$(stat -c '%i %s %Y %a' $P)" ] && echo yes || echo no)"
         echo "b.holder=$(lockholder $P)"
         # (c) no pidfile
         rm $P
-        r c spy $IMP status -p $P
+        SPYTRACE=$W r c spy $IMP status -p $P
         r ckv $IMP status -p $P --format kv
         echo "c.created=$([ -e $P ] && echo yes || echo no)"
         "#
