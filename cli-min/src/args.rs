@@ -66,15 +66,20 @@ pub struct Command {
     pub argv: CStrArray,
 }
 
-/// A usage error: what is wrong, and the argument involved.
+/// A usage error: what is wrong, the option (long name) and the argument involved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Usage {
     pub what: &'static str,
+    pub opt: Option<&'static str>,
     pub arg: Option<&'static CStr>,
 }
 
 const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
-    Usage { what, arg }
+    Usage {
+        what,
+        opt: None,
+        arg,
+    }
 }
 
 fn action(word: &[u8]) -> Option<Action> {
@@ -91,8 +96,9 @@ fn action(word: &[u8]) -> Option<Action> {
     })
 }
 
-/// Options that take a value, and which actions accept them.
+/// The options, in the order of [`OPT_LONG`] and [`OPT_SHORT`].
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Opt {
     Pidfile,
     User,
@@ -101,65 +107,63 @@ enum Opt {
     Chroot,
     Umask,
     Output,
-    Stdout,
-    Stderr,
     KeepFd,
     Env,
-    ClearEnv,
     Nice,
     Name,
-    DryRun,
-    Quiet,
-    Verbose,
     Signal,
     Timeout,
     Retry,
+    Stdout,
+    Stderr,
+    Format,
+    // Flags (no value) from here on.
+    ClearEnv,
+    DryRun,
+    Quiet,
+    Verbose,
     NoKill,
     ProcessGroup,
-    Format,
+    // Accepted by SPEC, not by this build yet.
     NotYet,
 }
 
-const OPTS: &[(&str, &str, Opt)] = &[
-    ("-p", "--pidfile", Opt::Pidfile),
-    ("-u", "--user", Opt::User),
-    ("-g", "--group", Opt::Group),
-    ("-d", "--chdir", Opt::Chdir),
-    ("-r", "--chroot", Opt::Chroot),
-    ("-m", "--umask", Opt::Umask),
-    ("-o", "--output", Opt::Output),
-    ("", "--stdout", Opt::Stdout),
-    ("", "--stderr", Opt::Stderr),
-    ("-k", "--keep-fd", Opt::KeepFd),
-    ("-e", "--env", Opt::Env),
-    ("", "--clear-env", Opt::ClearEnv),
-    ("-N", "--nice", Opt::Nice),
-    ("-n", "--name", Opt::Name),
-    ("", "--dry-run", Opt::DryRun),
-    ("-q", "--quiet", Opt::Quiet),
-    ("-v", "--verbose", Opt::Verbose),
-    ("-s", "--signal", Opt::Signal),
-    ("-t", "--timeout", Opt::Timeout),
-    ("-R", "--retry", Opt::Retry),
-    ("", "--no-kill", Opt::NoKill),
-    ("", "--process-group", Opt::ProcessGroup),
-    ("", "--format", Opt::Format),
-    ("", "--ready-fd", Opt::NotYet),
-    ("", "--ready-timeout", Opt::NotYet),
-    ("", "--respawn", Opt::NotYet),
-    ("", "--respawn-delay", Opt::NotYet),
-    ("", "--respawn-delay-max", Opt::NotYet),
-    ("", "--respawn-max", Opt::NotYet),
-    ("", "--respawn-period", Opt::NotYet),
-    ("", "--syslog", Opt::NotYet),
+const OPT_ALL: [Opt; 24] = [
+    Opt::Pidfile,
+    Opt::User,
+    Opt::Group,
+    Opt::Chdir,
+    Opt::Chroot,
+    Opt::Umask,
+    Opt::Output,
+    Opt::KeepFd,
+    Opt::Env,
+    Opt::Nice,
+    Opt::Name,
+    Opt::Signal,
+    Opt::Timeout,
+    Opt::Retry,
+    Opt::Stdout,
+    Opt::Stderr,
+    Opt::Format,
+    Opt::ClearEnv,
+    Opt::DryRun,
+    Opt::Quiet,
+    Opt::Verbose,
+    Opt::NoKill,
+    Opt::ProcessGroup,
+    Opt::NotYet,
 ];
+
+/// Long names, one per line, in [`Opt`] order; the later `NotYet` lines all map to
+/// `Opt::NotYet`.
+const OPT_LONG: &str = "pidfile\nuser\ngroup\nchdir\nchroot\numask\noutput\nkeep-fd\nenv\nnice\nname\nsignal\ntimeout\nretry\nstdout\nstderr\nformat\nclear-env\ndry-run\nquiet\nverbose\nno-kill\nprocess-group\nready-fd\nready-timeout\nrespawn\nrespawn-delay\nrespawn-delay-max\nrespawn-max\nrespawn-period\nsyslog";
+/// Short names in [`Opt`] order (`.` = none).
+const OPT_SHORT: &[u8] = b"pugdrmokeNnstR...";
 
 impl Opt {
     const fn takes_value(self) -> bool {
-        !matches!(
-            self,
-            Opt::ClearEnv | Opt::DryRun | Opt::Quiet | Opt::Verbose | Opt::NoKill | Opt::ProcessGroup | Opt::NotYet
-        )
+        (self as u8) < Opt::ClearEnv as u8
     }
 
     /// Whether `action` accepts this option.
@@ -167,7 +171,9 @@ impl Opt {
         let start = matches!(action, Action::Start | Action::Restart | Action::Run);
         let stop = matches!(action, Action::Stop | Action::Restart);
         match self {
-            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun | Opt::NotYet => true,
+            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun | Opt::NotYet => {
+                true
+            }
             Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => stop,
             Opt::Format => matches!(action, Action::Status),
             _ => start,
@@ -175,35 +181,27 @@ impl Opt {
     }
 }
 
-fn lookup(arg: &[u8]) -> Option<(Opt, Option<&[u8]>)> {
-    // --name=value
-    let (name, inline) = match arg.iter().position(|&b| b == b'=') {
-        Some(i) if arg.starts_with(b"--") => (&arg[..i], Some(&arg[i + 1..])),
-        _ => (arg, None),
-    };
-    OPTS.iter()
-        .find(|(s, l, _)| (!s.is_empty() && s.as_bytes() == name) || l.as_bytes() == name)
-        .map(|&(_, _, o)| (o, inline))
-}
-
-/// The bytes after `=` in `--opt=value`, as a C string borrowed from argv.
-fn inline_value(arg: &'static CStr) -> &'static CStr {
-    let bytes = arg.to_bytes_with_nul();
-    let i = bytes.iter().position(|&b| b == b'=').map_or(bytes.len() - 1, |i| i + 1);
-    CStr::from_bytes_with_nul(&bytes[i..]).unwrap_or(c"")
-}
-
-fn nonempty(v: &'static CStr, what: &'static str) -> Result<&'static CStr, Usage> {
-    if v.is_empty() {
-        Err(usage(what, Some(v)))
-    } else {
-        Ok(v)
+/// Finds `-x`, `--long` or `--long=value`; returns the option and the inline value.
+fn lookup(arg: &'static CStr) -> Option<(Opt, Option<&'static CStr>)> {
+    let b = arg.to_bytes();
+    if let [b'-', c] = b {
+        let i = OPT_SHORT.iter().position(|s| s == c && *s != b'.')?;
+        return Some((OPT_ALL[i], None));
     }
+    let long = b.strip_prefix(b"--")?;
+    let (name, inline) = match long.iter().position(|&c| c == b'=') {
+        Some(i) => (&long[..i], Some(imp_core::sys::cstr_tail(arg, i + 3))),
+        None => (long, None),
+    };
+    let i = imp_core::table::find(OPT_LONG, name, false)?;
+    Some((OPT_ALL[i.min(OPT_ALL.len() - 1)], inline))
 }
 
 /// Parses `argv` (argv[0] is imp itself).
 pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
-    let Some(word) = argv.get(1) else { return Err(usage("missing command", None)) };
+    let Some(word) = argv.get(1) else {
+        return Err(usage("missing command", None));
+    };
     let act = action(word.to_bytes()).ok_or(usage("unknown command", Some(word)))?;
     let mut c = Command {
         action: act,
@@ -213,8 +211,16 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         chdir: None,
         chroot: None,
         umask: 0o022,
-        stdout: Stdio::Null,
-        stderr: Stdio::Null,
+        stdout: if act == Action::Run {
+            Stdio::Inherit
+        } else {
+            Stdio::Null
+        },
+        stderr: if act == Action::Run {
+            Stdio::Inherit
+        } else {
+            Stdio::Null
+        },
         keep_fds: heapless::Vec::new(),
         set_env: heapless::Vec::new(),
         clear_env: false,
@@ -236,7 +242,6 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     if matches!(act, Action::Help | Action::Version) {
         return Ok(c);
     }
-    let (mut out_set, mut err_set) = (false, false);
     let mut i = 2;
     let mut positional: Option<&'static CStr> = None;
     while let Some(arg) = argv.get(i) {
@@ -246,10 +251,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             if !matches!(act, Action::Start | Action::Restart | Action::Run) {
                 return Err(usage("unexpected '--'", None));
             }
-            c.program = Some(argv.get(i).ok_or(usage("missing program after --", None))?);
-            if c.program.is_some_and(|p| p.is_empty()) {
-                return Err(usage("empty program name", None));
-            }
+            let prog = argv.get(i).filter(|p| !p.is_empty());
+            c.program = Some(prog.ok_or(usage("missing program after --", None))?);
             c.argv = argv.skip(i);
             break;
         }
@@ -258,98 +261,34 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
                 positional = Some(arg);
                 continue;
             }
-            return Err(usage("unexpected argument (the program goes after --)", Some(arg)));
+            return Err(usage(
+                "unexpected argument (the program goes after --)",
+                Some(arg),
+            ));
         }
-        let (opt, inline) = lookup(bytes).ok_or(usage("unknown option", Some(arg)))?;
-        if !opt.allowed(act) {
-            return Err(usage("option not accepted by this command", Some(arg)));
-        }
+        let (opt, inline) = lookup(arg).ok_or(usage("unknown option", Some(arg)))?;
         if opt == Opt::NotYet {
             return Err(usage("option not supported by this build yet", Some(arg)));
         }
-        let value: Option<&'static CStr> = if !opt.takes_value() {
-            if inline.is_some() {
-                return Err(usage("option takes no value", Some(arg)));
+        if !opt.allowed(act) {
+            return Err(usage("option not accepted by this command", Some(arg)));
+        }
+        let v = match (opt.takes_value(), inline) {
+            (false, None) => c"",
+            (false, Some(_)) => return Err(usage("option takes no value", Some(arg))),
+            (true, Some(v)) => v,
+            (true, None) => {
+                i += 1;
+                argv.get(i - 1)
+                    .ok_or(usage("option needs a value", Some(arg)))?
             }
-            None
-        } else if inline.is_some() {
-            Some(inline_value(arg))
-        } else {
-            let v = argv.get(i).ok_or(usage("option needs a value", Some(arg)))?;
-            i += 1;
-            Some(v)
         };
-        let v = value.unwrap_or(c"");
-        let vb = v.to_bytes();
-        match opt {
-            Opt::Pidfile => c.pidfile = Some(nonempty(v, "--pidfile: empty path")?),
-            Opt::User => {
-                if vb.is_empty() || vb.starts_with(b":") || vb.ends_with(b":") {
-                    return Err(usage("--user: invalid value", Some(v)));
-                }
-                c.user = Some(v)
-            }
-            Opt::Group => c.group = Some(nonempty(v, "--group: empty value")?),
-            Opt::Chdir => c.chdir = Some(nonempty(v, "--chdir: empty path")?),
-            Opt::Chroot => c.chroot = Some(nonempty(v, "--chroot: empty path")?),
-            Opt::Umask => c.umask = parse::umask(vb).ok_or(usage("--umask: invalid value", Some(v)))?,
-            Opt::Output => {
-                let f = Stdio::File(nonempty(v, "--output: empty path")?);
-                (c.stdout, c.stderr) = (f, f);
-                (out_set, err_set) = (true, true);
-            }
-            Opt::Stdout => {
-                c.stdout = Stdio::File(nonempty(v, "--stdout: empty path")?);
-                out_set = true;
-            }
-            Opt::Stderr => {
-                c.stderr = Stdio::File(nonempty(v, "--stderr: empty path")?);
-                err_set = true;
-            }
-            Opt::KeepFd => {
-                let fd = parse::fd(vb).ok_or(usage("--keep-fd: invalid value", Some(v)))?;
-                if fd <= 2 {
-                    return Err(usage("--keep-fd: fds 0-2 are always set up by imp", Some(v)));
-                }
-                c.keep_fds.push(fd).map_err(|_| usage("--keep-fd: too many", Some(v)))?;
-            }
-            Opt::Env => {
-                if !vb.contains(&b'=') || vb.starts_with(b"=") {
-                    return Err(usage("--env: expected NAME=VALUE", Some(v)));
-                }
-                c.set_env.push(v).map_err(|_| usage("--env: too many", Some(v)))?;
-            }
-            Opt::ClearEnv => c.clear_env = true,
-            Opt::Nice => c.nice = Some(parse::nice(vb).ok_or(usage("--nice: invalid value", Some(v)))?),
-            Opt::Name => c.name = Some(nonempty(v, "--name: empty value")?),
-            Opt::DryRun => c.dry_run = true,
-            Opt::Quiet => c.quiet = true,
-            Opt::Verbose => c.verbose = true,
-            Opt::Signal => {
-                let s = parse::signal(vb).ok_or(usage("--signal: invalid signal", Some(v)))?;
-                c.stop_signal = s;
-            }
-            Opt::Timeout => c.timeout_ms = parse::duration_ms(vb).ok_or(usage("--timeout: invalid value", Some(v)))?,
-            Opt::Retry => c.retry = Some(v),
-            Opt::NoKill => c.no_kill = true,
-            Opt::ProcessGroup => c.process_group = true,
-            Opt::Format => {
-                c.kv = match vb {
-                    b"kv" => true,
-                    b"text" => false,
-                    _ => return Err(usage("--format: expected text or kv", Some(v))),
-                }
-            }
-            Opt::NotYet => {}
-        }
-    }
-    // `run` leaves stdio alone unless told otherwise.
-    if act == Action::Run {
-        if !out_set {
-            c.stdout = Stdio::Inherit;
-        }
-        if !err_set {
-            c.stderr = Stdio::Inherit;
+        if !set(&mut c, opt, v) {
+            return Err(Usage {
+                what: "invalid value",
+                opt: Some(imp_core::table::nth(OPT_LONG, opt as usize)),
+                arg: Some(v),
+            });
         }
     }
     if act == Action::Signal {
@@ -362,18 +301,74 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     if matches!(act, Action::Start | Action::Restart | Action::Run) && c.program.is_none() {
         return Err(usage("missing program after --", None));
     }
-    if let Some(r) = c.retry {
-        // Validated here so a bad schedule is a usage error before anything is done.
-        parse::schedule(r.to_bytes(), c.stop_signal).ok_or(usage("--retry: invalid schedule", Some(r)))?;
-    }
     Ok(c)
+}
+
+/// Applies one option's value; false when the value is invalid.
+fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
+    let vb = v.to_bytes();
+    let path = (!vb.is_empty()).then_some(v);
+    match opt {
+        Opt::Pidfile => c.pidfile = path,
+        Opt::User => c.user = path.filter(|_| !vb.starts_with(b":") && !vb.ends_with(b":")),
+        Opt::Group => c.group = path,
+        Opt::Chdir => c.chdir = path,
+        Opt::Chroot => c.chroot = path,
+        Opt::Name => c.name = path,
+        Opt::Umask => return parse::umask(vb).map(|m| c.umask = m).is_some(),
+        Opt::Output | Opt::Stdout | Opt::Stderr => {
+            let Some(p) = path else { return false };
+            if opt != Opt::Stderr {
+                c.stdout = Stdio::File(p);
+            }
+            if opt != Opt::Stdout {
+                c.stderr = Stdio::File(p);
+            }
+            return true;
+        }
+        // fds 0-2 are always set up by imp; a kept fd is above them.
+        Opt::KeepFd => {
+            return parse::fd(vb)
+                .filter(|&fd| fd > 2)
+                .is_some_and(|fd| c.keep_fds.push(fd).is_ok())
+        }
+        Opt::Env => {
+            return vb.iter().position(|&b| b == b'=').is_some_and(|i| i > 0)
+                && c.set_env.push(v).is_ok()
+        }
+        Opt::Nice => return parse::nice(vb).map(|n| c.nice = Some(n)).is_some(),
+        Opt::Signal => return parse::signal(vb).map(|s| c.stop_signal = s).is_some(),
+        Opt::Timeout => return parse::duration_ms(vb).map(|t| c.timeout_ms = t).is_some(),
+        // Checked here so a bad schedule is a usage error before anything is done; the
+        // signal a bare number means is the final --signal (see `schedule`).
+        Opt::Retry => {
+            c.retry = Some(v);
+            return parse::schedule(vb, Signal::Term).is_some();
+        }
+        Opt::Format => {
+            c.kv = vb == b"kv";
+            return c.kv || vb == b"text";
+        }
+        Opt::ClearEnv => c.clear_env = true,
+        Opt::DryRun => c.dry_run = true,
+        Opt::Quiet => c.quiet = true,
+        Opt::Verbose => c.verbose = true,
+        Opt::NoKill => c.no_kill = true,
+        Opt::ProcessGroup => c.process_group = true,
+        Opt::NotYet => {}
+    }
+    // Path-like values must not be empty.
+    !opt.takes_value() || path.is_some()
 }
 
 impl Command {
     /// The stop schedule: `--retry`, else SIG/timeout/KILL/5 (or SIG/timeout with
     /// `--no-kill`).
     pub fn schedule(&self) -> Schedule {
-        if let Some(s) = self.retry.and_then(|r| parse::schedule(r.to_bytes(), self.stop_signal)) {
+        if let Some(s) = self
+            .retry
+            .and_then(|r| parse::schedule(r.to_bytes(), self.stop_signal))
+        {
             return s;
         }
         let mut s = Schedule::new();

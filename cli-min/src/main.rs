@@ -112,7 +112,11 @@ fn emit(mut l: Line) {
 
 fn usage(u: Usage) -> i32 {
     let mut l = Line::new();
-    l.str("imp: usage: ").str(u.what);
+    l.str("imp: usage: ");
+    if let Some(o) = u.opt {
+        l.str("--").str(o).str(": ");
+    }
+    l.str(u.what);
     if let Some(a) = u.arg {
         l.str(" '").push(a.to_bytes()).str("'");
     }
@@ -129,7 +133,9 @@ fn note(cmd: &Command, what: &CStr, text: &str, pid: Option<Pid>) {
     let mut l = head(cmd.action);
     l.push(what.to_bytes()).str(": ").str(text);
     if let Some(p) = pid {
-        l.str(" (pid ").num(p.as_raw_nonzero().get() as u32).str(")");
+        l.str(" (pid ")
+            .num(p.as_raw_nonzero().get() as u32)
+            .str(")");
     }
     emit(l);
 }
@@ -180,7 +186,11 @@ fn fail(cmd: &Command, e: Error) -> i32 {
             }
             match r {
                 Reason::Survived => {
-                    l.str(if cmd.no_kill && cmd.retry.is_none() { "still running after timeout" } else { "still running after SIGKILL" });
+                    l.str(if cmd.no_kill && cmd.retry.is_none() {
+                        "still running after timeout"
+                    } else {
+                        "still running after SIGKILL"
+                    });
                     l.str(" (pid ").num(e.id).str(")");
                 }
                 Reason::Owner | Reason::DirOwner => {
@@ -230,6 +240,7 @@ fn pidfile(cmd: &Command) -> &'static CStr {
     cmd.pidfile.unwrap_or(c"")
 }
 
+#[inline(never)]
 fn status(cmd: &Command) -> i32 {
     let (text, kv, code) = match control::status(pidfile(cmd)) {
         Ok(State::Running(pid)) => {
@@ -246,7 +257,11 @@ fn status(cmd: &Command) -> i32 {
             l.emit(imp_core::log::stdout());
             return code::OK;
         }
-        Ok(State::Stale) => ("not running (stale pidfile)\n", "state=stale\n", code::STATUS_STALE),
+        Ok(State::Stale) => (
+            "not running (stale pidfile)\n",
+            "state=stale\n",
+            code::STATUS_STALE,
+        ),
         Ok(State::Absent) => ("not running\n", "state=stopped\n", code::STATUS_STOPPED),
         Err(e) => {
             if cmd.kv {
@@ -263,10 +278,15 @@ fn stop(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
     if cmd.dry_run {
         let mut l = Line::new();
-        l.str("would stop the daemon holding ").push(p.to_bytes()).emit(imp_core::log::stdout());
+        l.str("would stop the daemon holding ")
+            .push(p.to_bytes())
+            .emit(imp_core::log::stdout());
         return code::OK;
     }
-    let opts = StopOptions { schedule: cmd.schedule(), process_group: cmd.process_group };
+    let opts = StopOptions {
+        schedule: cmd.schedule(),
+        process_group: cmd.process_group,
+    };
     match control::stop(p, &opts) {
         Ok(Stopped::Stopped(pid)) => note(cmd, p, "stopped", Some(pid)),
         Ok(Stopped::NotRunning) => note(cmd, p, "not running", None),
@@ -274,7 +294,8 @@ fn stop(cmd: &Command) -> i32 {
         Ok(Stopped::Stale(Err(e))) => {
             if !cmd.quiet {
                 let mut l = head(cmd.action);
-                l.push(p.to_bytes()).str(": not running (stale pidfile, cannot remove: ");
+                l.push(p.to_bytes())
+                    .str(": not running (stale pidfile, cannot remove: ");
                 match e.cause {
                     imp_core::Cause::Errno(n) => errno_text(&mut l, n),
                     imp_core::Cause::Reason(r) => {
@@ -290,15 +311,22 @@ fn stop(cmd: &Command) -> i32 {
     code::OK
 }
 
+#[inline(never)]
 fn signal(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
-    let Some(sig) = cmd.signal else { return code::USAGE };
+    let Some(sig) = cmd.signal else {
+        return code::USAGE;
+    };
     match control::signal(p, sig) {
         Ok(Some(pid)) => {
             if !cmd.quiet {
                 let mut l = head(cmd.action);
-                l.push(p.to_bytes()).str(": sent SIG").str(imp_core::parse::signal_name(sig).unwrap_or("?"));
-                l.str(" (pid ").num(pid.as_raw_nonzero().get() as u32).str(")");
+                l.push(p.to_bytes())
+                    .str(": sent SIG")
+                    .str(imp_core::parse::signal_name(sig).unwrap_or("?"));
+                l.str(" (pid ")
+                    .num(pid.as_raw_nonzero().get() as u32)
+                    .str(")");
                 emit(l);
             }
             code::OK
@@ -331,7 +359,8 @@ fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'static>, Error> {
     for &fd in &cmd.keep_fds {
         imp_core::fd::check_open(fd)?;
     }
-    s.credentials = Credentials::resolve(cmd.user.map(CStr::to_bytes), cmd.group.map(CStr::to_bytes))?;
+    s.credentials =
+        Credentials::resolve(cmd.user.map(CStr::to_bytes), cmd.group.map(CStr::to_bytes))?;
     Ok(s)
 }
 
@@ -352,9 +381,23 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     if let Some(r) = s.chroot {
         line(&mut l, "chroot ", r.to_bytes());
     }
-    line(&mut l, "chdir ", s.chdir.unwrap_or(if cmd.action == Action::Run { c"." } else { c"/" }).to_bytes());
+    line(
+        &mut l,
+        "chdir ",
+        s.chdir
+            .unwrap_or(if cmd.action == Action::Run {
+                c"."
+            } else {
+                c"/"
+            })
+            .to_bytes(),
+    );
     if let Some(c) = &s.credentials {
-        l.str("would drop to uid ").num(c.user.uid).str(" gid ").num(c.gid).str(" groups");
+        l.str("would drop to uid ")
+            .num(c.user.uid)
+            .str(" gid ")
+            .num(c.gid)
+            .str(" groups");
         for g in &c.groups {
             l.str(" ").num(*g);
         }
@@ -392,7 +435,10 @@ fn run(cmd: &Command, envp: CStrArray) -> i32 {
     match spawn::run(&s) {
         e if e.reason_of() == Some(Reason::AlreadyRunning) => {
             let mut l = head(cmd.action);
-            l.push(pidfile(cmd).to_bytes()).str(": already running (pid ").num(e.id).str(")");
+            l.push(pidfile(cmd).to_bytes())
+                .str(": already running (pid ")
+                .num(e.id)
+                .str(")");
             emit(l);
             code::FAIL
         }

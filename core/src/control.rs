@@ -55,7 +55,12 @@ impl Target {
             Ok(fd) => Some(fd),
             Err(Errno::SRCH) => return Ok(None),
             Err(Errno::NOSYS) => None,
-            Err(e) => return Err(Error { id: pid.as_raw_nonzero().get() as u32, ..Error::sys(Op::Kill, e) }),
+            Err(e) => {
+                return Err(Error {
+                    id: pid.as_raw_nonzero().get() as u32,
+                    ..Error::sys(Op::Kill, e)
+                })
+            }
         };
         if !probe.still_held_by(pid)? {
             return Ok(None);
@@ -72,7 +77,12 @@ impl Target {
         match r {
             Ok(()) => {}
             Err(Errno::SRCH) => return Ok(false),
-            Err(e) => return Err(Error { id: self.pid.as_raw_nonzero().get() as u32, ..Error::sys(Op::Kill, e) }),
+            Err(e) => {
+                return Err(Error {
+                    id: self.pid.as_raw_nonzero().get() as u32,
+                    ..Error::sys(Op::Kill, e)
+                })
+            }
         }
         if let Some(g) = self.pgid {
             let _ = rustix::process::kill_process_group(g, sig);
@@ -123,7 +133,10 @@ fn poll_exit(fd: &OwnedFd, ms: u32) -> bool {
 const TICK_MS: u32 = 10;
 
 fn sleep_tick() {
-    let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: TICK_MS as i64 * 1_000_000 });
+    let _ = rustix::thread::nanosleep(&rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: TICK_MS as i64 * 1_000_000,
+    });
 }
 
 /// Without pidfds: checks every 10 ms whether the lock is still held.
@@ -167,7 +180,11 @@ pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
     };
     if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
         if !run_schedule(&target, &probe, &opts.schedule)? {
-            return Err(Error::reason_id(Op::Kill, Reason::Survived, pid.as_raw_nonzero().get() as u32));
+            return Err(Error::reason_id(
+                Op::Kill,
+                Reason::Survived,
+                pid.as_raw_nonzero().get() as u32,
+            ));
         }
     }
     let _ = probe.remove(&path);
@@ -204,7 +221,11 @@ fn run_schedule(target: &Target, probe: &Probe, schedule: &Schedule) -> Result<b
 pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
     let path = Path::new(path)?;
     let probe = pidfile::probe(&path)?;
-    let State::Running(pid) = probe.state else { return Ok(None) };
-    let Some(target) = Target::open(&probe, pid, false)? else { return Ok(None) };
+    let State::Running(pid) = probe.state else {
+        return Ok(None);
+    };
+    let Some(target) = Target::open(&probe, pid, false)? else {
+        return Ok(None);
+    };
     Ok(target.send(sig)?.then_some(pid))
 }

@@ -70,39 +70,8 @@ pub enum Op {
 
 impl Op {
     /// The word used in messages: `imp: start: chdir /x: ...`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Op::Open => "open",
-            Op::Create => "create",
-            Op::Lock => "lock",
-            Op::Read => "read",
-            Op::Write => "write",
-            Op::Remove => "remove",
-            Op::Pipe => "pipe",
-            Op::Fork => "fork",
-            Op::Setsid => "setsid",
-            Op::DevNull => "open",
-            Op::Stdout => "open",
-            Op::Stderr => "open",
-            Op::Dup => "dup2",
-            Op::CloseFds => "close fds",
-            Op::Signals => "signals",
-            Op::Nice => "nice",
-            Op::Chroot => "chroot",
-            Op::Chdir => "chdir",
-            Op::User => "user",
-            Op::Group => "group",
-            Op::Setgroups => "setgroups",
-            Op::Setgid => "setgid",
-            Op::Setuid => "setuid",
-            Op::Regain => "drop privileges",
-            Op::Env => "environment",
-            Op::Exec => "exec",
-            Op::Wait => "wait",
-            Op::Kill => "kill",
-            Op::Threads => "threads",
-            Op::KeepFd => "keep fd",
-        }
+    pub fn as_str(self) -> &'static str {
+        crate::table::nth(OP_WORDS, self as usize)
     }
 
     /// Decodes the byte sent through the report pipe.
@@ -116,6 +85,9 @@ impl Op {
         }
     }
 }
+
+/// The words of [`Op::as_str`], in discriminant order.
+const OP_WORDS: &str = "open\ncreate\nlock\nread\nwrite\nremove\npipe\nfork\nsetsid\nopen\nopen\nopen\ndup2\nclose fds\nsignals\nnice\nchroot\nchdir\nuser\ngroup\nsetgroups\nsetgid\nsetuid\ndrop privileges\nenvironment\nexec\nwait\nkill\nthreads\nkeep fd";
 
 const OPS: [Op; Op::KeepFd as usize + 1] = [
     Op::Open,
@@ -202,31 +174,8 @@ pub enum Reason {
 
 impl Reason {
     /// The words used in messages.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Reason::Invalid => "invalid pidfile content",
-            Reason::NamesSelf => "invalid pidfile: names imp or its parent",
-            Reason::Symlink => "refused: symlink",
-            Reason::NotRegular => "refused: not a regular file",
-            Reason::Writable => "insecure: writable by group or others",
-            Reason::Owner => "insecure: owned by uid",
-            Reason::HardLinked => "insecure: hard-linked",
-            Reason::DirWritable => "insecure: directory writable by others",
-            Reason::DirOwner => "insecure: directory owned by uid",
-            Reason::ReadLocked => "insecure: read-locked by pid",
-            Reason::HolderMismatch => "insecure: lock held by another pid",
-            Reason::UnknownUser => "unknown user",
-            Reason::UnknownGroup => "unknown group",
-            Reason::NotCharDevice => "not a character device",
-            Reason::Regained => "root could be regained",
-            Reason::Threaded => "refusing to fork a multi-threaded process",
-            Reason::TooMany => "too many entries",
-            Reason::TooLong => "path too long",
-            Reason::BadPath => "not a file path",
-            Reason::AlreadyRunning => "already running",
-            Reason::ChildDied => "child died before reporting",
-            Reason::Survived => "still running",
-        }
+    pub fn as_str(self) -> &'static str {
+        crate::table::nth(REASON_WORDS, self as usize)
     }
 
     /// True for the reasons that make a pidfile unsafe to act on (LSB: start/stop 6,
@@ -258,6 +207,9 @@ impl Reason {
         }
     }
 }
+
+/// The words of [`Reason::as_str`], in discriminant order.
+const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nnot a file path\nalready running\nchild died before reporting\nstill running";
 
 const REASONS: [Reason; Reason::Survived as usize + 1] = [
     Reason::Invalid,
@@ -311,17 +263,29 @@ static_assertions::assert_impl_all!(Error: Copy);
 impl Error {
     /// A syscall failure.
     pub const fn sys(op: Op, errno: Errno) -> Error {
-        Error { op, cause: Cause::Errno(errno), id: 0 }
+        Error {
+            op,
+            cause: Cause::Errno(errno),
+            id: 0,
+        }
     }
 
     /// A failed check.
     pub const fn reason(op: Op, reason: Reason) -> Error {
-        Error { op, cause: Cause::Reason(reason), id: 0 }
+        Error {
+            op,
+            cause: Cause::Reason(reason),
+            id: 0,
+        }
     }
 
     /// A failed check about a uid or pid.
     pub const fn reason_id(op: Op, reason: Reason, id: u32) -> Error {
-        Error { op, cause: Cause::Reason(reason), id }
+        Error {
+            op,
+            cause: Cause::Reason(reason),
+            id,
+        }
     }
 
     /// The errno, if the cause is one.
@@ -372,58 +336,62 @@ impl<T> Context<T> for Result<T, Errno> {
 /// The name and text of an errno: `("EROFS", "Read-only file system")`. Unknown ones
 /// give `("E?", "Unknown error")`; callers print the number beside it.
 pub fn errno_name(e: Errno) -> (&'static str, &'static str) {
-    ERRNOS
-        .iter()
-        .find(|(n, _, _)| *n == e)
-        .map(|&(_, name, text)| (name, text))
-        .unwrap_or(("E?", "Unknown error"))
+    match ERRNO_CODES.iter().position(|&c| c == e) {
+        Some(i) => crate::table::nth(ERRNO_WORDS, i)
+            .split_once(':')
+            .unwrap_or(("E?", "")),
+        None => ("E?", "Unknown error"),
+    }
 }
 
 /// The errnos imp's syscalls can return, with glibc's strerror texts.
-const ERRNOS: &[(Errno, &str, &str)] = &[
-    (Errno::PERM, "EPERM", "Operation not permitted"),
-    (Errno::NOENT, "ENOENT", "No such file or directory"),
-    (Errno::SRCH, "ESRCH", "No such process"),
-    (Errno::INTR, "EINTR", "Interrupted system call"),
-    (Errno::IO, "EIO", "Input/output error"),
-    (Errno::NXIO, "ENXIO", "No such device or address"),
-    (Errno::TOOBIG, "E2BIG", "Argument list too long"),
-    (Errno::NOEXEC, "ENOEXEC", "Exec format error"),
-    (Errno::BADF, "EBADF", "Bad file descriptor"),
-    (Errno::CHILD, "ECHILD", "No child processes"),
-    (Errno::AGAIN, "EAGAIN", "Resource temporarily unavailable"),
-    (Errno::NOMEM, "ENOMEM", "Cannot allocate memory"),
-    (Errno::ACCESS, "EACCES", "Permission denied"),
-    (Errno::FAULT, "EFAULT", "Bad address"),
-    (Errno::BUSY, "EBUSY", "Device or resource busy"),
-    (Errno::EXIST, "EEXIST", "File exists"),
-    (Errno::XDEV, "EXDEV", "Invalid cross-device link"),
-    (Errno::NODEV, "ENODEV", "No such device"),
-    (Errno::NOTDIR, "ENOTDIR", "Not a directory"),
-    (Errno::ISDIR, "EISDIR", "Is a directory"),
-    (Errno::INVAL, "EINVAL", "Invalid argument"),
-    (Errno::NFILE, "ENFILE", "Too many open files in system"),
-    (Errno::MFILE, "EMFILE", "Too many open files"),
-    (Errno::NOTTY, "ENOTTY", "Inappropriate ioctl for device"),
-    (Errno::TXTBSY, "ETXTBSY", "Text file busy"),
-    (Errno::FBIG, "EFBIG", "File too large"),
-    (Errno::NOSPC, "ENOSPC", "No space left on device"),
-    (Errno::SPIPE, "ESPIPE", "Illegal seek"),
-    (Errno::ROFS, "EROFS", "Read-only file system"),
-    (Errno::MLINK, "EMLINK", "Too many links"),
-    (Errno::PIPE, "EPIPE", "Broken pipe"),
-    (Errno::NAMETOOLONG, "ENAMETOOLONG", "File name too long"),
-    (Errno::NOLCK, "ENOLCK", "No locks available"),
-    (Errno::NOSYS, "ENOSYS", "Function not implemented"),
-    (Errno::LOOP, "ELOOP", "Too many levels of symbolic links"),
-    (Errno::DQUOT, "EDQUOT", "Disk quota exceeded"),
-    (Errno::LIBBAD, "ELIBBAD", "Accessing a corrupted shared library"),
-    (Errno::CONNREFUSED, "ECONNREFUSED", "Connection refused"),
-    (Errno::NOTSOCK, "ENOTSOCK", "Socket operation on non-socket"),
-    (Errno::TIMEDOUT, "ETIMEDOUT", "Connection timed out"),
-    (Errno::OPNOTSUPP, "EOPNOTSUPP", "Operation not supported"),
-    (Errno::DEADLK, "EDEADLK", "Resource deadlock avoided"),
+const ERRNO_CODES: [Errno; 42] = [
+    Errno::PERM,
+    Errno::NOENT,
+    Errno::SRCH,
+    Errno::INTR,
+    Errno::IO,
+    Errno::NXIO,
+    Errno::TOOBIG,
+    Errno::NOEXEC,
+    Errno::BADF,
+    Errno::CHILD,
+    Errno::AGAIN,
+    Errno::NOMEM,
+    Errno::ACCESS,
+    Errno::FAULT,
+    Errno::BUSY,
+    Errno::EXIST,
+    Errno::XDEV,
+    Errno::NODEV,
+    Errno::NOTDIR,
+    Errno::ISDIR,
+    Errno::INVAL,
+    Errno::NFILE,
+    Errno::MFILE,
+    Errno::NOTTY,
+    Errno::TXTBSY,
+    Errno::FBIG,
+    Errno::NOSPC,
+    Errno::SPIPE,
+    Errno::ROFS,
+    Errno::MLINK,
+    Errno::PIPE,
+    Errno::NAMETOOLONG,
+    Errno::NOLCK,
+    Errno::NOSYS,
+    Errno::LOOP,
+    Errno::DQUOT,
+    Errno::LIBBAD,
+    Errno::CONNREFUSED,
+    Errno::NOTSOCK,
+    Errno::TIMEDOUT,
+    Errno::OPNOTSUPP,
+    Errno::DEADLK,
 ];
+
+/// `NAME:text` for each of [`ERRNO_CODES`], in the same order.
+const ERRNO_WORDS: &str = "EPERM:Operation not permitted\nENOENT:No such file or directory\nESRCH:No such process\nEINTR:Interrupted system call\nEIO:Input/output error\nENXIO:No such device or address\nE2BIG:Argument list too long\nENOEXEC:Exec format error\nEBADF:Bad file descriptor\nECHILD:No child processes\nEAGAIN:Resource temporarily unavailable\nENOMEM:Cannot allocate memory\nEACCES:Permission denied\nEFAULT:Bad address\nEBUSY:Device or resource busy\nEEXIST:File exists\nEXDEV:Invalid cross-device link\nENODEV:No such device\nENOTDIR:Not a directory\nEISDIR:Is a directory\nEINVAL:Invalid argument\nENFILE:Too many open files in system\nEMFILE:Too many open files\nENOTTY:Inappropriate ioctl for device\nETXTBSY:Text file busy\nEFBIG:File too large\nENOSPC:No space left on device\nESPIPE:Illegal seek\nEROFS:Read-only file system\nEMLINK:Too many links\nEPIPE:Broken pipe\nENAMETOOLONG:File name too long\nENOLCK:No locks available\nENOSYS:Function not implemented\nELOOP:Too many levels of symbolic links\nEDQUOT:Disk quota exceeded\nELIBBAD:Accessing a corrupted shared library\nECONNREFUSED:Connection refused\nENOTSOCK:Socket operation on non-socket\nETIMEDOUT:Connection timed out\nEOPNOTSUPP:Operation not supported\nEDEADLK:Resource deadlock avoided";
 
 #[cfg(test)]
 mod tests {
@@ -439,12 +407,20 @@ mod tests {
             assert_eq!(Reason::from_u8(r as u8), Some(r));
         }
         assert_eq!(Reason::from_u8(Reason::Survived as u8 + 1), None);
+        assert_eq!(OP_WORDS.split('\n').count(), OPS.len());
+        assert_eq!(REASON_WORDS.split('\n').count(), REASONS.len());
+        assert_eq!(ERRNO_WORDS.split('\n').count(), ERRNO_CODES.len());
+        assert_eq!(Op::Chdir.as_str(), "chdir");
+        assert_eq!(Reason::Survived.as_str(), "still running");
     }
 
     #[test]
     fn errno_names() {
         assert_eq!(errno_name(Errno::ROFS), ("EROFS", "Read-only file system"));
-        assert_eq!(errno_name(Errno::AGAIN), ("EAGAIN", "Resource temporarily unavailable"));
+        assert_eq!(
+            errno_name(Errno::AGAIN),
+            ("EAGAIN", "Resource temporarily unavailable")
+        );
         assert_eq!(errno_name(Errno::from_raw_os_error(4000)).0, "E?");
     }
 }

@@ -33,7 +33,10 @@ impl PathBuf {
         if bytes.len() >= PATH_MAX || bytes.contains(&0) {
             return Err(Reason::TooLong);
         }
-        let mut p = PathBuf { buf: [0; PATH_MAX], len: bytes.len() };
+        let mut p = PathBuf {
+            buf: [0; PATH_MAX],
+            len: bytes.len(),
+        };
         p.buf[..bytes.len()].copy_from_slice(bytes);
         Ok(p)
     }
@@ -58,18 +61,29 @@ pub fn split(path: &CStr) -> Result<(PathBuf, &CStr), Reason> {
     if base_bytes.is_empty() || base_bytes == b"." || base_bytes == b".." {
         return Err(Reason::BadPath);
     }
-    let base_c = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[base..]).map_err(|_| Reason::BadPath)?;
+    let base_c = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[base..])
+        .map_err(|_| Reason::BadPath)?;
     Ok((PathBuf::new(dir)?, base_c))
 }
 
 /// `openat` with EINTR retried.
-pub fn openat(dir: BorrowedFd<'_>, path: &CStr, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+pub fn openat(
+    dir: BorrowedFd<'_>,
+    path: &CStr,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
     retry(|| rustix::fs::openat(dir, path, flags, mode))
 }
 
 /// Opens a directory for use as a `*at` base (`O_PATH|O_DIRECTORY`).
 pub fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
-    openat(rustix::fs::CWD, path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Reads up to `buf.len()` bytes from offset 0 (`pread`, so the file offset is
@@ -87,7 +101,12 @@ pub fn read_head(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// Reads the start of a small file (`/proc/...`) into `buf`.
 pub fn read_small(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let fd = openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+    let fd = openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
     let mut n = 0;
     while n < buf.len() {
         match retry(|| rustix::io::read(&fd, &mut buf[n..]))? {
@@ -111,12 +130,15 @@ pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), Errno> {
 
 /// Fails with `EBADF` unless `fd` is open.
 pub fn check_open(fd: i32) -> Result<(), Error> {
-    rustix::io::fcntl_getfd(sys::borrow_raw(fd)).map(|_| ()).op(Op::KeepFd)
+    rustix::io::fcntl_getfd(sys::borrow_raw(fd))
+        .map(|_| ())
+        .op(Op::KeepFd)
 }
 
 /// Closes every fd above 2 that is not in `keep`: `close_range` over the gaps where the
 /// kernel has it (5.9+), else the entries of `/proc/self/fd`, else a loop bounded by
 /// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
+#[inline(never)]
 pub fn close_all_except(keep: &[i32]) {
     // Sorted copy of the fds to keep, above 2.
     let mut ks: heapless::Vec<u32, 64> = heapless::Vec::new();
@@ -144,7 +166,9 @@ pub fn close_all_except(keep: &[i32]) {
     if close_from_proc(&ks).is_ok() {
         return;
     }
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(65536);
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(65536);
     let limit = limit.min(1 << 20) as i32;
     for fd in 3..limit {
         if !ks.contains(&(fd as u32)) {
@@ -182,7 +206,9 @@ fn close_from_proc(keep: &[u32]) -> Result<(), Errno> {
         let mut it = rustix::fs::RawDir::new(dir.as_fd(), &mut buf);
         while let Some(entry) = it.next() {
             let entry = entry?;
-            let Some(n) = crate::parse::decimal(entry.file_name().to_bytes()) else { continue };
+            let Some(n) = crate::parse::decimal(entry.file_name().to_bytes()) else {
+                continue;
+            };
             let n = n as u32;
             if n > 2 && n != own && !keep.contains(&n) {
                 sys::close_raw(n as i32);

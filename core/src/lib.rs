@@ -26,10 +26,10 @@ pub mod parse;
 pub mod pidfile;
 pub mod spawn;
 pub mod sys;
+pub mod table;
 pub mod user;
 
 pub use error::{Cause, Error, Op};
 pub use rustix::io::Errno;
 pub use rustix::process::{Pid, Signal};
 pub use sys::{exit, CStrArray};
-

@@ -22,7 +22,10 @@ impl Default for Line {
 impl Line {
     /// An empty line.
     pub const fn new() -> Line {
-        Line { buf: [0; LINE_MAX], len: 0 }
+        Line {
+            buf: [0; LINE_MAX],
+            len: 0,
+        }
     }
 
     /// Appends bytes (cut at the buffer's end; the last byte stays free for `\n`).

@@ -33,40 +33,42 @@ pub fn pid(content: &[u8], pid_max: u32) -> Option<u32> {
 }
 
 /// Signal names and numbers imp knows, in this architecture's numbering.
-const SIGNALS: &[(&str, u32)] = &[
-    ("HUP", k::SIGHUP),
-    ("INT", k::SIGINT),
-    ("QUIT", k::SIGQUIT),
-    ("ILL", k::SIGILL),
-    ("TRAP", k::SIGTRAP),
-    ("ABRT", k::SIGABRT),
-    ("IOT", k::SIGABRT),
-    ("BUS", k::SIGBUS),
-    ("FPE", k::SIGFPE),
-    ("KILL", k::SIGKILL),
-    ("USR1", k::SIGUSR1),
-    ("SEGV", k::SIGSEGV),
-    ("USR2", k::SIGUSR2),
-    ("PIPE", k::SIGPIPE),
-    ("ALRM", k::SIGALRM),
-    ("TERM", k::SIGTERM),
-    ("CHLD", k::SIGCHLD),
-    ("CONT", k::SIGCONT),
-    ("STOP", k::SIGSTOP),
-    ("TSTP", k::SIGTSTP),
-    ("TTIN", k::SIGTTIN),
-    ("TTOU", k::SIGTTOU),
-    ("URG", k::SIGURG),
-    ("XCPU", k::SIGXCPU),
-    ("XFSZ", k::SIGXFSZ),
-    ("VTALRM", k::SIGVTALRM),
-    ("PROF", k::SIGPROF),
-    ("WINCH", k::SIGWINCH),
-    ("IO", k::SIGIO),
-    ("POLL", k::SIGIO),
-    ("PWR", k::SIGPWR),
-    ("SYS", k::SIGSYS),
+const SIGNAL_NUMS: [u8; 32] = [
+    k::SIGHUP as u8,
+    k::SIGINT as u8,
+    k::SIGQUIT as u8,
+    k::SIGILL as u8,
+    k::SIGTRAP as u8,
+    k::SIGABRT as u8,
+    k::SIGABRT as u8,
+    k::SIGBUS as u8,
+    k::SIGFPE as u8,
+    k::SIGKILL as u8,
+    k::SIGUSR1 as u8,
+    k::SIGSEGV as u8,
+    k::SIGUSR2 as u8,
+    k::SIGPIPE as u8,
+    k::SIGALRM as u8,
+    k::SIGTERM as u8,
+    k::SIGCHLD as u8,
+    k::SIGCONT as u8,
+    k::SIGSTOP as u8,
+    k::SIGTSTP as u8,
+    k::SIGTTIN as u8,
+    k::SIGTTOU as u8,
+    k::SIGURG as u8,
+    k::SIGXCPU as u8,
+    k::SIGXFSZ as u8,
+    k::SIGVTALRM as u8,
+    k::SIGPROF as u8,
+    k::SIGWINCH as u8,
+    k::SIGIO as u8,
+    k::SIGIO as u8,
+    k::SIGPWR as u8,
+    k::SIGSYS as u8,
 ];
+/// The names of [`SIGNAL_NUMS`], in the same order.
+const SIGNAL_NAMES: &str = "HUP\nINT\nQUIT\nILL\nTRAP\nABRT\nIOT\nBUS\nFPE\nKILL\nUSR1\nSEGV\nUSR2\nPIPE\nALRM\nTERM\nCHLD\nCONT\nSTOP\nTSTP\nTTIN\nTTOU\nURG\nXCPU\nXFSZ\nVTALRM\nPROF\nWINCH\nIO\nPOLL\nPWR\nSYS";
 
 /// Parses a signal: `TERM`, `SIGTERM`, `term` or `15`. Numbers must name a signal this
 /// architecture has (1..=31 here; real-time signals are not sent by imp).
@@ -78,15 +80,16 @@ pub fn signal(s: &[u8]) -> Option<Signal> {
         [b'S' | b's', b'I' | b'i', b'G' | b'g', rest @ ..] => rest,
         _ => s,
     };
-    SIGNALS
-        .iter()
-        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-        .and_then(|&(_, num)| Signal::from_raw(num as i32))
+    let i = crate::table::find(SIGNAL_NAMES, name, true)?;
+    Signal::from_raw(i32::from(SIGNAL_NUMS[i]))
 }
 
 /// The name of a signal without the `SIG` prefix (`TERM`), or `None` for an unnamed one.
 pub fn signal_name(sig: Signal) -> Option<&'static str> {
-    SIGNALS.iter().find(|&&(_, n)| n as i32 == sig as i32).map(|&(name, _)| name)
+    let i = SIGNAL_NUMS
+        .iter()
+        .position(|&n| i32::from(n) == sig as i32)?;
+    Some(crate::table::nth(SIGNAL_NAMES, i))
 }
 
 /// Parses an octal umask: 1 to 4 octal digits, at most `0777`.
@@ -117,7 +120,15 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
     }
     // Leading zeros are harmless in durations ("00.5" is odd but not ambiguous); still
     // require digits only.
-    let whole = if int.is_empty() { None } else { decimal(int.strip_prefix(b"0").filter(|r| !r.is_empty()).unwrap_or(int)) }?;
+    let whole = if int.is_empty() {
+        None
+    } else {
+        decimal(
+            int.strip_prefix(b"0")
+                .filter(|r| !r.is_empty())
+                .unwrap_or(int),
+        )
+    }?;
     let mut ms = whole.checked_mul(1000)?;
     let mut scale = 100;
     for &b in frac {
@@ -171,7 +182,12 @@ pub type Schedule = heapless::Vec<Step, SCHEDULE_MAX>;
 pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
     let mut out = Schedule::new();
     if let Some(ms) = duration_ms(s) {
-        out.extend([Step::Signal(sig), Step::Wait(ms), Step::Signal(Signal::Kill), Step::Wait(ms)]);
+        out.extend([
+            Step::Signal(sig),
+            Step::Wait(ms),
+            Step::Signal(Signal::Kill),
+            Step::Wait(ms),
+        ]);
         return Some(out);
     }
     for item in s.split(|&b| b == b'/') {
@@ -187,7 +203,10 @@ pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
         out.push(step).ok()?;
     }
     let starts_with_signal = matches!(out.first(), Some(Step::Signal(_)));
-    let forever_ok = out.iter().position(|s| *s == Step::Forever).map_or(true, |i| i + 1 == out.len() && i > 0);
+    let forever_ok = out
+        .iter()
+        .position(|s| *s == Step::Forever)
+        .map_or(true, |i| i + 1 == out.len() && i > 0);
     (starts_with_signal && forever_ok).then_some(out)
 }
 
@@ -200,9 +219,31 @@ mod tests {
         assert_eq!(pid(b"42\n", 4_194_304), Some(42));
         assert_eq!(pid(b"42", 4_194_304), Some(42));
         for bad in [
-            &b""[..], b"\n", b"   ", b"abc", b"\0\0", "٤٢".as_bytes(), b"42\r\n", b"42abc", b"+7", b"042", b" 42",
-            b"42 ", b"42\n43\n", b"0x10", b"-1", b"-0", b"0", b"00", b"1", b"-5", b"42\n\n", b"4294967295",
-            b"2147483648", b"99999999999", b"18446744073709551616",
+            &b""[..],
+            b"\n",
+            b"   ",
+            b"abc",
+            b"\0\0",
+            "٤٢".as_bytes(),
+            b"42\r\n",
+            b"42abc",
+            b"+7",
+            b"042",
+            b" 42",
+            b"42 ",
+            b"42\n43\n",
+            b"0x10",
+            b"-1",
+            b"-0",
+            b"0",
+            b"00",
+            b"1",
+            b"-5",
+            b"42\n\n",
+            b"4294967295",
+            b"2147483648",
+            b"99999999999",
+            b"18446744073709551616",
         ] {
             assert_eq!(pid(bad, 4_194_304), None, "{:?}", bad);
         }
@@ -217,10 +258,22 @@ mod tests {
         assert_eq!(signal(b"sighup"), Some(Signal::Hup));
         assert_eq!(signal(b"9"), Some(Signal::Kill));
         assert_eq!(signal(b"1"), Some(Signal::Hup));
-        for bad in [&b"0"[..], b"-9", b"65", b"KILLX", b"", b"SIG", b"09", b"+9", b"64"] {
+        for bad in [
+            &b"0"[..],
+            b"-9",
+            b"65",
+            b"KILLX",
+            b"",
+            b"SIG",
+            b"09",
+            b"+9",
+            b"64",
+        ] {
             assert_eq!(signal(bad), None, "{:?}", bad);
         }
         assert_eq!(signal_name(Signal::Usr1), Some("USR1"));
+        assert_eq!(signal_name(Signal::Sys), Some("SYS"));
+        assert_eq!(SIGNAL_NAMES.split('\n').count(), SIGNAL_NUMS.len());
     }
 
     #[test]
@@ -239,7 +292,18 @@ mod tests {
         assert_eq!(duration_ms(b"0"), Some(0));
         assert_eq!(duration_ms(b"0.5"), Some(500));
         assert_eq!(duration_ms(b"2.25"), Some(2250));
-        for bad in [&b"-1"[..], b"1e3", b"18446744073709551616", b"", b".", b"1.", b".5", b"1.2345", b"100000", b" 1"] {
+        for bad in [
+            &b"-1"[..],
+            b"1e3",
+            b"18446744073709551616",
+            b"",
+            b".",
+            b"1.",
+            b".5",
+            b"1.2345",
+            b"100000",
+            b" 1",
+        ] {
             assert_eq!(duration_ms(bad), None, "{:?}", bad);
         }
     }
@@ -258,12 +322,39 @@ mod tests {
     #[test]
     fn schedules() {
         let s = schedule(b"TERM/30/KILL/5", Signal::Term).unwrap();
-        assert_eq!(&s[..], &[Step::Signal(Signal::Term), Step::Wait(30_000), Step::Signal(Signal::Kill), Step::Wait(5000)]);
+        assert_eq!(
+            &s[..],
+            &[
+                Step::Signal(Signal::Term),
+                Step::Wait(30_000),
+                Step::Signal(Signal::Kill),
+                Step::Wait(5000)
+            ]
+        );
         let s = schedule(b"5", Signal::Hup).unwrap();
-        assert_eq!(&s[..], &[Step::Signal(Signal::Hup), Step::Wait(5000), Step::Signal(Signal::Kill), Step::Wait(5000)]);
+        assert_eq!(
+            &s[..],
+            &[
+                Step::Signal(Signal::Hup),
+                Step::Wait(5000),
+                Step::Signal(Signal::Kill),
+                Step::Wait(5000)
+            ]
+        );
         let s = schedule(b"-HUP/1/forever", Signal::Term).unwrap();
-        assert_eq!(&s[..], &[Step::Signal(Signal::Hup), Step::Wait(1000), Step::Forever]);
-        for bad in [&b""[..], b"30/TERM", b"TERM//5", b"TERM/x", b"forever", b"TERM/forever/5", b"TERM/-x"] {
+        assert_eq!(
+            &s[..],
+            &[Step::Signal(Signal::Hup), Step::Wait(1000), Step::Forever]
+        );
+        for bad in [
+            &b""[..],
+            b"30/TERM",
+            b"TERM//5",
+            b"TERM/x",
+            b"forever",
+            b"TERM/forever/5",
+            b"TERM/-x",
+        ] {
             assert!(schedule(bad, Signal::Term).is_none(), "{:?}", bad);
         }
     }

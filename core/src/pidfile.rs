@@ -130,7 +130,11 @@ fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<Option<Stat>, Error> {
 
 /// Opens an existing pidfile without following a symlink, without blocking, and checks
 /// it is the file that was stat'ed.
-fn open_existing(dir: BorrowedFd<'_>, base: &CStr, flags: OFlags) -> Result<Option<(OwnedFd, Stat)>, Error> {
+fn open_existing(
+    dir: BorrowedFd<'_>,
+    base: &CStr,
+    flags: OFlags,
+) -> Result<Option<(OwnedFd, Stat)>, Error> {
     let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     if stat_name(dir, base)?.is_none() {
         return Ok(None);
@@ -164,34 +168,63 @@ fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
 pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
     let dir = match path.open_dir() {
         Ok(d) => d,
-        Err(Error { cause: crate::Cause::Errno(Errno::NOENT), .. }) => {
-            return Ok(Probe { state: State::Absent, dir: None, file: None, ino: (0, 0) })
+        Err(Error {
+            cause: crate::Cause::Errno(Errno::NOENT),
+            ..
+        }) => {
+            return Ok(Probe {
+                state: State::Absent,
+                dir: None,
+                file: None,
+                ino: (0, 0),
+            })
         }
         Err(e) => return Err(e),
     };
     let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDONLY)? else {
-        return Ok(Probe { state: State::Absent, dir: Some(dir), file: None, ino: (0, 0) });
+        return Ok(Probe {
+            state: State::Absent,
+            dir: Some(dir),
+            file: None,
+            ino: (0, 0),
+        });
     };
     let state = match sys::lock_holder(file.as_fd()).op(Op::Lock)? {
         LockHolder::None => State::Stale,
-        LockHolder::Read(pid) => return Err(Error::reason_id(Op::Lock, Reason::ReadLocked, pid as u32)),
+        LockHolder::Read(pid) => {
+            return Err(Error::reason_id(Op::Lock, Reason::ReadLocked, pid as u32))
+        }
         LockHolder::Write(holder) => {
             let pid = read_pid(file.as_fd())?;
             if holder as u32 != pid {
-                return Err(Error::reason_id(Op::Lock, Reason::HolderMismatch, holder as u32));
+                return Err(Error::reason_id(
+                    Op::Lock,
+                    Reason::HolderMismatch,
+                    holder as u32,
+                ));
             }
-            State::Running(Pid::from_raw(pid as i32).ok_or(Error::reason(Op::Read, Reason::Invalid))?)
+            State::Running(
+                Pid::from_raw(pid as i32).ok_or(Error::reason(Op::Read, Reason::Invalid))?,
+            )
         }
     };
-    Ok(Probe { state, ino: ino(&st), dir: Some(dir), file: Some(file) })
+    Ok(Probe {
+        state,
+        ino: ino(&st),
+        dir: Some(dir),
+        file: Some(file),
+    })
 }
 
 impl Probe {
     /// Asks the kernel again whether `pid` still holds the lock: the re-check between
     /// opening a pidfd and signalling.
     pub fn still_held_by(&self, pid: Pid) -> Result<bool, Error> {
-        let Some(file) = &self.file else { return Ok(false) };
-        Ok(sys::lock_holder(file.as_fd()).op(Op::Lock)? == LockHolder::Write(pid.as_raw_nonzero().get()))
+        let Some(file) = &self.file else {
+            return Ok(false);
+        };
+        Ok(sys::lock_holder(file.as_fd()).op(Op::Lock)?
+            == LockHolder::Write(pid.as_raw_nonzero().get()))
     }
 
     /// Removes the pidfile if nobody holds its lock and the name still names the file
@@ -200,8 +233,12 @@ impl Probe {
         // Our read-only fd must be closed first: closing any fd of the file would drop
         // the lock we are about to take.
         drop(self.file.take());
-        let Some(dir) = self.dir.take() else { return Ok(false) };
-        let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDWR).map_err(as_remove)? else {
+        let Some(dir) = self.dir.take() else {
+            return Ok(false);
+        };
+        let Some((file, st)) =
+            open_existing(dir.as_fd(), path.base, OFlags::RDWR).map_err(as_remove)?
+        else {
             return Ok(false);
         };
         if ino(&st) != self.ino {
@@ -218,7 +255,10 @@ impl Probe {
 }
 
 fn as_remove(e: Error) -> Error {
-    Error { op: Op::Remove, ..e }
+    Error {
+        op: Op::Remove,
+        ..e
+    }
 }
 
 /// Unlinks `base` if it still names the inode `file` is open on.
@@ -226,7 +266,9 @@ fn unlink_if_same(dir: BorrowedFd<'_>, base: &CStr, file: &OwnedFd) -> Result<()
     let now = rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW);
     let st = rustix::fs::fstat(file).op(Op::Remove)?;
     match now {
-        Ok(n) if ino(&n) == ino(&st) => rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove),
+        Ok(n) if ino(&n) == ino(&st) => {
+            rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove)
+        }
         _ => Ok(()),
     }
 }
@@ -245,10 +287,16 @@ const CREATE_TRIES: usize = 8;
 /// Opens or creates the pidfile, moves its fd to its final number (`>= min_fd`), and
 /// takes the write lock. Never truncates before the lock is held; a running daemon's
 /// pidfile is never modified (`AlreadyRunning` with its pid instead).
+#[inline(never)]
 pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lock, Error> {
     for _ in 0..CREATE_TRIES {
         stat_name(dir, base).map_err(as_create)?;
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let flags = OFlags::RDWR
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC
+            | OFlags::NOCTTY;
         let file = match fd::openat(dir, base, flags, Mode::from_raw_mode(0o644)) {
             Ok(f) => f,
             Err(Errno::LOOP) => return Err(Error::reason(Op::Create, Reason::Symlink)),
@@ -288,7 +336,10 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
 
 fn as_create(e: Error) -> Error {
     match e.cause {
-        crate::Cause::Errno(_) => Error { op: Op::Create, ..e },
+        crate::Cause::Errno(_) => Error {
+            op: Op::Create,
+            ..e
+        },
         _ => e,
     }
 }

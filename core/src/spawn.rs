@@ -41,7 +41,11 @@ impl Credentials {
     /// Resolves `--user USER[:GROUP]` and `--group GROUP` against /etc/passwd and
     /// /etc/group: supplementary groups from /etc/group, none but the primary group for
     /// a numeric uid without passwd entry.
-    pub fn resolve(user: Option<&[u8]>, group: Option<&[u8]>) -> Result<Option<Credentials>, Error> {
+    #[inline(never)]
+    pub fn resolve(
+        user: Option<&[u8]>,
+        group: Option<&[u8]>,
+    ) -> Result<Option<Credentials>, Error> {
         let (user, group_in_user) = match user {
             Some(u) => match u.iter().position(|&b| b == b':') {
                 Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
@@ -57,7 +61,11 @@ impl Credentials {
             let uid = rustix::process::geteuid().as_raw();
             let mut groups = Groups::new();
             let _ = groups.push(gid);
-            let user = User { uid, gid, ..User::default() };
+            let user = User {
+                uid,
+                gid,
+                ..User::default()
+            };
             return Ok(Some(Credentials { user, gid, groups }));
         };
         let u = user::lookup_user(spec)?;
@@ -72,7 +80,11 @@ impl Credentials {
             let _ = g.push(gid);
             g
         };
-        Ok(Some(Credentials { user: u, gid, groups }))
+        Ok(Some(Credentials {
+            user: u,
+            gid,
+            groups,
+        }))
     }
 }
 
@@ -154,7 +166,13 @@ pub enum Started {
 /// pipe, pidfile or lock imp opens can land on them.
 pub fn sanitize_stdio() -> Result<(), Error> {
     for _ in 0..3 {
-        let fd = fd::openat(rustix::fs::CWD, c"/dev/null", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).op(Op::DevNull)?;
+        let fd = fd::openat(
+            rustix::fs::CWD,
+            c"/dev/null",
+            OFlags::RDWR | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .op(Op::DevNull)?;
         if sys::raw(&fd) > 2 {
             return Ok(());
         }
@@ -169,7 +187,9 @@ pub fn sanitize_stdio() -> Result<(), Error> {
 fn check_single_threaded() -> Result<(), Error> {
     let mut buf = [0u8; 512];
     match fd::read_small(c"/proc/self/stat", &mut buf) {
-        Ok(n) if !sys::thread_count_is_one(&buf[..n]) => Err(Error::reason(Op::Threads, Reason::Threaded)),
+        Ok(n) if !sys::thread_count_is_one(&buf[..n]) => {
+            Err(Error::reason(Op::Threads, Reason::Threaded))
+        }
         _ => Ok(()),
     }
 }
@@ -207,7 +227,8 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     };
     drop(wr);
     // Reap the intermediate child (it exits right after its fork).
-    let _ = fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
+    let _ =
+        fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
     let outcome = read_reports(&rd);
     drop(rd);
     match outcome {
@@ -234,7 +255,12 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
 }
 
 /// The intermediate child: new session, fork the daemon, exit. Never returns.
-fn intermediate(spec: &Spec<'_>, path: Option<&pidfile::Path<'_>>, dir: Option<BorrowedFd<'_>>, wr: OwnedFd) -> ! {
+fn intermediate(
+    spec: &Spec<'_>,
+    path: Option<&pidfile::Path<'_>>,
+    dir: Option<BorrowedFd<'_>>,
+    wr: OwnedFd,
+) -> ! {
     if let Err(e) = rustix::process::setsid() {
         report_error(&wr, Error::sys(Op::Setsid, e));
         sys::exit(1);
@@ -268,7 +294,13 @@ pub fn run(spec: &Spec<'_>) -> Error {
         Ok(d) => d,
         Err(e) => return e,
     };
-    daemon_steps(spec, path.as_ref(), dir.as_ref().map(|d| d.as_fd()), None, false)
+    daemon_steps(
+        spec,
+        path.as_ref(),
+        dir.as_ref().map(|d| d.as_fd()),
+        None,
+        false,
+    )
 }
 
 /// The steps between fork and exec. Returns only on failure, with the first error.
@@ -287,6 +319,7 @@ fn daemon_steps(
 
 enum Never {}
 
+#[inline(never)]
 fn steps(
     spec: &Spec<'_>,
     path: Option<&pidfile::Path<'_>>,
@@ -374,8 +407,13 @@ fn move_to(fd: OwnedFd, target: i32) -> Result<(), Error> {
 }
 
 fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
-    let null = fd::openat(rustix::fs::CWD, c"/dev/null", flags | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())
-        .op(Op::DevNull)?;
+    let null = fd::openat(
+        rustix::fs::CWD,
+        c"/dev/null",
+        flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .op(Op::DevNull)?;
     let st = rustix::fs::fstat(&null).op(Op::DevNull)?;
     if FileType::from_raw_mode(st.st_mode as _) != FileType::CharacterDevice {
         return Err(Error::reason(Op::DevNull, Reason::NotCharDevice));
@@ -384,13 +422,19 @@ fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
 }
 
 fn open_output(path: &CStr, op: Op) -> Result<OwnedFd, Error> {
-    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let flags = OFlags::WRONLY
+        | OFlags::APPEND
+        | OFlags::CREATE
+        | OFlags::CLOEXEC
+        | OFlags::NOCTTY
+        | OFlags::NONBLOCK;
     let f = fd::openat(rustix::fs::CWD, path, flags, Mode::from_raw_mode(0o640)).op(op)?;
     // Non-blocking only for the open (a FIFO without reader must not hang us).
     rustix::fs::fcntl_setfl(&f, OFlags::APPEND).op(op)?;
     Ok(f)
 }
 
+#[inline(never)]
 fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
     if detached {
         move_to(open_null(OFlags::RDONLY)?, 0)?;
@@ -454,11 +498,20 @@ impl Env {
         Ok(())
     }
 
+    #[inline(never)]
     fn build(&mut self, spec: &Spec<'_>) -> Result<(), Error> {
-        let user = spec.credentials.as_ref().map(|c| &c.user).filter(|u| u.has_entry);
+        let user = spec
+            .credentials
+            .as_ref()
+            .map(|c| &c.user)
+            .filter(|u| u.has_entry);
         if let Some(u) = user {
             for (buf, prefix, value) in [
-                (&mut self.home as &mut dyn EnvBuf, &b"HOME="[..], u.home.as_slice()),
+                (
+                    &mut self.home as &mut dyn EnvBuf,
+                    &b"HOME="[..],
+                    u.home.as_slice(),
+                ),
                 (&mut self.user, b"USER=", u.name.as_slice()),
                 (&mut self.logname, b"LOGNAME=", u.name.as_slice()),
             ] {
@@ -481,7 +534,11 @@ impl Env {
             self.push(e.as_ptr())?;
         }
         if user.is_some() {
-            let (h, u, l) = (self.home.as_ptr(), self.user.as_ptr(), self.logname.as_ptr());
+            let (h, u, l) = (
+                self.home.as_ptr(),
+                self.user.as_ptr(),
+                self.logname.as_ptr(),
+            );
             for p in [h, u, l] {
                 self.push(p.cast())?;
             }
@@ -494,8 +551,15 @@ impl Env {
 /// inherited one (unless cleared).
 fn env_get<'s>(spec: &Spec<'s>, name: &[u8]) -> Option<&'s [u8]> {
     let from_set = spec.set_env.iter().map(|s| s.to_bytes());
-    let inherited = spec.envp.iter().map(|s| s.to_bytes()).filter(|_| !spec.clear_env);
-    from_set.chain(inherited).find(|e| env_name(e) == name).map(|e| &e[name.len() + 1..])
+    let inherited = spec
+        .envp
+        .iter()
+        .map(|s| s.to_bytes())
+        .filter(|_| !spec.clear_env);
+    from_set
+        .chain(inherited)
+        .find(|e| env_name(e) == name)
+        .map(|e| &e[name.len() + 1..])
 }
 
 trait EnvBuf {
@@ -517,6 +581,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// `execve`, searching PATH for a bare name as `execvp` does: EACCES is remembered
 /// and reported if no directory had the program.
+#[inline(never)]
 fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
     let (program, argv, envp) = (spec.program, spec.argv, env.ptrs.as_ptr());
     if program.to_bytes().contains(&b'/') {
@@ -538,7 +603,9 @@ fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
         buf[..dir.len()].copy_from_slice(dir);
         buf[dir.len()] = b'/';
         buf[dir.len() + 1..total].copy_from_slice(name);
-        let Ok(full) = CStr::from_bytes_until_nul(&buf[..=total]) else { continue };
+        let Ok(full) = CStr::from_bytes_until_nul(&buf[..=total]) else {
+            continue;
+        };
         match sys::execve(full, argv, envp) {
             Errno::ACCESS => seen_eacces = true,
             Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG => {}
@@ -566,7 +633,9 @@ fn send(wr: &OwnedFd, head: &[u8; 4], value: u32) {
 
 fn report_error(wr: &OwnedFd, e: Error) {
     match e.cause {
-        crate::Cause::Errno(n) => send(wr, &[KIND_ERRNO, e.op as u8, 0, 0], n.raw_os_error() as u32),
+        crate::Cause::Errno(n) => {
+            send(wr, &[KIND_ERRNO, e.op as u8, 0, 0], n.raw_os_error() as u32)
+        }
         crate::Cause::Reason(r) => send(wr, &[KIND_REASON, e.op as u8, r as u8, 0], e.id),
     }
 }
@@ -598,7 +667,12 @@ fn read_reports(rd: &OwnedFd) -> Report {
         let op = Op::from_u8(rec[1]).unwrap_or(Op::Wait);
         match rec[0] {
             KIND_LOCKED => locked = Pid::from_raw(value as i32),
-            KIND_ERRNO => return Report::Failed(Error::sys(op, Errno::from_raw_os_error(value as i32)), locked),
+            KIND_ERRNO => {
+                return Report::Failed(
+                    Error::sys(op, Errno::from_raw_os_error(value as i32)),
+                    locked,
+                )
+            }
             _ => {
                 let reason = Reason::from_u8(rec[2]).unwrap_or(Reason::ChildDied);
                 return Report::Failed(Error::reason_id(op, reason, value), locked);

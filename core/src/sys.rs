@@ -84,12 +84,17 @@ pub fn block_signals(set: &SigSet) -> Result<(), Errno> {
 }
 
 /// Waits up to `timeout` for one of the (blocked) signals of `set`; `Ok(None)` on time-out.
-pub fn sigtimedwait(set: &SigSet, timeout: Option<rustix::time::Timespec>) -> Result<Option<Signal>, Errno> {
+pub fn sigtimedwait(
+    set: &SigSet,
+    timeout: Option<rustix::time::Timespec>,
+) -> Result<Option<Signal>, Errno> {
     // SAFETY: the signals of `set` are blocked by the caller, so no handler can run.
     match unsafe { rustix::runtime::sigtimedwait(set, timeout) } {
         // SAFETY: si_signo is at the same offset in every member of the siginfo union
         // and the kernel always fills it.
-        Ok(info) => Ok(Signal::from_raw(unsafe { info.__bindgen_anon_1.__bindgen_anon_1.si_signo })),
+        Ok(info) => Ok(Signal::from_raw(unsafe {
+            info.__bindgen_anon_1.__bindgen_anon_1.si_signo
+        })),
         Err(Errno::AGAIN) => Ok(None),
         Err(e) => Err(e),
     }
@@ -99,7 +104,9 @@ pub fn sigtimedwait(set: &SigSet, timeout: Option<rustix::time::Timespec>) -> Re
 /// keeps ignored signals ignored, and a daemon must not inherit its caller's `SIG_IGN`.
 pub fn reset_signal_dispositions() {
     for raw in 1..=31 {
-        let Some(sig) = Signal::from_raw(raw) else { continue };
+        let Some(sig) = Signal::from_raw(raw) else {
+            continue;
+        };
         if matches!(sig, Signal::Kill | Signal::Stop) {
             continue;
         }
@@ -148,7 +155,12 @@ pub fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
     // SAFETY: F_GETLK reads and writes exactly one `struct flock` (flock64 on 32-bit
     // targets, matching fcntl64/F_GETLK64), which `lk` is, for the duration of the call.
     unsafe {
-        syscalls::syscall3(NR, fd.as_raw_fd() as usize, GETLK as usize, &mut lk as *mut flock as usize)
+        syscalls::syscall3(
+            NR,
+            fd.as_raw_fd() as usize,
+            GETLK as usize,
+            &mut lk as *mut flock as usize,
+        )
     }
     .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
     Ok(match lk.l_type as u32 {
@@ -166,9 +178,16 @@ pub fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
 pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     // SAFETY: closing fds invalidates any OwnedFd/BorrowedFd still naming them; callers
     // (`fd::close_all_except`) only close ranges that hold no fd the program still uses.
-    unsafe { syscalls::syscall3(syscalls::Sysno::close_range, first as usize, last as usize, 0) }
-        .map(|_| ())
-        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    unsafe {
+        syscalls::syscall3(
+            syscalls::Sysno::close_range,
+            first as usize,
+            last as usize,
+            0,
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
 }
 
 /// `close(fd)` on a raw number, for the fallbacks of `close_range`; errors are ignored
@@ -201,8 +220,12 @@ pub fn leak_fd(fd: rustix::fd::OwnedFd) -> i32 {
 /// static, libc-free binary cannot have started threads.
 pub fn thread_count_is_one(buf_stat: &[u8]) -> bool {
     // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
-    let Some(end) = buf_stat.iter().rposition(|&b| b == b')') else { return true };
-    let mut fields = buf_stat[end + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let Some(end) = buf_stat.iter().rposition(|&b| b == b')') else {
+        return true;
+    };
+    let mut fields = buf_stat[end + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
     // After ')' come fields 3.. ; num_threads is field 20, so the 18th here.
     matches!(fields.nth(17), Some(b"1") | None)
 }
@@ -231,7 +254,9 @@ impl CStrArray {
 
     /// The empty array.
     pub fn empty() -> CStrArray {
-        CStrArray { ptr: EMPTY_ARRAY.0.as_ptr() }
+        CStrArray {
+            ptr: EMPTY_ARRAY.0.as_ptr(),
+        }
     }
 
     /// The raw pointer, for `execve`.
@@ -297,6 +322,15 @@ pub fn uid(raw: u32) -> rustix::process::Uid {
 pub fn gid(raw: u32) -> rustix::process::Gid {
     // SAFETY: as for uid.
     unsafe { rustix::process::Gid::from_raw(raw.min(u32::MAX - 1)) }
+}
+
+/// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty if `at`
+/// is past the end.
+pub fn cstr_tail(s: &'static CStr, at: usize) -> &'static CStr {
+    let bytes = s.to_bytes_with_nul();
+    // SAFETY: `bytes[at..]` (at clamped to the NUL) ends with the original NUL and has
+    // no interior NUL, since `s` had none.
+    unsafe { CStr::from_bytes_with_nul_unchecked(&bytes[at.min(bytes.len() - 1)..]) }
 }
 
 /// The fd as a borrowed handle (helper for generic code).

@@ -38,8 +38,16 @@ pub struct User {
 
 /// Calls `f` on each line of a small text file until it returns `true`. Lines longer
 /// than [`LINE_MAX`] are skipped whole.
-pub fn for_each_line(path: &CStr, mut f: impl FnMut(&[u8]) -> bool) -> Result<(), rustix::io::Errno> {
-    let file = fd::openat(rustix::fs::CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+pub fn for_each_line(
+    path: &CStr,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> Result<(), rustix::io::Errno> {
+    let file = fd::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
     let mut line = [0u8; LINE_MAX];
     let mut len = 0;
     let mut skipping = false;
@@ -98,7 +106,9 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
     let numeric = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok());
     let mut found = None;
     let read = for_each_line(passwd, |line| {
-        let Some(u) = parse_passwd(line) else { return false };
+        let Some(u) = parse_passwd(line) else {
+            return false;
+        };
         let hit = match numeric {
             Some(n) => u.uid == n,
             None => u.name.as_slice() == spec,
@@ -110,7 +120,11 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
     });
     match (found, numeric) {
         (Some(u), _) => Ok(u),
-        (None, Some(n)) => Ok(User { uid: n, gid: n, ..User::default() }),
+        (None, Some(n)) => Ok(User {
+            uid: n,
+            gid: n,
+            ..User::default()
+        }),
         (None, None) => Err(match read {
             Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::User, e),
             _ => Error::reason(Op::User, Reason::UnknownUser),
@@ -131,7 +145,9 @@ pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
     let mut found = None;
     let read = for_each_line(group, |line| {
         if !spec.is_empty() && field(line, 0) == Some(spec) {
-            found = field(line, 2).and_then(crate::parse::decimal).and_then(|n| u32::try_from(n).ok());
+            found = field(line, 2)
+                .and_then(crate::parse::decimal)
+                .and_then(|n| u32::try_from(n).ok());
         }
         found.is_some()
     });
@@ -152,7 +168,10 @@ pub fn groups_of_in(group: &CStr, user: &[u8], primary: u32) -> Result<Groups, E
     let _ = out.push(primary);
     let mut full = false;
     let read = for_each_line(group, |line| {
-        let (Some(gid), Some(members)) = (field(line, 2).and_then(crate::parse::decimal), field(line, 3)) else {
+        let (Some(gid), Some(members)) = (
+            field(line, 2).and_then(crate::parse::decimal),
+            field(line, 3),
+        ) else {
             return false;
         };
         if !user.is_empty() && members.split(|&b| b == b',').any(|m| m == user) {
@@ -181,6 +200,7 @@ pub fn groups_of(user: &[u8], primary: u32) -> Result<Groups, Error> {
 /// Drops to `uid`/`gid` with exactly `groups`: setgroups, then setresgid, then
 /// setresuid, then checks that root cannot be regained. These are the raw per-thread
 /// syscalls, which is all there is: imp is single-threaded.
+#[inline(never)]
 pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
     let mut gids = [Gid::ROOT; GROUPS_MAX];
     for (slot, &g) in gids.iter_mut().zip(groups) {
@@ -193,7 +213,8 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> 
     rustix::thread::set_thread_res_uid(u, u, u).op(Op::Setuid)?;
     if uid != 0
         && (rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).is_ok()
-            || rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok() && gid != 0)
+            || rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok()
+                && gid != 0)
     {
         return Err(Error::reason(Op::Regain, Reason::Regained));
     }
@@ -218,7 +239,12 @@ mod tests {
             pub fn new(content: &str) -> Tmp {
                 use std::sync::atomic::{AtomicUsize, Ordering};
                 static N: AtomicUsize = AtomicUsize::new(0);
-                let p = format!("{}/imp-user-test-{}-{}", std::env::temp_dir().display(), std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+                let p = format!(
+                    "{}/imp-user-test-{}-{}",
+                    std::env::temp_dir().display(),
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::SeqCst)
+                );
                 let mut f = std::fs::File::create(&p).unwrap();
                 super::Write::write_all(&mut f, content.as_bytes()).unwrap();
                 Tmp(p)
@@ -242,17 +268,34 @@ mod tests {
     fn users_by_name_and_number() {
         let (_t, p) = file(PASSWD);
         let u = lookup_user_in(&p, b"www").unwrap();
-        assert_eq!((u.uid, u.gid, u.home.as_slice(), u.has_entry), (33, 34, &b"/var/www"[..], true));
+        assert_eq!(
+            (u.uid, u.gid, u.home.as_slice(), u.has_entry),
+            (33, 34, &b"/var/www"[..], true)
+        );
         let u = lookup_user_in(&p, b"33").unwrap();
         assert_eq!(u.name.as_slice(), b"www");
         let u = lookup_user_in(&p, b"last").unwrap();
         assert_eq!(u.uid, 1000, "last line without newline");
         let u = lookup_user_in(&p, b"1234").unwrap();
         assert_eq!((u.uid, u.gid, u.has_entry), (1234, 1234, false));
-        assert_eq!(lookup_user_in(&p, b"nosuch").unwrap_err().reason_of(), Some(Reason::UnknownUser));
-        assert_eq!(lookup_user_in(&p, b"").unwrap_err().reason_of(), Some(Reason::UnknownUser));
-        assert_eq!(lookup_user_in(&p, b"big").unwrap_err().reason_of(), Some(Reason::UnknownUser));
-        assert_eq!(lookup_user_in(c"/nonexistent/passwd", b"www").unwrap_err().reason_of(), Some(Reason::UnknownUser));
+        assert_eq!(
+            lookup_user_in(&p, b"nosuch").unwrap_err().reason_of(),
+            Some(Reason::UnknownUser)
+        );
+        assert_eq!(
+            lookup_user_in(&p, b"").unwrap_err().reason_of(),
+            Some(Reason::UnknownUser)
+        );
+        assert_eq!(
+            lookup_user_in(&p, b"big").unwrap_err().reason_of(),
+            Some(Reason::UnknownUser)
+        );
+        assert_eq!(
+            lookup_user_in(c"/nonexistent/passwd", b"www")
+                .unwrap_err()
+                .reason_of(),
+            Some(Reason::UnknownUser)
+        );
     }
 
     #[test]
@@ -262,8 +305,15 @@ mod tests {
         let (_t, g) = file(&group);
         assert_eq!(lookup_group_in(&g, b"adm").unwrap(), 4);
         assert_eq!(lookup_group_in(&g, b"77").unwrap(), 77);
-        assert_eq!(lookup_group_in(&g, b"nosuch").unwrap_err().reason_of(), Some(Reason::UnknownGroup));
-        assert_eq!(groups_of_in(&g, b"www", 34).unwrap().as_slice(), &[34, 4, 29], "long line skipped, wwwx no match");
+        assert_eq!(
+            lookup_group_in(&g, b"nosuch").unwrap_err().reason_of(),
+            Some(Reason::UnknownGroup)
+        );
+        assert_eq!(
+            groups_of_in(&g, b"www", 34).unwrap().as_slice(),
+            &[34, 4, 29],
+            "long line skipped, wwwx no match"
+        );
         assert_eq!(groups_of_in(&g, b"", 1234).unwrap().as_slice(), &[1234]);
     }
 }
