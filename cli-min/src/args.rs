@@ -8,6 +8,7 @@ use imp_core::{CStrArray, Signal};
 
 /// What to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Action {
     Start,
     Stop,
@@ -19,20 +20,6 @@ pub enum Action {
     Version,
 }
 
-impl Action {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Restart => "restart",
-            Action::Status => "status",
-            Action::Signal => "signal",
-            Action::Run => "run",
-            Action::Help => "help",
-            Action::Version => "version",
-        }
-    }
-}
 
 /// A parsed command line.
 pub struct Command {
@@ -82,18 +69,32 @@ const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
     }
 }
 
+/// Command words in [`ACTIONS`] order (aliases after).
+const ACTION_WORDS: &str = "start\nstop\nrestart\nstatus\nsignal\nrun\nhelp\nversion\nkill\n--help\n-h\n--version\n-V";
+const ACTIONS: [Action; 13] = [
+    Action::Start,
+    Action::Stop,
+    Action::Restart,
+    Action::Status,
+    Action::Signal,
+    Action::Run,
+    Action::Help,
+    Action::Version,
+    Action::Signal,
+    Action::Help,
+    Action::Help,
+    Action::Version,
+    Action::Version,
+];
+
 fn action(word: &[u8]) -> Option<Action> {
-    Some(match word {
-        b"start" => Action::Start,
-        b"stop" => Action::Stop,
-        b"restart" => Action::Restart,
-        b"status" => Action::Status,
-        b"signal" | b"kill" => Action::Signal,
-        b"run" => Action::Run,
-        b"help" | b"--help" | b"-h" => Action::Help,
-        b"version" | b"--version" | b"-V" => Action::Version,
-        _ => return None,
-    })
+    imp_core::table::find(ACTION_WORDS, word, false).map(|i| ACTIONS[i])
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        imp_core::table::nth(ACTION_WORDS, self as usize)
+    }
 }
 
 /// The options, in the order of [`OPT_LONG`] and [`OPT_SHORT`].
@@ -198,6 +199,7 @@ fn lookup(arg: &'static CStr) -> Option<(Opt, Option<&'static CStr>)> {
 }
 
 /// Parses `argv` (argv[0] is imp itself).
+#[inline(never)]
 pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     let Some(word) = argv.get(1) else {
         return Err(usage("missing command", None));

@@ -4,18 +4,37 @@
 
 /// The `i`-th `\n`-separated entry of `blob` (empty past the end).
 pub fn nth(blob: &'static str, i: usize) -> &'static str {
-    blob.split('\n').nth(i).unwrap_or("")
+    let b = blob.as_bytes();
+    let (mut start, mut k) = (0, 0);
+    for (j, &c) in b.iter().enumerate() {
+        if c == b'\n' {
+            if k == i {
+                return blob.get(start..j).unwrap_or("");
+            }
+            k += 1;
+            start = j + 1;
+        }
+    }
+    if k == i {
+        blob.get(start..).unwrap_or("")
+    } else {
+        ""
+    }
 }
 
 /// The index of `word` in `blob`, ignoring ASCII case when asked.
 pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize> {
-    blob.split('\n').position(|w| {
-        if ignore_case {
-            w.as_bytes().eq_ignore_ascii_case(word)
-        } else {
-            w.as_bytes() == word
+    let mut i = 0;
+    loop {
+        let w = nth(blob, i);
+        if w.is_empty() {
+            return None;
         }
-    })
+        if w.len() == word.len() && w.bytes().zip(word).all(|(a, &b)| a == b || (ignore_case && a.eq_ignore_ascii_case(&b))) {
+            return Some(i);
+        }
+        i += 1;
+    }
 }
 
 #[cfg(test)]

@@ -38,9 +38,10 @@ pub struct User {
 
 /// Calls `f` on each line of a small text file until it returns `true`. Lines longer
 /// than [`LINE_MAX`] are skipped whole.
+#[inline(never)]
 pub fn for_each_line(
     path: &CStr,
-    mut f: impl FnMut(&[u8]) -> bool,
+    f: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<(), rustix::io::Errno> {
     let file = fd::openat(
         rustix::fs::CWD,
@@ -105,7 +106,7 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
     }
     let numeric = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok());
     let mut found = None;
-    let read = for_each_line(passwd, |line| {
+    let read = for_each_line(passwd, &mut |line: &[u8]| {
         let Some(u) = parse_passwd(line) else {
             return false;
         };
@@ -143,7 +144,7 @@ pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
         return Ok(n);
     }
     let mut found = None;
-    let read = for_each_line(group, |line| {
+    let read = for_each_line(group, &mut |line: &[u8]| {
         if !spec.is_empty() && field(line, 0) == Some(spec) {
             found = field(line, 2)
                 .and_then(crate::parse::decimal)
@@ -167,7 +168,7 @@ pub fn groups_of_in(group: &CStr, user: &[u8], primary: u32) -> Result<Groups, E
     let mut out = Groups::new();
     let _ = out.push(primary);
     let mut full = false;
-    let read = for_each_line(group, |line| {
+    let read = for_each_line(group, &mut |line: &[u8]| {
         let (Some(gid), Some(members)) = (
             field(line, 2).and_then(crate::parse::decimal),
             field(line, 3),
