@@ -34,38 +34,19 @@ mod code {
 }
 
 const HELP: &str = "\
-usage: imp start    -p PIDFILE [START OPTIONS] -- PROGRAM [ARG]...
-       imp stop     -p PIDFILE [STOP OPTIONS]
-       imp restart  -p PIDFILE [START OPTIONS] [STOP OPTIONS] -- PROGRAM [ARG]...
-       imp status   -p PIDFILE [--format text|kv]
-       imp signal   -p PIDFILE SIGNAL
-       imp run      [-p PIDFILE] [START OPTIONS] -- PROGRAM [ARG]...
-
-start options:
-  -p, --pidfile PATH    pidfile, locked by the daemon for its whole life
-  -u, --user USER[:GROUP]  run as USER (name or number); groups from /etc/group
-  -g, --group GROUP     primary group (name or number)
-  -d, --chdir DIR       working directory (default /)
-  -r, --chroot DIR      chroot before chdir
-  -m, --umask OCTAL     umask (default 022)
-  -o, --output FILE     stdout and stderr appended to FILE
-      --stdout FILE, --stderr FILE   each on its own (default /dev/null)
-  -k, --keep-fd N       pass fd N to the program (repeatable)
-  -e, --env NAME=VALUE  set a variable (repeatable); --clear-env: start empty
-  -N, --nice N          niceness
-  -n, --name NAME       name for messages
-      --dry-run         print what would be done, do nothing
-  -q, --quiet, -v, --verbose
-stop options:
-  -s, --signal SIG      first signal (default TERM)
-  -t, --timeout SECS    wait, then SIGKILL and wait 5 s more (default 10)
-  -R, --retry SCHEDULE  dpkg syntax: TERM/30/KILL/5, or a number
-      --no-kill         never send SIGKILL
-      --process-group   signal the daemon's whole process group
-
-exit: 0 ok (also: already running, not running), 1 failure, 2 usage,
-      4 no privilege, 5 program not executable, 6 unsafe pidfile, 7 not running (signal)
-status: 0 running, 1 stale pidfile, 3 not running, 4 unknown
+usage: imp start|restart -p PIDFILE [OPTIONS] -- PROGRAM [ARG]...
+       imp stop -p PIDFILE [-s SIG] [-t SECS | -R SCHEDULE] [--no-kill] [--process-group]
+       imp status -p PIDFILE [--format text|kv]
+       imp signal -p PIDFILE SIGNAL
+       imp run [-p PIDFILE] [OPTIONS] -- PROGRAM [ARG]...
+options: -u/--user USER[:GROUP] -g/--group GROUP -d/--chdir DIR (/) -r/--chroot DIR
+  -m/--umask OCTAL (022) -o/--output FILE --stdout FILE --stderr FILE (/dev/null)
+  -k/--keep-fd N -e/--env NAME=VALUE --clear-env -N/--nice N -n/--name NAME
+  --dry-run -q/--quiet -v/--verbose
+stop: -s TERM, then -t 10 s, then KILL and 5 s; -R as dpkg: TERM/30/KILL/5
+exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
+  5 not executable, 6 unsafe pidfile, 7 not running; status: 0 running,
+  1 stale pidfile, 3 stopped, 4 unknown
 ";
 
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.

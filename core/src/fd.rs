@@ -44,7 +44,7 @@ impl PathBuf {
     /// The path as a C string.
     pub fn as_cstr(&self) -> &CStr {
         // The buffer is zero-filled past `len` and holds no interior NUL.
-        CStr::from_bytes_until_nul(&self.buf[..=self.len]).unwrap_or(c"")
+        sys::cstr_in(&self.buf[..=self.len])
     }
 }
 
@@ -61,8 +61,7 @@ pub fn split(path: &CStr) -> Result<(PathBuf, &CStr), Reason> {
     if base_bytes.is_empty() || base_bytes == b"." || base_bytes == b".." {
         return Err(Reason::BadPath);
     }
-    let base_c = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[base..])
-        .map_err(|_| Reason::BadPath)?;
+    let base_c = sys::cstr_tail_of(path, base);
     Ok((PathBuf::new(dir)?, base_c))
 }
 

@@ -603,9 +603,7 @@ fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
         buf[..dir.len()].copy_from_slice(dir);
         buf[dir.len()] = b'/';
         buf[dir.len() + 1..total].copy_from_slice(name);
-        let Ok(full) = CStr::from_bytes_until_nul(&buf[..=total]) else {
-            continue;
-        };
+        let full = sys::cstr_in(&buf[..=total]);
         match sys::execve(full, argv, envp) {
             Errno::ACCESS => seen_eacces = true,
             Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG => {}

@@ -327,10 +327,25 @@ pub fn gid(raw: u32) -> rustix::process::Gid {
 /// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty if `at`
 /// is past the end.
 pub fn cstr_tail(s: &'static CStr, at: usize) -> &'static CStr {
+    cstr_tail_of(s, at)
+}
+
+/// [`cstr_tail`] for any lifetime.
+pub fn cstr_tail_of(s: &CStr, at: usize) -> &CStr {
     let bytes = s.to_bytes_with_nul();
     // SAFETY: `bytes[at..]` (at clamped to the NUL) ends with the original NUL and has
     // no interior NUL, since `s` had none.
     unsafe { CStr::from_bytes_with_nul_unchecked(&bytes[at.min(bytes.len() - 1)..]) }
+}
+
+/// The C string at the start of `buf`, whose last byte must be NUL (else: empty).
+/// For paths assembled in fixed buffers, which hold no interior NUL by construction.
+pub fn cstr_in(buf: &[u8]) -> &CStr {
+    match buf.iter().position(|&b| b == 0) {
+        // SAFETY: `buf[..=i]` ends at its first NUL, so it has no interior NUL.
+        Some(i) => unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=i]) },
+        None => c"",
+    }
 }
 
 /// The fd as a borrowed handle (helper for generic code).

@@ -30,7 +30,11 @@ pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize>
         if w.is_empty() {
             return None;
         }
-        if w.len() == word.len() && w.bytes().zip(word).all(|(a, &b)| a == b || (ignore_case && a.eq_ignore_ascii_case(&b))) {
+        if w.len() == word.len()
+            && w.bytes()
+                .zip(word)
+                .all(|(a, &b)| a == b || (ignore_case && a.eq_ignore_ascii_case(&b)))
+        {
             return Some(i);
         }
         i += 1;
