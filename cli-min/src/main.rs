@@ -138,7 +138,9 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
         _ => None,
     };
     match op {
-        Op::Open | Op::Create | Op::Lock | Op::Read | Op::Write | Op::Remove => cmd.pidfile,
+        Op::Open | Op::Create | Op::Lock | Op::Read | Op::Write | Op::Remove | Op::Kill => {
+            cmd.pidfile
+        }
         Op::Chdir => cmd.chdir,
         Op::Chroot => cmd.chroot,
         Op::Stdout => file(cmd.stdout),
@@ -174,10 +176,7 @@ fn fail(cmd: &Command, e: Error) -> i32 {
                     });
                     l.str(" (pid ").num(e.id).str(")");
                 }
-                Reason::Owner | Reason::DirOwner => {
-                    l.str(r.as_str()).str(" ").num(e.id);
-                }
-                Reason::ReadLocked | Reason::HolderMismatch => {
+                Reason::Owner | Reason::DirOwner | Reason::ReadLocked | Reason::HolderMismatch => {
                     l.str(r.as_str()).str(" ").num(e.id);
                 }
                 _ => {
@@ -186,11 +185,13 @@ fn fail(cmd: &Command, e: Error) -> i32 {
             }
         }
         imp_core::Cause::Errno(n) => {
-            l.str(e.op.as_str());
-            if e.op == Op::Kill && e.id != 0 {
-                l.str(" pid ").num(e.id);
-            } else if let Some(w) = what {
-                l.str(" ").push(w.to_bytes());
+            if e.op == Op::Kill {
+                l.push(pidfile(cmd).to_bytes()).str(": kill pid ").num(e.id);
+            } else {
+                l.str(e.op.as_str());
+                if let Some(w) = what {
+                    l.str(" ").push(w.to_bytes());
+                }
             }
             l.str(": ");
             errno_text(&mut l, n);

@@ -69,25 +69,27 @@ impl Target {
         Ok(Some(Target { pid, pidfd, pgid }))
     }
 
+    /// Sends `sig` to the process (and its group); `Ok(false)` when nothing is left to
+    /// signal.
     fn send(&self, sig: Signal) -> Result<bool, Error> {
         let r = match &self.pidfd {
             Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
             None => rustix::process::kill_process(self.pid, sig),
         };
-        match r {
-            Ok(()) => {}
-            Err(Errno::SRCH) => return Ok(false),
+        let main_alive = match r {
+            Ok(()) => true,
+            Err(Errno::SRCH) => false,
             Err(e) => {
                 return Err(Error {
                     id: self.pid.as_raw_nonzero().get() as u32,
                     ..Error::sys(Op::Kill, e)
                 })
             }
-        }
-        if let Some(g) = self.pgid {
-            let _ = rustix::process::kill_process_group(g, sig);
-        }
-        Ok(true)
+        };
+        let group_alive = self
+            .pgid
+            .is_some_and(|g| rustix::process::kill_process_group(g, sig).is_ok());
+        Ok(main_alive || group_alive)
     }
 
     /// Sends `sig`, then SIGCONT so that a stopped process can act on it (as s6 does).
@@ -100,8 +102,22 @@ impl Target {
         Ok(alive)
     }
 
-    /// Waits up to `ms` for the process to exit (a zombie counts as gone).
+    /// Waits up to `ms` for the process to exit (a zombie counts as gone) and, with
+    /// `--process-group`, for its group to empty.
     fn wait(&self, probe: &Probe, ms: u32) -> bool {
+        if let Some(g) = self.pgid {
+            for _ in 0..=ms / TICK_MS {
+                let main_gone = match &self.pidfd {
+                    Some(fd) => poll_exit(fd, 0),
+                    None => !probe.still_held_by(self.pid).unwrap_or(false),
+                };
+                if main_gone && rustix::process::test_kill_process_group(g).is_err() {
+                    return true;
+                }
+                sleep_tick();
+            }
+            return false;
+        }
         match &self.pidfd {
             Some(fd) => poll_exit(fd, ms),
             None => poll_unlocked(probe, self.pid, ms),

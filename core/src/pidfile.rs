@@ -190,7 +190,12 @@ pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
         });
     };
     let state = match sys::lock_holder(file.as_fd()).op(Op::Lock)? {
-        LockHolder::None => State::Stale,
+        // F_GETLK does not report our own locks: a pidfile locked by imp itself (an
+        // inherited lock fd) looks unlocked. One naming imp or its parent is refused.
+        LockHolder::None => match read_pid(file.as_fd()) {
+            Err(e) if e.reason_of() == Some(Reason::NamesSelf) => return Err(e),
+            _ => State::Stale,
+        },
         LockHolder::Read(pid) => {
             return Err(Error::reason_id(Op::Lock, Reason::ReadLocked, pid as u32))
         }
