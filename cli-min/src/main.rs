@@ -325,10 +325,10 @@ fn signal(cmd: &Command) -> i32 {
 
 /// Builds the library's start spec from the command line: user lookups happen here,
 /// before anything forks, so an unknown user is a usage error with nothing done.
-fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'static>, Error> {
+fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'_>, Error> {
     let program = cmd.program.unwrap_or(c"");
     let mut s = Spec::new(program, cmd.argv, envp);
-    s.set_env = cmd.set_env.clone();
+    s.set_env = &cmd.set_env;
     s.clear_env = cmd.clear_env;
     s.pidfile = cmd.pidfile;
     s.chdir = cmd.chdir;
@@ -337,7 +337,7 @@ fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'static>, Error> {
     s.nice = cmd.nice;
     s.stdout = cmd.stdout;
     s.stderr = cmd.stderr;
-    s.keep_fds = cmd.keep_fds.clone();
+    s.keep_fds = &cmd.keep_fds;
     for &fd in &cmd.keep_fds {
         imp_core::fd::check_open(fd)?;
     }

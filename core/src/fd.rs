@@ -30,7 +30,7 @@ pub struct PathBuf {
 impl PathBuf {
     /// Copies `bytes` (without NUL) into a new buffer.
     pub fn new(bytes: &[u8]) -> Result<PathBuf, Reason> {
-        if bytes.len() >= PATH_MAX || bytes.contains(&0) {
+        if bytes.len() >= PATH_MAX || bytes.iter().any(|&b| b == 0) {
             return Err(Reason::TooLong);
         }
         let mut p = PathBuf {

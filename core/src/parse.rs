@@ -115,7 +115,7 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, &b""[..]),
     };
-    if frac.len() > 3 || (s.contains(&b'.') && frac.is_empty()) {
+    if frac.len() > 3 || (s.iter().any(|&b| b == b'.') && frac.is_empty()) {
         return None;
     }
     // Leading zeros are harmless in durations ("00.5" is odd but not ambiguous); still

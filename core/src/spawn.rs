@@ -108,7 +108,7 @@ pub struct Spec<'a> {
     /// The caller's environment.
     pub envp: CStrArray,
     /// `NAME=VALUE` settings, applied over the inherited environment.
-    pub set_env: heapless::Vec<&'a CStr, SET_ENV_MAX>,
+    pub set_env: &'a [&'a CStr],
     /// Start from an empty environment.
     pub clear_env: bool,
     /// The pidfile.
@@ -128,7 +128,7 @@ pub struct Spec<'a> {
     /// Standard error.
     pub stderr: Stdio<'a>,
     /// Fds passed through to the program; every other fd above 2 is closed.
-    pub keep_fds: heapless::Vec<i32, KEEP_FD_MAX>,
+    pub keep_fds: &'a [i32],
 }
 
 impl<'a> Spec<'a> {
@@ -138,7 +138,7 @@ impl<'a> Spec<'a> {
             program,
             argv,
             envp,
-            set_env: heapless::Vec::new(),
+            set_env: &[],
             clear_env: false,
             pidfile: None,
             credentials: None,
@@ -148,7 +148,7 @@ impl<'a> Spec<'a> {
             nice: None,
             stdout: Stdio::Null,
             stderr: Stdio::Null,
-            keep_fds: heapless::Vec::new(),
+            keep_fds: &[],
         }
     }
 }
@@ -329,7 +329,7 @@ fn steps(
 ) -> Result<Never, Error> {
     // 1. Only the fds the program should have, plus ours (close-on-exec).
     let mut keep: heapless::Vec<i32, { KEEP_FD_MAX + 2 }> = heapless::Vec::new();
-    let _ = keep.extend_from_slice(&spec.keep_fds);
+    let _ = keep.extend_from_slice(spec.keep_fds);
     if let Some(r) = report {
         let _ = keep.push(sys::raw(r));
     }
@@ -584,7 +584,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 #[inline(never)]
 fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
     let (program, argv, envp) = (spec.program, spec.argv, env.ptrs.as_ptr());
-    if program.to_bytes().contains(&b'/') {
+    if program.to_bytes().iter().any(|&b| b == b'/') {
         return sys::execve(program, argv, envp);
     }
     if program.to_bytes().is_empty() {
