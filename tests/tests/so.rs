@@ -292,3 +292,23 @@ fn so_schedules_and_options() {
     // CLI-CONTRACT: `imp: stop: P: still running after timeout (pid N)` names the pidfile.
     o.expect("nokill", 1, &["/a.pid: still running after timeout"]);
 }
+
+/// SPEC §3 removal: stop unlinks the pidfile only if the path still names the same
+/// inode; a file put in its place meanwhile survives.
+#[test]
+fn so_removal_only_same_inode() {
+    let o = sandbox("so-inode").run(
+        r#"
+        launch d --term-marker $OUT/d.term --term-delay 1
+        ( $IMP stop -p $T/d.pid 2>$H/stop.err; echo $? > $H/stop.rc ) &
+        waitfile $OUT/d.term
+        printf 'NEW\n' > $T/d.pid.new; mv $T/d.pid.new $T/d.pid
+        wait
+        echo "stop.rc=$(cat $H/stop.rc)"
+        echo "stop.err=$(esc $H/stop.err)"
+        echo "content=$(cat $T/d.pid 2>&1)"
+        "#,
+    );
+    o.expect("stop", 0, &[]);
+    o.expect_eq("content", "NEW");
+}

@@ -108,7 +108,7 @@ fn sp_already_running() {
         launch d
         before=$(stat -c '%i %s %y' $T/d.pid)
         sleep 0.05
-        r again spy $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100
+        SPYTRACE=$SPYCALLS,openat,open,creat,truncate,ftruncate r again spy $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100
         sleep 0.3
         echo "same=$([ "$before" = "$(stat -c '%i %s %y' $T/d.pid)" ] && echo yes || echo no)"
         echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
@@ -121,6 +121,13 @@ fn sp_already_running() {
     o.expect_eq("ran", "no");
     o.expect_eq("n", "1");
     o.assert_no_signals();
+    for c in &o.spy.calls {
+        let a = c.args.join(", ");
+        o.check(
+            !c.name.contains("truncate") && !(a.contains("d.pid") && a.contains("O_TRUNC")),
+            &format!("a second start never truncates: {}({a})", c.name),
+        );
+    }
 }
 
 /// SP-03: the pidfile is complete when start returns (scaled: 200 cycles).
@@ -616,4 +623,84 @@ fn sp_dry_run() {
     o.check(!o.out("a").is_empty(), "the steps are printed on stdout");
     o.expect_eq("pidfile", "no");
     o.expect_eq("ran", "no");
+}
+
+/// E19: the caller's blocked and ignored signals do not leak into the daemon (SPEC §4:
+/// all signals unblocked and at default disposition).
+#[test]
+fn sp_signal_mask_and_dispositions_reset() {
+    let o = sandbox("sp-sigs").run(
+        r#"
+        $TDAEMON --block HUP,TERM,USR1 --ignore PIPE,HUP,INT --exec $TDAEMON --dump $OUT/ctl.dump
+        kv ctl $OUT/ctl.dump
+        r a $TDAEMON --block HUP,TERM,USR1 --ignore PIPE,HUP,INT --exec $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 1000
+        waitfile $OUT/d.dump
+        kv d $OUT/d.dump
+        r stop spy $TDAEMON --block HUP,TERM --exec $IMP stop -p $T/d.pid --timeout 3
+        echo "alive=$(alive $(dpid d))"
+        "#,
+    );
+    // Control: the wrapper really blocks/ignores them.
+    o.expect_eq("ctl.SigBlk", "0000000000004201");
+    o.expect_eq("ctl.SigIgn", "0000000000001003");
+    o.expect("a", 0, &["started"]);
+    o.expect_eq("d.SigBlk", "0000000000000000");
+    o.expect_eq("d.SigIgn", "0000000000000000");
+    o.expect_eq("d.SigCgt", "0000000000000000");
+    o.expect("stop", 0, &["stopped"]);
+    o.check(
+        !o.spy.signals_to(o.int("d.pid")).contains(&"SIGKILL".into()),
+        "SIGTERM was enough (not blocked in the daemon)",
+    );
+    o.expect_eq("alive", "no");
+}
+
+/// SPEC §3: kept fds never take the lock away: -k 3..6 (3 is where the pidfile fd would
+/// naturally land) and the daemon still holds the lock on its own, higher fd.
+#[test]
+fn sp_keep_fd_does_not_drop_the_lock() {
+    let o = sandbox("sp-keeplock").run(
+        r#"
+        exec 3>$T/k3 4>$T/k4 5>$T/k5 6>$T/k6
+        r a $IMP start -p $T/d.pid -k 3 -k 4 -k 5 -k 6 -- $TDAEMON --dump $OUT/d.dump --sleep 1000
+        exec 3>&- 4>&- 5>&- 6>&-
+        waitfile $OUT/d.dump
+        kv d $OUT/d.dump
+        echo "holder=$(lockholder $T/d.pid)"
+        r st $IMP status -p $T/d.pid
+        r again $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 1000
+        echo "T=$T"
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    let pid = o.int("d.pid");
+    let t = o.get("T").to_string();
+    assert_fds(&o, "d", &[3, 4, 5, 6], &format!("{t}/d.pid"));
+    o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
+    o.expect_out("st", 0, &[&format!("running (pid {pid})")]);
+    o.expect("again", 0, &["already running"]);
+}
+
+/// --chroot: the program runs inside DIR (a static busybox), the pidfile outside.
+#[test]
+fn sp_chroot() {
+    let o = sandbox("sp-chroot").run(
+        r#"
+        mkdir -p $T/root/bin $T/root/tmp
+        cp /usr/bin/busybox $T/root/bin/busybox
+        r a $IMP start -p $T/c.pid --chroot $T/root --chdir /tmp -- /bin/busybox sleep 1000
+        X=$(cat $T/c.pid)
+        echo "root=$(readlink /proc/$X/root)"
+        echo "cwd=$(readlink /proc/$X/cwd)"
+        r st $IMP status -p $T/c.pid
+        r stop $IMP stop -p $T/c.pid
+        echo "T=$T"
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    let t = o.get("T").to_string();
+    o.expect_eq("root", &format!("{t}/root"));
+    o.expect_eq("cwd", &format!("{t}/root/tmp"));
+    o.expect_out("st", 0, &["running"]);
+    o.expect("stop", 0, &["stopped"]);
 }
