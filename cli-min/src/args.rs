@@ -20,7 +20,6 @@ pub enum Action {
     Version,
 }
 
-
 /// A parsed command line.
 pub struct Command {
     pub action: Action,
@@ -70,7 +69,8 @@ const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
 }
 
 /// Command words in [`ACTIONS`] order (aliases after).
-const ACTION_WORDS: &str = "start\nstop\nrestart\nstatus\nsignal\nrun\nhelp\nversion\nkill\n--help\n-h\n--version\n-V";
+const ACTION_WORDS: &str =
+    "start\nstop\nrestart\nstatus\nsignal\nrun\nhelp\nversion\nkill\n--help\n-h\n--version\n-V";
 const ACTIONS: [Action; 13] = [
     Action::Start,
     Action::Stop,

@@ -341,8 +341,11 @@ fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'_>, Error> {
     for &fd in &cmd.keep_fds {
         imp_core::fd::check_open(fd)?;
     }
-    s.credentials =
-        Credentials::resolve(cmd.user.map(CStr::to_bytes), cmd.group.map(CStr::to_bytes))?;
+    Credentials::resolve(
+        cmd.user.map(CStr::to_bytes),
+        cmd.group.map(CStr::to_bytes),
+        &mut s.credentials,
+    )?;
     Ok(s)
 }
 

@@ -21,36 +21,26 @@ pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     }
 }
 
-/// A NUL-terminated path in a fixed buffer.
-pub struct PathBuf {
-    buf: [u8; PATH_MAX],
-    len: usize,
-}
-
-impl PathBuf {
-    /// Copies `bytes` (without NUL) into a new buffer.
-    pub fn new(bytes: &[u8]) -> Result<PathBuf, Reason> {
-        if bytes.len() >= PATH_MAX || bytes.iter().any(|&b| b == 0) {
-            return Err(Reason::TooLong);
+/// Joins `parts` into `buf` as a C string; `None` when the result would not fit (or
+/// a part holds a NUL).
+pub fn join<'b>(buf: &'b mut [u8; PATH_MAX], parts: &[&[u8]]) -> Option<&'b CStr> {
+    let mut len = 0;
+    for part in parts {
+        let end = len + part.len();
+        if end >= PATH_MAX || part.contains(&0) {
+            return None;
         }
-        let mut p = PathBuf {
-            buf: [0; PATH_MAX],
-            len: bytes.len(),
-        };
-        p.buf[..bytes.len()].copy_from_slice(bytes);
-        Ok(p)
+        buf[len..end].copy_from_slice(part);
+        len = end;
     }
-
-    /// The path as a C string.
-    pub fn as_cstr(&self) -> &CStr {
-        // The buffer is zero-filled past `len` and holds no interior NUL.
-        sys::cstr_in(&self.buf[..=self.len])
-    }
+    buf[len] = 0;
+    Some(sys::cstr_in(&buf[..=len]))
 }
 
 /// Splits `path` into its directory (`.` when it has none, `/` for the root) and its
-/// last component. A path ending in `/` or naming `.`/`..` is not a file path.
-pub fn split(path: &CStr) -> Result<(PathBuf, &CStr), Reason> {
+/// last component. A path ending in `/` or naming `.`/`..` is not a file path; a
+/// directory longer than [`PATH_MAX`] is too long.
+pub fn split(path: &CStr) -> Result<(&[u8], &CStr), Reason> {
     let bytes = path.to_bytes();
     let (dir, base): (&[u8], usize) = match bytes.iter().rposition(|&b| b == b'/') {
         Some(0) => (b"/", 1),
@@ -61,8 +51,10 @@ pub fn split(path: &CStr) -> Result<(PathBuf, &CStr), Reason> {
     if base_bytes.is_empty() || base_bytes == b"." || base_bytes == b".." {
         return Err(Reason::BadPath);
     }
-    let base_c = sys::cstr_tail_of(path, base);
-    Ok((PathBuf::new(dir)?, base_c))
+    if dir.len() >= PATH_MAX {
+        return Err(Reason::TooLong);
+    }
+    Ok((dir, sys::cstr_tail_of(path, base)))
 }
 
 /// `openat` with EINTR retried.
@@ -227,18 +219,18 @@ mod tests {
     #[test]
     fn split_paths() {
         let (d, b) = split(c"/run/x.pid").unwrap();
-        assert_eq!(d.as_cstr(), c"/run");
-        assert_eq!(b, c"x.pid");
+        assert_eq!((d, b), (&b"/run"[..], c"x.pid"));
         let (d, b) = split(c"x.pid").unwrap();
-        assert_eq!(d.as_cstr(), c".");
-        assert_eq!(b, c"x.pid");
+        assert_eq!((d, b), (&b"."[..], c"x.pid"));
         let (d, b) = split(c"/x.pid").unwrap();
-        assert_eq!(d.as_cstr(), c"/");
-        assert_eq!(b, c"x.pid");
+        assert_eq!((d, b), (&b"/"[..], c"x.pid"));
         let (d, _) = split(c"a/b/c").unwrap();
-        assert_eq!(d.as_cstr(), c"a/b");
+        assert_eq!(d, b"a/b");
         for bad in [c"", c"/", c"/run/", c".", c"..", c"/run/.."] {
             assert!(split(bad).is_err(), "{:?}", bad);
         }
+        let mut buf = [0; PATH_MAX];
+        assert_eq!(join(&mut buf, &[b"/bin", b"/", b"sh"]), Some(c"/bin/sh"));
+        assert_eq!(join(&mut buf, &[&[b'x'; PATH_MAX]]), None);
     }
 }

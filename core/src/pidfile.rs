@@ -5,7 +5,7 @@
 //! only while holding the lock and only if the path still names the locked inode.
 
 use crate::error::{Context, Error, Op, Reason};
-use crate::fd::{self, PathBuf};
+use crate::fd;
 use crate::parse;
 use crate::sys::{self, LockHolder};
 use core::ffi::CStr;
@@ -40,7 +40,7 @@ pub struct Probe {
 
 /// A pidfile path, split once into its directory and name.
 pub struct Path<'a> {
-    dir: PathBuf,
+    dir: &'a [u8],
     base: &'a CStr,
 }
 
@@ -53,7 +53,10 @@ impl<'a> Path<'a> {
 
     /// Opens the directory as an `O_PATH` handle and checks it is safe to trust.
     pub fn open_dir(&self) -> Result<OwnedFd, Error> {
-        let dir = fd::open_dir(self.dir.as_cstr()).op(Op::Open)?;
+        let mut buf = [0; fd::PATH_MAX];
+        let path =
+            fd::join(&mut buf, &[self.dir]).ok_or(Error::reason(Op::Open, Reason::TooLong))?;
+        let dir = fd::open_dir(path).op(Op::Open)?;
         check_dir(&rustix::fs::fstat(&dir).op(Op::Open)?)?;
         Ok(dir)
     }

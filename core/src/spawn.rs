@@ -27,7 +27,7 @@ pub const ENV_MAX: usize = 256;
 
 /// Who the program runs as, resolved before forking (so an unknown user is reported
 /// before anything happens).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Credentials {
     /// The user entry (or a bare uid).
     pub user: User,
@@ -39,13 +39,15 @@ pub struct Credentials {
 
 impl Credentials {
     /// Resolves `--user USER[:GROUP]` and `--group GROUP` against /etc/passwd and
-    /// /etc/group: supplementary groups from /etc/group, none but the primary group for
-    /// a numeric uid without passwd entry.
+    /// /etc/group into `out` (left alone when neither is given): supplementary groups
+    /// from /etc/group, none but the primary group for a numeric uid without passwd
+    /// entry or for `--group` alone.
     #[inline(never)]
     pub fn resolve(
         user: Option<&[u8]>,
         group: Option<&[u8]>,
-    ) -> Result<Option<Credentials>, Error> {
+        out: &mut Option<Credentials>,
+    ) -> Result<(), Error> {
         let (user, group_in_user) = match user {
             Some(u) => match u.iter().position(|&b| b == b':') {
                 Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
@@ -54,37 +56,25 @@ impl Credentials {
             None => (None, None),
         };
         let group = group.or(group_in_user);
-        let Some(spec) = user else {
+        if user.is_none() && group.is_none() {
+            return Ok(());
+        }
+        let c = out.insert(Credentials::default());
+        match user {
+            Some(spec) => user::lookup_user(spec, &mut c.user)?,
             // --group alone: keep the uid, change the group, clear supplementary groups.
-            let Some(g) = group else { return Ok(None) };
-            let gid = user::lookup_group(g)?;
-            let uid = rustix::process::geteuid().as_raw();
-            let mut groups = Groups::new();
-            let _ = groups.push(gid);
-            let user = User {
-                uid,
-                gid,
-                ..User::default()
-            };
-            return Ok(Some(Credentials { user, gid, groups }));
-        };
-        let u = user::lookup_user(spec)?;
-        let gid = match group {
+            None => c.user.uid = rustix::process::geteuid().as_raw(),
+        }
+        c.gid = match group {
             Some(g) => user::lookup_group(g)?,
-            None => u.gid,
+            None => c.user.gid,
         };
-        let groups = if u.has_entry {
-            user::groups_of(&u.name, gid)?
+        if c.user.has_entry {
+            user::groups_of(&c.user.name, c.gid, &mut c.groups)
         } else {
-            let mut g = Groups::new();
-            let _ = g.push(gid);
-            g
-        };
-        Ok(Some(Credentials {
-            user: u,
-            gid,
-            groups,
-        }))
+            let _ = c.groups.push(c.gid);
+            Ok(())
+        }
     }
 }
 
@@ -595,15 +585,9 @@ fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
     for dir in search.split(|&b| b == b':') {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
         let mut buf = [0u8; fd::PATH_MAX];
-        let name = program.to_bytes();
-        let total = dir.len() + 1 + name.len();
-        if total >= buf.len() {
+        let Some(full) = fd::join(&mut buf, &[dir, b"/", program.to_bytes()]) else {
             continue;
-        }
-        buf[..dir.len()].copy_from_slice(dir);
-        buf[dir.len()] = b'/';
-        buf[dir.len() + 1..total].copy_from_slice(name);
-        let full = sys::cstr_in(&buf[..=total]);
+        };
         match sys::execve(full, argv, envp) {
             Errno::ACCESS => seen_eacces = true,
             Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG => {}

@@ -83,50 +83,45 @@ fn field(line: &[u8], i: usize) -> Option<&[u8]> {
     line.split(|&b| b == b':').nth(i)
 }
 
-/// A passwd line: `name:pw:uid:gid:gecos:home:shell`.
-fn parse_passwd(line: &[u8]) -> Option<User> {
-    let name = field(line, 0)?;
-    let uid = crate::parse::decimal(field(line, 2)?)?;
-    let gid = crate::parse::decimal(field(line, 3)?)?;
-    let home = field(line, 5).unwrap_or(b"");
-    Some(User {
-        uid: u32::try_from(uid).ok()?,
-        gid: u32::try_from(gid).ok()?,
-        name: heapless::Vec::from_slice(name).ok()?,
-        home: heapless::Vec::from_slice(home).ok()?,
-        has_entry: true,
-    })
+/// A number field of a passwd or group line (a uid or gid: no wrap-around).
+fn id(line: &[u8], i: usize) -> Option<u32> {
+    u32::try_from(crate::parse::decimal(field(line, i)?)?).ok()
 }
 
-/// Finds a user by name or number in `passwd`. A number with no entry is accepted
-/// (static initramfs): its primary group is the same number unless a group is given.
-pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
+/// Finds a user by name or number in `passwd` and fills `user` (which should be
+/// empty). A number with no entry is accepted (static initramfs): its primary group is
+/// the same number unless a group is given. Lines whose name or home do not fit a
+/// [`User`] are skipped.
+pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(), Error> {
     if spec.is_empty() {
         return Err(Error::reason(Op::User, Reason::UnknownUser));
     }
     let numeric = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok());
-    let mut found = None;
+    // A passwd line: `name:pw:uid:gid:gecos:home:shell`.
     let read = for_each_line(passwd, &mut |line: &[u8]| {
-        let Some(u) = parse_passwd(line) else {
+        let (Some(name), Some(uid), Some(gid)) = (field(line, 0), id(line, 2), id(line, 3)) else {
             return false;
         };
+        let home = field(line, 5).unwrap_or(b"");
         let hit = match numeric {
-            Some(n) => u.uid == n,
-            None => u.name.as_slice() == spec,
+            Some(n) => uid == n,
+            None => name == spec,
         };
-        if hit {
-            found = Some(u);
+        if !hit || name.len() > NAME_MAX || home.len() > HOME_MAX {
+            return false;
         }
-        hit
+        let _ = user.name.extend_from_slice(name);
+        let _ = user.home.extend_from_slice(home);
+        (user.uid, user.gid, user.has_entry) = (uid, gid, true);
+        true
     });
-    match (found, numeric) {
-        (Some(u), _) => Ok(u),
-        (None, Some(n)) => Ok(User {
-            uid: n,
-            gid: n,
-            ..User::default()
-        }),
-        (None, None) => Err(match read {
+    match (user.has_entry, numeric) {
+        (true, _) => Ok(()),
+        (false, Some(n)) => {
+            (user.uid, user.gid) = (n, n);
+            Ok(())
+        }
+        (false, None) => Err(match read {
             Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::User, e),
             _ => Error::reason(Op::User, Reason::UnknownUser),
         }),
@@ -134,8 +129,8 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8]) -> Result<User, Error> {
 }
 
 /// Finds a user in `/etc/passwd`.
-pub fn lookup_user(spec: &[u8]) -> Result<User, Error> {
-    lookup_user_in(c"/etc/passwd", spec)
+pub fn lookup_user(spec: &[u8], user: &mut User) -> Result<(), Error> {
+    lookup_user_in(c"/etc/passwd", spec, user)
 }
 
 /// Finds a group by name or number in `group`; a number needs no entry.
@@ -146,9 +141,7 @@ pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
     let mut found = None;
     let read = for_each_line(group, &mut |line: &[u8]| {
         if !spec.is_empty() && field(line, 0) == Some(spec) {
-            found = field(line, 2)
-                .and_then(crate::parse::decimal)
-                .and_then(|n| u32::try_from(n).ok());
+            found = id(line, 2);
         }
         found.is_some()
     });
@@ -163,9 +156,15 @@ pub fn lookup_group(spec: &[u8]) -> Result<u32, Error> {
     lookup_group_in(c"/etc/group", spec)
 }
 
-/// The groups whose member list names `user`, plus `primary` first (initgroups).
-pub fn groups_of_in(group: &CStr, user: &[u8], primary: u32) -> Result<Groups, Error> {
-    let mut out = Groups::new();
+/// The groups whose member list names `user`, plus `primary` first (initgroups), into
+/// `out`.
+pub fn groups_of_in(
+    group: &CStr,
+    user: &[u8],
+    primary: u32,
+    out: &mut Groups,
+) -> Result<(), Error> {
+    out.clear();
     let _ = out.push(primary);
     let mut full = false;
     let read = for_each_line(group, &mut |line: &[u8]| {
@@ -190,12 +189,12 @@ pub fn groups_of_in(group: &CStr, user: &[u8], primary: u32) -> Result<Groups, E
     if full {
         return Err(Error::reason(Op::Setgroups, Reason::TooMany));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Supplementary groups from `/etc/group`.
-pub fn groups_of(user: &[u8], primary: u32) -> Result<Groups, Error> {
-    groups_of_in(c"/etc/group", user, primary)
+pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Error> {
+    groups_of_in(c"/etc/group", user, primary, out)
 }
 
 /// Drops to `uid`/`gid` with exactly `groups`: setgroups, then setresgid, then
@@ -268,35 +267,32 @@ mod tests {
     #[test]
     fn users_by_name_and_number() {
         let (_t, p) = file(PASSWD);
-        let u = lookup_user_in(&p, b"www").unwrap();
+        let lookup = |p: &CStr, spec: &[u8]| {
+            let mut u = User::default();
+            lookup_user_in(p, spec, &mut u).map(|()| u)
+        };
+        let u = lookup(&p, b"www").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.home.as_slice(), u.has_entry),
             (33, 34, &b"/var/www"[..], true)
         );
-        let u = lookup_user_in(&p, b"33").unwrap();
+        let u = lookup(&p, b"33").unwrap();
         assert_eq!(u.name.as_slice(), b"www");
-        let u = lookup_user_in(&p, b"last").unwrap();
+        let u = lookup(&p, b"last").unwrap();
         assert_eq!(u.uid, 1000, "last line without newline");
-        let u = lookup_user_in(&p, b"1234").unwrap();
+        let u = lookup(&p, b"1234").unwrap();
         assert_eq!((u.uid, u.gid, u.has_entry), (1234, 1234, false));
-        assert_eq!(
-            lookup_user_in(&p, b"nosuch").unwrap_err().reason_of(),
-            Some(Reason::UnknownUser)
-        );
-        assert_eq!(
-            lookup_user_in(&p, b"").unwrap_err().reason_of(),
-            Some(Reason::UnknownUser)
-        );
-        assert_eq!(
-            lookup_user_in(&p, b"big").unwrap_err().reason_of(),
-            Some(Reason::UnknownUser)
-        );
-        assert_eq!(
-            lookup_user_in(c"/nonexistent/passwd", b"www")
-                .unwrap_err()
-                .reason_of(),
-            Some(Reason::UnknownUser)
-        );
+        for (passwd, spec) in [
+            (&*p, &b"nosuch"[..]),
+            (&p, b""),
+            (&p, b"big"),
+            (c"/nonexistent/passwd", b"www"),
+        ] {
+            assert_eq!(
+                lookup(passwd, spec).unwrap_err().reason_of(),
+                Some(Reason::UnknownUser)
+            );
+        }
     }
 
     #[test]
@@ -310,11 +306,14 @@ mod tests {
             lookup_group_in(&g, b"nosuch").unwrap_err().reason_of(),
             Some(Reason::UnknownGroup)
         );
+        let mut out = Groups::new();
+        groups_of_in(&g, b"www", 34, &mut out).unwrap();
         assert_eq!(
-            groups_of_in(&g, b"www", 34).unwrap().as_slice(),
+            out.as_slice(),
             &[34, 4, 29],
             "long line skipped, wwwx no match"
         );
-        assert_eq!(groups_of_in(&g, b"", 1234).unwrap().as_slice(), &[1234]);
+        groups_of_in(&g, b"", 1234, &mut out).unwrap();
+        assert_eq!(out.as_slice(), &[1234]);
     }
 }
