@@ -124,3 +124,80 @@ fn ar_help_and_version() {
     o.expect_out("h2", 0, &["start"]);
     o.expect_out("v", 0, &["imp"]);
 }
+
+/// Fixed buffers: a long (valid) pidfile path, program path, argument list and
+/// environment are handled whole, or refused with a message; never truncated into
+/// another path.
+#[test]
+fn ar_long_arguments_never_truncated() {
+    let o = sandbox("ar-long").run(
+        r#"
+        d=$T; for i in $(seq 12); do d=$d/$(head -c 200 /dev/zero | tr '\0' 'd')$i; done
+        mkdir -p $d
+        echo "plen=$(( ${#d} + 6 ))"
+        r a $IMP start -p $d/d.pid -- $TDAEMON --dump $OUT/a.dump --sleep 1000
+        waitfile $OUT/a.dump 2
+        echo "a.pidfiles=$(find $T -name '*.pid' | wc -l)"
+        echo "a.exact=$([ -e $d/d.pid ] && echo yes || echo no)"
+        [ -e $d/d.pid ] && r ast $IMP status -p $d/d.pid
+        cp $TDAEMON $d/td
+        r b $IMP start -p $T/b.pid -- $d/td --dump $OUT/b.dump --sleep 1000
+        waitfile $OUT/b.dump 2
+        echo "b.argv0=$(sed -n 's/^argv=//p' $OUT/b.dump | cut -d' ' -f1 | wc -c)"
+        big=$(head -c 100000 /dev/zero | tr '\0' 'a')
+        r c $IMP start -p $T/c.pid -- $TDAEMON --dump $OUT/c.dump --marker $big --sleep 1000
+        args=(); for i in $(seq 3000); do args+=(--exit 0); done
+        r e $IMP start -p $T/e.pid -- $TDAEMON "${args[@]}" --dump $OUT/e.dump --sleep 1000
+        waitfile $OUT/e.dump 2
+        echo "e.argc=$(sed -n 's/^argv=//p' $OUT/e.dump | wc -w)"
+        r f env BIG=$big $IMP start -p $T/f.pid -- $TDAEMON --dump $OUT/f.dump --sleep 1000
+        waitfile $OUT/f.dump 2
+        echo "f.len=$(sed -n 's/^env.BIG=//p' $OUT/f.dump | tr -d '\n' | wc -c)"
+        "#,
+    );
+    // (a) a 2.4 KB pidfile path
+    if o.rc("a") == 0 {
+        o.expect_eq("a.exact", "yes");
+        o.expect_eq("a.pidfiles", "1");
+        o.expect_out("ast", 0, &["running"]);
+    } else {
+        o.expect_eq("a.pidfiles", "0");
+        o.check(
+            !o.err("a").is_empty(),
+            "explicit failure for the long pidfile path",
+        );
+    }
+    // (b) a 2.4 KB program path
+    if o.rc("b") == 0 {
+        o.check(o.int("b.argv0") > 2400, "argv[0] whole");
+    } else {
+        o.check(
+            !o.err("b").is_empty(),
+            "explicit failure for the long program path",
+        );
+    }
+    // (c) one 100 KB argument: whole (the marker name is too long for the fs: tdaemon
+    // cannot create it, but must have been exec'd with it) or refused.
+    o.check(
+        o.rc("c") == 0 || !o.err("c").is_empty(),
+        "(c) whole or refused",
+    );
+    // (e) 6000 arguments
+    if o.rc("e") == 0 {
+        o.check(o.int("e.argc") == 6000 + 5, "every argument passed");
+    } else {
+        o.check(
+            !o.err("e").is_empty(),
+            "explicit failure for many arguments",
+        );
+    }
+    // (f) a 100 KB environment variable, inherited
+    if o.rc("f") == 0 {
+        o.expect_eq("f.len", "100000");
+    } else {
+        o.check(
+            !o.err("f").is_empty(),
+            "explicit failure for the big environment",
+        );
+    }
+}

@@ -127,3 +127,94 @@ fn pd04_numeric_ids_without_passwd() {
         "static binary",
     );
 }
+
+/// uid/gid (uid_t)-1 means "leave unchanged" to setresuid/setresgid: `--user 4294967295`
+/// must never leave the daemon running as root; overflowing ids never wrap.
+#[test]
+fn pd_uid_gid_minus_one_never_root() {
+    let o = sandbox("pd-minus1").run(
+        r#"
+        i=0
+        for u in 4294967295 4294967295:4294967295 65534:4294967295 4294967296 99999999999 -1 65534:-1; do
+            rm -f $OUT/d$i.dump
+            r u$i $IMP start -p $T/u$i.pid --user $u -- $TDAEMON --dump $OUT/d$i.dump --sleep 1000
+            [ "$(cat $H/r.out $H/r.err | grep -c started)" != 0 ] && waitfile $OUT/d$i.dump
+            echo "u$i.arg=$u"
+            echo "u$i.ids=$(sed -n 's/^Uid=//p' $OUT/d$i.dump 2>>$H/log)|$(sed -n 's/^Gid=//p' $OUT/d$i.dump 2>>$H/log)"
+            i=$((i + 1))
+        done
+        echo "n=$i"
+        "#,
+    );
+    for i in 0..o.int("n") {
+        let (rc, ids, arg) = (
+            o.rc(&format!("u{i}")),
+            o.get(&format!("u{i}.ids")),
+            o.get(&format!("u{i}.arg")),
+        );
+        if rc == 0 {
+            o.check(
+                !ids.split(['|', ' ']).any(|x| x == "0" || x == "4294967295"),
+                &format!("--user {arg}: started with ids {ids}"),
+            );
+        } else {
+            o.check(
+                rc == 2 || rc == 4 || rc == 1,
+                &format!("--user {arg}: exit {rc}"),
+            );
+        }
+    }
+}
+
+/// Fixed buffers: very long /etc/passwd and /etc/group lines before (and around) the
+/// target entries never corrupt the lookup.
+#[test]
+fn pd_long_passwd_and_group_lines() {
+    let o = sandbox("pd-long").run(
+        r#"
+        long=$(head -c 6000 /dev/zero | tr '\0' 'x')
+        add_user junk1 3001 3001 "/home/$long"
+        add_group junkg 3002 "$(for i in $(seq 800); do printf 'member%04d,' $i; done)tuser"
+        add_group tuser 2000
+        add_user tuser 2000 2000 $T/home
+        add_user "tuser$long" 2999 2999 /x
+        r a $IMP start -p $T/a.pid --user tuser -- $TDAEMON --dump $OUT/a.dump --sleep 1000
+        waitfile $OUT/a.dump
+        kv a $OUT/a.dump
+        echo "T=$T"
+        "#,
+    );
+    // An over-long group line may be refused with a message, never silently skipped.
+    if o.rc("a") != 0 {
+        o.check(!o.err("a").is_empty(), "explicit failure");
+        return;
+    }
+    o.expect_eq("a.Uid", "2000 2000 2000 2000");
+    o.expect_eq("a.Gid", "2000 2000 2000 2000");
+    o.expect_eq("a.env.HOME", &format!("{}/home", o.get("T")));
+    let g = o.get("a.Groups");
+    o.check(
+        g.split(' ').any(|x| x == "3002"),
+        &format!("member of junkg (its line is ~10 KB): Groups={g:?}"),
+    );
+}
+
+/// Many supplementary groups: all of them, or an explicit failure; never a silent cut.
+#[test]
+fn pd_many_supplementary_groups() {
+    let o = sandbox("pd-groups").run(
+        r#"
+        add_group tuser 2000
+        add_user tuser 2000 2000 /
+        for i in $(seq 100); do add_group g$i $((5000 + i)) tuser; done
+        r a $IMP start -p $T/a.pid --user tuser -- $TDAEMON --dump $OUT/a.dump --sleep 1000
+        waitfile $OUT/a.dump 3
+        echo "groups=$(sed -n 's/^Groups=//p' $OUT/a.dump 2>>$H/log | wc -w)"
+        "#,
+    );
+    if o.rc("a") == 0 {
+        o.check(o.int("groups") >= 100, "all 100 supplementary groups set");
+    } else {
+        o.check(!o.err("a").is_empty(), "explicit failure");
+    }
+}

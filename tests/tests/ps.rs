@@ -323,3 +323,76 @@ fn ps09_fallback_without_pidfd() {
     );
     o.assert_signals_only_to(&[pid]);
 }
+
+/// SPEC §3: a read lock on the pidfile, or a write-lock holder that contradicts the
+/// content, is reported as insecure; nothing is signalled.
+#[test]
+fn ps_read_lock_or_contradicting_holder_is_insecure() {
+    let o = sandbox("ps-holder").run(
+        r#"
+        sleep 1000 & A=$!
+        # (1) read lock held by a helper, content = the helper's pid
+        $TDAEMON --lock-read $T/r.pid --dump $OUT/r.dump --sleep 1000 &
+        waitfile $OUT/r.dump
+        printf '%s\n' $(dpid r) > $T/r.pid
+        r rstatus spy $IMP status -p $T/r.pid
+        r rstop spy $IMP stop -p $T/r.pid
+        r rsignal spy $IMP signal -p $T/r.pid TERM
+        # (2) write lock held by helper B, content names another live process A
+        $TDAEMON --lock $T/w.pid --dump $OUT/w.dump --sleep 1000 &
+        waitfile $OUT/w.dump
+        printf '%s\n' $A > $T/w.pid
+        r wstatus spy $IMP status -p $T/w.pid
+        r wstop spy $IMP stop -p $T/w.pid
+        r wsignal spy $IMP signal -p $T/w.pid TERM
+        r wstart spy $IMP start -p $T/w.pid -- $TDAEMON --marker $OUT/m --sleep 100
+        sleep 0.2
+        echo "A=$(alive $A)"
+        echo "B=$(alive $(dpid w))"
+        echo "R=$(alive $(dpid r))"
+        echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
+        echo "wcontent=$(cat $T/w.pid)"
+        echo "Apid=$A"
+        "#,
+    );
+    o.expect("rstatus", 4, &["insecure"]);
+    o.expect("rstop", 6, &["insecure"]);
+    o.expect("rsignal", 6, &["insecure"]);
+    o.expect("wstatus", 4, &["insecure"]);
+    o.expect("wstop", 6, &["insecure"]);
+    o.expect("wsignal", 6, &["insecure"]);
+    o.check(
+        o.rc("wstart") == 0 || o.rc("wstart") == 6,
+        "start: already running or refused",
+    );
+    o.expect_eq("ran", "no");
+    o.expect_eq("wcontent", o.get("Apid"));
+    o.expect_eq("A", "yes");
+    o.expect_eq("B", "yes");
+    o.expect_eq("R", "yes");
+    o.assert_no_signals();
+}
+
+/// A root-owned symlinked directory in the pidfile path (`/var/run -> /run`) is normal
+/// and works; only the pidfile itself must not be a symlink.
+#[test]
+fn ps_root_owned_directory_symlink_ok() {
+    let o = sandbox("ps-dirlink").run(
+        r#"
+        mkdir $T/run
+        ln -s $T/run $T/varrun
+        r a $IMP start -p $T/varrun/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 1000
+        waitfile $OUT/d.dump
+        kv d $OUT/d.dump
+        echo "content=$(cat $T/run/d.pid)"
+        r st $IMP status -p $T/varrun/d.pid
+        r stop $IMP stop -p $T/varrun/d.pid
+        echo "exists=$([ -e $T/run/d.pid ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    o.expect_eq("content", o.get("d.pid"));
+    o.expect_out("st", 0, &["running"]);
+    o.expect("stop", 0, &["stopped"]);
+    o.expect_eq("exists", "no");
+}

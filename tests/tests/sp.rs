@@ -597,6 +597,12 @@ fn sp_restart() {
         r re2 $IMP restart -p $T/n.pid -- $TDAEMON --dump $OUT/n.dump --sleep 1000
         waitfile $OUT/n.dump
         r st2 $IMP status -p $T/n.pid
+        # The old daemon ignores SIGTERM: restart escalates after -t, then starts.
+        launch i --ignore-term
+        rm $OUT/i.dump
+        r re3 spy $IMP restart -p $T/i.pid -t 1 -- $TDAEMON --dump $OUT/i.dump --sleep 1000
+        waitfile $OUT/i.dump
+        echo "i.new=$(dpid i)"
         "#,
     );
     let new = o.int("new");
@@ -606,6 +612,15 @@ fn sp_restart() {
     o.expect_out("st", 0, &[&format!("running (pid {new})")]);
     o.expect("re2", 0, &["started"]);
     o.expect_out("st2", 0, &["running"]);
+    o.expect("re3", 0, &[&format!("started (pid {})", o.get("i.new"))]);
+    o.check(
+        o.get("i.new") != o.get("i.pid"),
+        "a new daemon after the escalation",
+    );
+    o.check(
+        o.spy.signals_to(o.int("i.pid")).contains(&"SIGKILL".into()),
+        "old one killed",
+    );
 }
 
 /// --dry-run prints the steps and does nothing.

@@ -210,3 +210,28 @@ fn st_directory_and_device_pidfile() {
     o.expect("nstop", 6, &[]);
     o.expect_eq("ran", "no");
 }
+
+/// ST-02 variant: start over an unlocked pidfile that names a live, unrelated process:
+/// stale, so start proceeds; the unrelated process is never touched.
+#[test]
+fn st02_start_over_unlocked_pidfile_naming_live_process() {
+    let o = sandbox("st02b").run(
+        r#"
+        sleep 1000 & v=$!
+        printf '%s\n' $v > $T/d.pid
+        r a spy $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 1000
+        waitfile $OUT/d.dump
+        echo "content=$(cat $T/d.pid)"
+        echo "dpid=$(dpid d)"
+        echo "victim=$(alive $v)"
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    o.check(
+        !o.err("a").contains("already running"),
+        "not `already running`",
+    );
+    o.expect_eq("content", o.get("dpid"));
+    o.expect_eq("victim", "yes");
+    o.assert_no_signals();
+}

@@ -16,6 +16,7 @@
 //! --open-tty PATH        open PATH read-write WITHOUT O_NOCTTY, record tty_nr after
 //! --try-setuid0          record whether setgroups(0,NULL)/setuid(0)/setresuid(0,0,0) work
 //! --lock FILE            open FILE (O_RDWR|O_CREAT) and hold a POSIX write lock on it
+//! --lock-read FILE       the same with a read lock
 //! --bind-abstract NAME   bind an abstract unix socket NAME; exit 98 if in use
 //! --fork-children N      fork N children that exit at once and are never reaped
 //! --spawn-sleepers N     fork N children that ignore SIGTERM and sleep forever
@@ -58,6 +59,7 @@ struct Opts {
     open_tty: Option<String>,
     try_setuid0: bool,
     lock: Option<String>,
+    lock_read: bool,
     bind_abstract: Option<String>,
     fork_children: u32,
     spawn_sleepers: u32,
@@ -159,6 +161,10 @@ fn parse_args() -> Opts {
             "--open-tty" => o.open_tty = Some(val),
             "--try-setuid0" => o.try_setuid0 = true,
             "--lock" => o.lock = Some(val),
+            "--lock-read" => {
+                o.lock = Some(val);
+                o.lock_read = true
+            }
             "--bind-abstract" => o.bind_abstract = Some(val),
             "--fork-children" => o.fork_children = parse_i32(&val) as u32,
             "--spawn-sleepers" => o.spawn_sleepers = parse_i32(&val) as u32,
@@ -574,7 +580,11 @@ fn run(o: Opts) -> i32 {
         // SAFETY: F_SETLK on an owned fd with a zeroed flock = whole file.
         let r = unsafe {
             let mut fl: libc::flock = std::mem::zeroed();
-            fl.l_type = libc::F_WRLCK as _;
+            fl.l_type = if o.lock_read {
+                libc::F_RDLCK
+            } else {
+                libc::F_WRLCK
+            } as _;
             fl.l_whence = libc::SEEK_SET as _;
             libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &fl)
         };
