@@ -136,3 +136,95 @@ fn ld03_many_services_side_by_side() {
     }
     o.check(signalled == 25, "25 SIGTERMs");
 }
+
+/// 10 simultaneous stops of one daemon: all exit 0, only the daemon is signalled, the
+/// pidfile is gone.
+#[test]
+fn ld_concurrent_stops() {
+    let o = sandbox("ld-stops").run(
+        r#"
+        launch d
+        for i in $(seq 10); do
+            ( spy $IMP stop -p $T/d.pid 2>$H/s$i.err; echo $? > $H/s$i.rc ) &
+        done
+        wait
+        echo "ok=$(cat $H/s*.rc | grep -c '^0$')"
+        echo "stopped=$(cat $H/s*.err | grep -c 'stopped (pid')"
+        echo "exists=$([ -e $T/d.pid ] && echo yes || echo no)"
+        echo "alive=$(alive $(dpid d))"
+        "#,
+    );
+    o.expect_eq("ok", "10");
+    o.check(o.int("stopped") >= 1, "at least one says `stopped`");
+    o.expect_eq("exists", "no");
+    o.expect_eq("alive", "no");
+    o.assert_signals_only_to(&[o.int("d.pid")]);
+}
+
+/// Two loops racing start/stop on one pidfile: never two daemons at once, only the
+/// contract's messages (a start racing another start says `already running`, not
+/// `invalid pidfile content`), nothing left after a final stop.
+#[test]
+fn ld_racing_start_stop_loops() {
+    let o = sandbox("ld-race").timeout(180).run(
+        r#"
+        loop() { for i in $(seq 60); do $IMP start -p $T/r.pid -- $TDAEMON --sleep 1000 2>>$H/e$1; $IMP stop -p $T/r.pid 2>>$H/e$1; done; }
+        dup=0
+        loop 1 & a=$!
+        loop 2 & b=$!
+        while [ "$(alive $a)" = yes ] || [ "$(alive $b)" = yes ]; do
+            # pgrep's scan is not atomic: a pair is a duplicate only if both are still
+            # alive a moment later (a stopped daemon is gone by then).
+            set -- $(pgrep -f -- "$TDAEMON --sleep")
+            if [ $# -gt 1 ]; then
+                sleep 0.3; n=0
+                for p; do [ "$(alive $p)" = yes ] && n=$((n + 1)); done
+                [ $n -gt 1 ] && { dup=$((dup + 1)); echo "dup.$dup=$* $(cat $T/r.pid 2>&1)"; }
+            fi
+            sleep 0.01
+        done
+        wait
+        $IMP stop -p $T/r.pid 2>>$H/e3
+        sleep 0.2
+        echo "dup=$dup"
+        echo "left=$(nprocs "$TDAEMON --sleep")"
+        echo "zombies=$(zombies)"
+        echo "odd=$(cat $H/e1 $H/e2 | grep -v -e 'started (pid' -e 'stopped (pid' -e 'already running' -e 'not running' | head -3 | tr '\n' '|')"
+        "#,
+    );
+    o.expect_eq("dup", "0");
+    o.expect_eq("left", "0");
+    o.expect_eq("zombies", "0");
+    o.expect_eq("odd", "");
+}
+
+/// 20 rounds of 10 simultaneous starts on a fresh (stopped) pidfile: every start exits 0,
+/// exactly one `started` per round, the others `already running` (SPEC §3), never
+/// `invalid pidfile content` while the winner is between lock and write.
+#[test]
+fn ld_concurrent_start_rounds() {
+    let o = sandbox("ld-rounds").timeout(180).run(
+        r#"
+        bad=0
+        for round in $(seq 20); do
+            for i in $(seq 10); do
+                ( $IMP start -p $T/c.pid -- $TDAEMON --sleep 1000 2>$H/c$i.err; echo $? > $H/c$i.rc ) &
+            done
+            wait
+            ok=$(cat $H/c*.rc | grep -c '^0$')
+            started=$(cat $H/c*.err | grep -c 'started (pid')
+            if [ "$ok" != 10 ] || [ "$started" != 1 ]; then
+                bad=$((bad + 1))
+                echo "round.$round=ok $ok started $started: $(cat $H/c*.err | grep -v -e 'started (pid' -e 'already running' | head -2 | tr '\n' '|')"
+            fi
+            $IMP stop -p $T/c.pid 2>>$H/log
+            echo "left.$round=$(nprocs "$TDAEMON --sleep")"
+        done
+        echo "bad=$bad"
+        "#,
+    );
+    for r in 1..=20 {
+        o.expect_eq(&format!("left.{r}"), "0");
+    }
+    o.expect_eq("bad", "0");
+}

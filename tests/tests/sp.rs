@@ -719,3 +719,46 @@ fn sp_chroot() {
     o.expect_out("st", 0, &["running"]);
     o.expect("stop", 0, &["stopped"]);
 }
+
+/// --user with -o: the log file is opened before the drop (root dir), so the daemon
+/// running as nobody still gets its output there.
+#[test]
+fn sp_output_file_with_user() {
+    let o = sandbox("sp-outuser").run(
+        r#"
+        r a $IMP start -p $T/a.pid --user nobody -o $T/a.log -- $TDAEMON --say-hello --dump $OUT/a.dump --sleep 1000
+        waitfile $OUT/a.dump
+        sleep 0.3
+        kv a $OUT/a.dump
+        echo "log=$(esc $T/a.log)"
+        echo "logstat=$(stat -c '%a' $T/a.log)"
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    o.expect_eq("a.Uid", "65534 65534 65534 65534");
+    o.expect_eq("log", "hello\\nhello");
+    o.expect_eq("logstat", "640");
+}
+
+/// A program that exits at once: start still reports success (exec succeeded), and the
+/// left-over pidfile is stale afterwards.
+#[test]
+fn sp_program_exits_immediately() {
+    let o = sandbox("sp-exit").run(
+        r#"
+        r a $IMP start -p $T/a.pid -- $TDAEMON --marker $OUT/m --exit 3
+        waitfile $OUT/m
+        sleep 0.3
+        r st $IMP status -p $T/a.pid
+        r stop spy $IMP stop -p $T/a.pid
+        "#,
+    );
+    o.expect("a", 0, &["started"]);
+    let st = o.rc("st");
+    o.check(
+        st == 1 || st == 3,
+        "afterwards: stale (1) or no pidfile (3)",
+    );
+    o.expect("stop", 0, &["not running"]);
+    o.assert_no_signals();
+}
