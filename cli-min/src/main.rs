@@ -17,7 +17,7 @@ use imp_core::error::{errno_name, Reason};
 use imp_core::log::Line;
 use imp_core::pidfile::State;
 use imp_core::spawn::{self, Credentials, Spec, Started};
-use imp_core::{CStrArray, Error, Op, Pid};
+use imp_core::{CStrArray, Cause, Error, Op, Pid};
 
 /// LSB exit codes (SPEC §2.1).
 mod code {
@@ -51,7 +51,9 @@ exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
 
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.
 fn main(argv: CStrArray, envp: CStrArray) -> i32 {
-    let cmd = match args::parse(argv) {
+    // Borrowed where it lies: the command is large and is never moved.
+    let parsed = args::parse(argv);
+    let cmd = match &parsed {
         Ok(c) => c,
         Err(u) => return usage(u),
     };
@@ -64,15 +66,14 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
             out(concat!("imp ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             code::OK
         }
-        Action::Status => status(&cmd),
-        Action::Stop => stop(&cmd),
-        Action::Signal => signal(&cmd),
-        Action::Start => start(&cmd, envp),
-        Action::Restart => match stop(&cmd) {
-            code::OK => start(&cmd, envp),
+        Action::Status => status(cmd),
+        Action::Stop => stop(cmd),
+        Action::Signal => signal(cmd),
+        Action::Start | Action::Run => start(cmd, envp),
+        Action::Restart => match stop(cmd) {
+            code::OK => start(cmd, envp),
             c => c,
         },
-        Action::Run => run(&cmd, envp),
     }
 }
 
@@ -80,18 +81,45 @@ fn out(bytes: &[u8]) {
     let _ = imp_core::fd::write_all(imp_core::log::stdout(), bytes);
 }
 
-/// `imp: ACTION: ` on a new line.
-fn head(action: Action) -> Line {
-    let mut l = Line::new();
-    l.str("imp: ").str(action.as_str()).str(": ");
+/// Starts a stderr line: `imp: ACTION: `.
+fn head(l: &mut Line, action: Action) -> &mut Line {
+    l.str("imp: ").str(action.as_str()).str(": ")
+}
+
+/// Starts a stderr line about the daemon: `imp: ACTION: PIDFILE: `.
+fn about<'l>(l: &'l mut Line, cmd: &Command) -> &'l mut Line {
+    head(l, cmd.action).push(pidfile(cmd).to_bytes()).str(": ")
+}
+
+/// Ends a stderr line with ` (pid N)` when there is a pid, and writes it.
+fn finish(l: &mut Line, pid: Option<u32>) -> &mut Line {
+    if let Some(pid) = pid {
+        l.str(" (pid ").num(pid).str(")");
+    }
+    l.emit(imp_core::log::stderr());
     l
 }
 
-fn emit(mut l: Line) {
-    l.emit(imp_core::log::stderr());
+/// `imp: ACTION: PIDFILE: TEXT (pid N)` on stderr (the pid part when there is one).
+#[inline(never)]
+fn say(cmd: &Command, text: &str, pid: Option<u32>) {
+    let mut l = Line::new();
+    finish(about(&mut l, cmd).str(text), pid);
 }
 
-fn usage(u: Usage) -> i32 {
+/// A success line, unless `-q`.
+fn note(cmd: &Command, text: &str, pid: Option<u32>) {
+    if !cmd.quiet {
+        say(cmd, text, pid);
+    }
+}
+
+/// A pid for the ` (pid N)` part of a line.
+fn shown(pid: Pid) -> Option<u32> {
+    Some(pid.as_raw_nonzero().get() as u32)
+}
+
+fn usage(u: &Usage) -> i32 {
     let mut l = Line::new();
     l.str("imp: usage: ");
     if let Some(o) = u.opt {
@@ -101,33 +129,25 @@ fn usage(u: Usage) -> i32 {
     if let Some(a) = u.arg {
         l.str(" '").push(a.to_bytes()).str("'");
     }
-    l.str(" (see 'imp --help')");
-    emit(l);
+    finish(l.str(" (see 'imp --help')"), None);
     code::USAGE
 }
 
-/// A success line, unless `-q`.
-fn note(cmd: &Command, what: &CStr, text: &str, pid: Option<Pid>) {
-    if cmd.quiet {
-        return;
+/// `Read-only file system (EROFS)`, or the text of one of imp's reasons.
+fn cause_text(l: &mut Line, cause: Cause) {
+    match cause {
+        Cause::Errno(e) => {
+            let (name, text) = errno_name(e);
+            l.str(text).str(" (").str(name);
+            if name == "E?" {
+                l.str(" ").num(e.raw_os_error() as u32);
+            }
+            l.str(")");
+        }
+        Cause::Reason(r) => {
+            l.str(r.as_str());
+        }
     }
-    let mut l = head(cmd.action);
-    l.push(what.to_bytes()).str(": ").str(text);
-    if let Some(p) = pid {
-        l.str(" (pid ")
-            .num(p.as_raw_nonzero().get() as u32)
-            .str(")");
-    }
-    emit(l);
-}
-
-fn errno_text(l: &mut Line, e: imp_core::Errno) {
-    let (name, text) = errno_name(e);
-    l.str(text).str(" (").str(name);
-    if name == "E?" {
-        l.str(" ").num(e.raw_os_error() as u32);
-    }
-    l.str(")");
 }
 
 /// The path an error is about, from the command line.
@@ -154,19 +174,22 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
 }
 
 /// One line for a failure, and its exit code.
-fn fail(cmd: &Command, e: Error) -> i32 {
-    let mut l = head(cmd.action);
+#[inline(never)]
+fn fail(cmd: &Command, e: &Error) -> i32 {
+    let mut l = Line::new();
+    head(&mut l, cmd.action);
     let what = subject(cmd, e.op);
+    let mut pid = None;
     match e.cause {
-        imp_core::Cause::Reason(r) => {
+        Cause::Reason(r) => {
             if matches!(e.op, Op::User | Op::Group) {
                 l.str(e.op.as_str()).str(" ");
             }
-            if let Some(w) = what {
-                l.push(w.to_bytes()).str(": ");
-            } else {
-                l.str(e.op.as_str()).str(": ");
-            }
+            match what {
+                Some(w) => l.push(w.to_bytes()),
+                None => l.str(e.op.as_str()),
+            };
+            l.str(": ");
             match r {
                 Reason::Survived => {
                     l.str(if cmd.no_kill && cmd.retry.is_none() {
@@ -174,17 +197,15 @@ fn fail(cmd: &Command, e: Error) -> i32 {
                     } else {
                         "still running after SIGKILL"
                     });
-                    l.str(" (pid ").num(e.id).str(")");
+                    pid = Some(e.id);
                 }
                 Reason::Owner | Reason::DirOwner | Reason::ReadLocked | Reason::HolderMismatch => {
                     l.str(r.as_str()).str(" ").num(e.id);
                 }
-                _ => {
-                    l.str(r.as_str());
-                }
+                _ => cause_text(&mut l, e.cause),
             }
         }
-        imp_core::Cause::Errno(n) => {
+        Cause::Errno(_) => {
             if e.op == Op::Kill {
                 l.push(pidfile(cmd).to_bytes()).str(": kill pid ").num(e.id);
             } else {
@@ -194,14 +215,14 @@ fn fail(cmd: &Command, e: Error) -> i32 {
                 }
             }
             l.str(": ");
-            errno_text(&mut l, n);
+            cause_text(&mut l, e.cause);
         }
     }
-    emit(l);
+    finish(&mut l, pid);
     exit_code(cmd.action, e)
 }
 
-fn exit_code(action: Action, e: Error) -> i32 {
+fn exit_code(action: Action, e: &Error) -> i32 {
     let refusal = e.reason_of().is_some_and(Reason::is_pidfile_refusal);
     if action == Action::Status {
         return code::STATUS_UNKNOWN;
@@ -210,10 +231,10 @@ fn exit_code(action: Action, e: Error) -> i32 {
         return code::REFUSED;
     }
     match (e.op, e.cause) {
-        (_, imp_core::Cause::Reason(Reason::UnknownUser | Reason::UnknownGroup)) => code::USAGE,
+        (_, Cause::Reason(Reason::UnknownUser | Reason::UnknownGroup)) => code::USAGE,
         (Op::KeepFd, _) => code::USAGE,
         (Op::Exec, _) => code::NOT_INSTALLED,
-        (_, imp_core::Cause::Errno(imp_core::Errno::PERM)) => code::PRIVILEGE,
+        (_, Cause::Errno(imp_core::Errno::PERM)) => code::PRIVILEGE,
         _ => code::FAIL,
     }
 }
@@ -249,13 +270,14 @@ fn status(cmd: &Command) -> i32 {
             if cmd.kv {
                 out(b"state=unknown\n");
             }
-            return fail(cmd, e);
+            return fail(cmd, &e);
         }
     };
     out(if cmd.kv { kv } else { text }.as_bytes());
     code
 }
 
+#[inline(never)]
 fn stop(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
     if cmd.dry_run {
@@ -270,64 +292,49 @@ fn stop(cmd: &Command) -> i32 {
         process_group: cmd.process_group,
     };
     match control::stop(p, &opts) {
-        Ok(Stopped::Stopped(pid)) => note(cmd, p, "stopped", Some(pid)),
-        Ok(Stopped::NotRunning) => note(cmd, p, "not running", None),
-        Ok(Stopped::Stale(Ok(_))) => note(cmd, p, "not running (stale pidfile removed)", None),
+        Ok(Stopped::Stopped(pid)) => note(cmd, "stopped", shown(pid)),
+        Ok(Stopped::NotRunning) => note(cmd, "not running", None),
+        Ok(Stopped::Stale(Ok(_))) => note(cmd, "not running (stale pidfile removed)", None),
         Ok(Stopped::Stale(Err(e))) => {
             if !cmd.quiet {
-                let mut l = head(cmd.action);
-                l.push(p.to_bytes())
-                    .str(": not running (stale pidfile, cannot remove: ");
-                match e.cause {
-                    imp_core::Cause::Errno(n) => errno_text(&mut l, n),
-                    imp_core::Cause::Reason(r) => {
-                        l.str(r.as_str());
-                    }
-                }
-                l.str(")");
-                emit(l);
+                let mut l = Line::new();
+                about(&mut l, cmd).str("not running (stale pidfile, cannot remove: ");
+                cause_text(&mut l, e.cause);
+                finish(l.str(")"), None);
             }
         }
-        Err(e) => return fail(cmd, e),
+        Err(e) => return fail(cmd, &e),
     }
     code::OK
 }
 
 #[inline(never)]
 fn signal(cmd: &Command) -> i32 {
-    let p = pidfile(cmd);
     let Some(sig) = cmd.signal else {
         return code::USAGE;
     };
-    match control::signal(p, sig) {
+    match control::signal(pidfile(cmd), sig) {
         Ok(Some(pid)) => {
             if !cmd.quiet {
-                let mut l = head(cmd.action);
-                l.push(p.to_bytes())
-                    .str(": sent SIG")
+                let mut l = Line::new();
+                about(&mut l, cmd)
+                    .str("sent SIG")
                     .str(imp_core::parse::signal_name(sig).unwrap_or("?"));
-                l.str(" (pid ")
-                    .num(pid.as_raw_nonzero().get() as u32)
-                    .str(")");
-                emit(l);
+                finish(&mut l, shown(pid));
             }
             code::OK
         }
         Ok(None) => {
-            let mut l = head(cmd.action);
-            l.push(p.to_bytes()).str(": not running");
-            emit(l);
+            say(cmd, "not running", None);
             code::NOT_RUNNING
         }
-        Err(e) => fail(cmd, e),
+        Err(e) => fail(cmd, &e),
     }
 }
 
-/// Builds the library's start spec from the command line: user lookups happen here,
+/// Fills the library's start spec from the command line: user lookups happen here,
 /// before anything forks, so an unknown user is a usage error with nothing done.
-fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'_>, Error> {
-    let program = cmd.program.unwrap_or(c"");
-    let mut s = Spec::new(program, cmd.argv, envp);
+fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
     s.set_env = &cmd.set_env;
     s.clear_env = cmd.clear_env;
     s.pidfile = cmd.pidfile;
@@ -345,8 +352,7 @@ fn spec(cmd: &Command, envp: CStrArray) -> Result<Spec<'_>, Error> {
         cmd.user.map(CStr::to_bytes),
         cmd.group.map(CStr::to_bytes),
         &mut s.credentials,
-    )?;
-    Ok(s)
+    )
 }
 
 fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
@@ -392,41 +398,28 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     code::OK
 }
 
+/// `start`, `restart` (after the stop) and `run`.
+#[inline(never)]
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
-    let s = match spec(cmd, envp) {
-        Ok(s) => s,
-        Err(e) => return fail(cmd, e),
-    };
+    let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
+    if let Err(e) = spec(cmd, &mut s) {
+        return fail(cmd, &e);
+    }
     if cmd.dry_run {
         return dry_run(cmd, &s);
     }
-    let p = pidfile(cmd);
+    if cmd.action == Action::Run {
+        let e = spawn::run(&s);
+        if e.reason_of() == Some(Reason::AlreadyRunning) {
+            say(cmd, "already running", Some(e.id));
+            return code::FAIL;
+        }
+        return fail(cmd, &e);
+    }
     match spawn::start(&s) {
-        Ok(Started::Started(pid)) => note(cmd, p, "started", Some(pid)),
-        Ok(Started::AlreadyRunning(pid)) => note(cmd, p, "already running", Some(pid)),
-        Err(e) => return fail(cmd, e),
+        Ok(Started::Started(pid)) => note(cmd, "started", shown(pid)),
+        Ok(Started::AlreadyRunning(pid)) => note(cmd, "already running", shown(pid)),
+        Err(e) => return fail(cmd, &e),
     }
     code::OK
-}
-
-fn run(cmd: &Command, envp: CStrArray) -> i32 {
-    let s = match spec(cmd, envp) {
-        Ok(s) => s,
-        Err(e) => return fail(cmd, e),
-    };
-    if cmd.dry_run {
-        return dry_run(cmd, &s);
-    }
-    match spawn::run(&s) {
-        e if e.reason_of() == Some(Reason::AlreadyRunning) => {
-            let mut l = head(cmd.action);
-            l.push(pidfile(cmd).to_bytes())
-                .str(": already running (pid ")
-                .num(e.id)
-                .str(")");
-            emit(l);
-            code::FAIL
-        }
-        e => fail(cmd, e),
-    }
 }
