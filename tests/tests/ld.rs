@@ -168,7 +168,7 @@ fn ld_concurrent_stops() {
 fn ld_racing_start_stop_loops() {
     let o = sandbox("ld-race").timeout(180).run(
         r#"
-        loop() { for i in $(seq 60); do $IMP start -p $T/r.pid -- $TDAEMON --sleep 1000 2>>$H/e$1; $IMP stop -p $T/r.pid 2>>$H/e$1; done; }
+        loop() { for i in $(seq 150); do $IMP start -p $T/r.pid -- $TDAEMON --sleep 1000 2>>$H/e$1; $IMP stop -p $T/r.pid 2>>$H/e$1; done; }
         dup=0
         loop 1 & a=$!
         loop 2 & b=$!
@@ -198,7 +198,7 @@ fn ld_racing_start_stop_loops() {
     o.expect_eq("odd", "");
 }
 
-/// 20 rounds of 10 simultaneous starts on a fresh (stopped) pidfile: every start exits 0,
+/// 50 rounds of 10 simultaneous starts on a fresh (stopped) pidfile: every start exits 0,
 /// exactly one `started` per round, the others `already running` (SPEC §3), never
 /// `invalid pidfile content` while the winner is between lock and write.
 #[test]
@@ -206,7 +206,7 @@ fn ld_concurrent_start_rounds() {
     let o = sandbox("ld-rounds").timeout(180).run(
         r#"
         bad=0
-        for round in $(seq 20); do
+        for round in $(seq 50); do
             for i in $(seq 10); do
                 ( $IMP start -p $T/c.pid -- $TDAEMON --sleep 1000 2>$H/c$i.err; echo $? > $H/c$i.rc ) &
             done
@@ -223,7 +223,7 @@ fn ld_concurrent_start_rounds() {
         echo "bad=$bad"
         "#,
     );
-    for r in 1..=20 {
+    for r in 1..=50 {
         o.expect_eq(&format!("left.{r}"), "0");
     }
     o.expect_eq("bad", "0");
