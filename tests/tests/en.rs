@@ -240,3 +240,53 @@ fn en07_missing_pidfile_directory() {
     o.expect_eq("ran", "no");
     o.check(o.spy.calls.is_empty(), "no mkdir");
 }
+
+/// No free inode: creating the pidfile fails with ENOSPC (`create P`), nothing started.
+#[test]
+fn en04_no_free_inode() {
+    let o = sandbox("en04i").run(
+        r#"
+        mkdir $T/full
+        mount -t tmpfs -o nr_inodes=2,mode=0755 full $T/full
+        i=0; while touch $T/full/f$i 2>>$H/log; do i=$((i + 1)); [ $i -gt 10 ] && break; done
+        r a $IMP start -p $T/full/d.pid -- $TDAEMON --marker $OUT/m --sleep 1000
+        sleep 0.2
+        echo "a.pidfile=$([ -e $T/full/d.pid ] && echo yes || echo no)"
+        echo "a.ran=$([ -e $OUT/m ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("a", 1, &["create", "No space left on device"]);
+    o.expect_eq("a.pidfile", "no");
+    o.expect_eq("a.ran", "no");
+}
+
+/// A tiny RLIMIT_NOFILE in the caller: start works or fails cleanly (message, no
+/// daemon, no pidfile); never a half state.
+#[test]
+fn en_low_rlimit_nofile() {
+    let o = sandbox("en-lownofile").run(
+        r#"
+        for n in 3 4 5 6 8; do
+            r a$n prlimit --nofile=$n:$n $IMP start -p $T/d$n.pid -- $TDAEMON --dump $OUT/d$n.dump --sleep 1000
+            [ -e $OUT/d$n.dump ] || sleep 0.5
+            echo "a$n.pidfile=$([ -e $T/d$n.pid ] && echo yes || echo no)"
+            echo "a$n.ran=$([ -e $OUT/d$n.dump ] && echo yes || echo no)"
+            r st$n $IMP status -p $T/d$n.pid
+        done
+        "#,
+    );
+    for n in [3, 4, 5, 6, 8] {
+        let a = format!("a{n}");
+        if o.rc(&a) == 0 {
+            o.expect_eq(&format!("{a}.ran"), "yes");
+            o.expect_out(&format!("st{n}"), 0, &["running"]);
+        } else {
+            o.check(
+                !o.err(&a).is_empty(),
+                &format!("ulimit -n {n}: explicit failure"),
+            );
+            o.expect_eq(&format!("{a}.pidfile"), "no");
+            o.expect_eq(&format!("{a}.ran"), "no");
+        }
+    }
+}

@@ -762,3 +762,44 @@ fn sp_program_exits_immediately() {
     o.expect("stop", 0, &["not running"]);
     o.assert_no_signals();
 }
+
+/// -q silences success lines, never errors.
+#[test]
+fn sp_quiet() {
+    let o = sandbox("sp-quiet").run(
+        r#"
+        r a $IMP start -q -p $T/d.pid -- $TDAEMON --sleep 1000
+        r b $IMP start -q -p $T/d.pid -- $TDAEMON --sleep 1000
+        r c $IMP stop -q -p $T/d.pid
+        r d $IMP start -q -p $T/e.pid --chdir /nonexistent -- $TDAEMON --sleep 1000
+        "#,
+    );
+    o.expect("a", 0, &[]);
+    o.expect_eq("a.err", "");
+    o.expect_eq("c.err", "");
+    o.expect("d", 1, &["chdir"]);
+}
+
+/// `run` with --user and inherited stdio: the program itself holds the lock, dropped.
+#[test]
+fn sp_run_with_user_keeps_stdio() {
+    let o = sandbox("sp-runuser").run(
+        r#"
+        $IMP run -p $T/r.pid --user nobody -- $TDAEMON --say-hello --dump $OUT/r.dump --sleep 1000 >$H/run.out 2>$H/run.err &
+        rp=$!
+        waitfile $OUT/r.dump
+        sleep 0.2
+        echo "rp=$rp"
+        kv r $OUT/r.dump
+        echo "holder=$(lockholder $T/r.pid)"
+        echo "out=$(esc $H/run.out)"
+        echo "stat=$(stat -c '%a %u' $T/r.pid)"
+        "#,
+    );
+    let rp = o.int("rp");
+    o.expect_eq("r.pid", &rp.to_string());
+    o.expect_eq("r.Uid", "65534 65534 65534 65534");
+    o.expect_eq("holder", &format!("POSIX-WRITE {rp}"));
+    o.expect_eq("out", "hello");
+    o.expect_eq("stat", "644 0");
+}
