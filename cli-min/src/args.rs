@@ -160,7 +160,7 @@ const OPT_ALL: [Opt; 24] = [
 /// `Opt::NotYet`.
 const OPT_LONG: &str = "pidfile\nuser\ngroup\nchdir\nchroot\numask\noutput\nkeep-fd\nenv\nnice\nname\nsignal\ntimeout\nretry\nstdout\nstderr\nformat\nclear-env\ndry-run\nquiet\nverbose\nno-kill\nprocess-group\nready-fd\nready-timeout\nrespawn\nrespawn-delay\nrespawn-delay-max\nrespawn-max\nrespawn-period\nsyslog";
 /// Short names in [`Opt`] order (`.` = none).
-const OPT_SHORT: &[u8] = b"pugdrmokeNnstR...";
+const OPT_SHORT: &[u8] = b"pugdrmokeNnstR.....qv";
 
 impl Opt {
     const fn takes_value(self) -> bool {

@@ -337,9 +337,10 @@ impl<T> Context<T> for Result<T, Errno> {
 /// give `("E?", "Unknown error")`; callers print the number beside it.
 pub fn errno_name(e: Errno) -> (&'static str, &'static str) {
     match ERRNO_CODES.iter().position(|&c| c == e) {
-        Some(i) => crate::table::nth(ERRNO_WORDS, i)
-            .split_once(':')
-            .unwrap_or(("E?", "")),
+        Some(i) => (
+            crate::table::nth(ERRNO_NAMES, i),
+            crate::table::nth(ERRNO_TEXTS, i),
+        ),
         None => ("E?", "Unknown error"),
     }
 }
@@ -390,8 +391,10 @@ const ERRNO_CODES: [Errno; 42] = [
     Errno::DEADLK,
 ];
 
-/// `NAME:text` for each of [`ERRNO_CODES`], in the same order.
-const ERRNO_WORDS: &str = "EPERM:Operation not permitted\nENOENT:No such file or directory\nESRCH:No such process\nEINTR:Interrupted system call\nEIO:Input/output error\nENXIO:No such device or address\nE2BIG:Argument list too long\nENOEXEC:Exec format error\nEBADF:Bad file descriptor\nECHILD:No child processes\nEAGAIN:Resource temporarily unavailable\nENOMEM:Cannot allocate memory\nEACCES:Permission denied\nEFAULT:Bad address\nEBUSY:Device or resource busy\nEEXIST:File exists\nEXDEV:Invalid cross-device link\nENODEV:No such device\nENOTDIR:Not a directory\nEISDIR:Is a directory\nEINVAL:Invalid argument\nENFILE:Too many open files in system\nEMFILE:Too many open files\nENOTTY:Inappropriate ioctl for device\nETXTBSY:Text file busy\nEFBIG:File too large\nENOSPC:No space left on device\nESPIPE:Illegal seek\nEROFS:Read-only file system\nEMLINK:Too many links\nEPIPE:Broken pipe\nENAMETOOLONG:File name too long\nENOLCK:No locks available\nENOSYS:Function not implemented\nELOOP:Too many levels of symbolic links\nEDQUOT:Disk quota exceeded\nELIBBAD:Accessing a corrupted shared library\nECONNREFUSED:Connection refused\nENOTSOCK:Socket operation on non-socket\nETIMEDOUT:Connection timed out\nEOPNOTSUPP:Operation not supported\nEDEADLK:Resource deadlock avoided";
+/// The names of [`ERRNO_CODES`], in the same order.
+const ERRNO_NAMES: &str = "EPERM\nENOENT\nESRCH\nEINTR\nEIO\nENXIO\nE2BIG\nENOEXEC\nEBADF\nECHILD\nEAGAIN\nENOMEM\nEACCES\nEFAULT\nEBUSY\nEEXIST\nEXDEV\nENODEV\nENOTDIR\nEISDIR\nEINVAL\nENFILE\nEMFILE\nENOTTY\nETXTBSY\nEFBIG\nENOSPC\nESPIPE\nEROFS\nEMLINK\nEPIPE\nENAMETOOLONG\nENOLCK\nENOSYS\nELOOP\nEDQUOT\nELIBBAD\nECONNREFUSED\nENOTSOCK\nETIMEDOUT\nEOPNOTSUPP\nEDEADLK";
+/// glibc's strerror texts of [`ERRNO_CODES`], in the same order.
+const ERRNO_TEXTS: &str = "Operation not permitted\nNo such file or directory\nNo such process\nInterrupted system call\nInput/output error\nNo such device or address\nArgument list too long\nExec format error\nBad file descriptor\nNo child processes\nResource temporarily unavailable\nCannot allocate memory\nPermission denied\nBad address\nDevice or resource busy\nFile exists\nInvalid cross-device link\nNo such device\nNot a directory\nIs a directory\nInvalid argument\nToo many open files in system\nToo many open files\nInappropriate ioctl for device\nText file busy\nFile too large\nNo space left on device\nIllegal seek\nRead-only file system\nToo many links\nBroken pipe\nFile name too long\nNo locks available\nFunction not implemented\nToo many levels of symbolic links\nDisk quota exceeded\nAccessing a corrupted shared library\nConnection refused\nSocket operation on non-socket\nConnection timed out\nOperation not supported\nResource deadlock avoided";
 
 #[cfg(test)]
 mod tests {
@@ -409,7 +412,8 @@ mod tests {
         assert_eq!(Reason::from_u8(Reason::Survived as u8 + 1), None);
         assert_eq!(OP_WORDS.split('\n').count(), OPS.len());
         assert_eq!(REASON_WORDS.split('\n').count(), REASONS.len());
-        assert_eq!(ERRNO_WORDS.split('\n').count(), ERRNO_CODES.len());
+        assert_eq!(ERRNO_NAMES.split('\n').count(), ERRNO_CODES.len());
+        assert_eq!(ERRNO_TEXTS.split('\n').count(), ERRNO_CODES.len());
         assert_eq!(Op::Chdir.as_str(), "chdir");
         assert_eq!(Reason::Survived.as_str(), "still running");
     }
