@@ -312,3 +312,64 @@ fn so_removal_only_same_inode() {
     o.expect("stop", 0, &[]);
     o.expect_eq("content", "NEW");
 }
+
+/// `--process-group` on a program started with `imp run` (no setsid): its process group
+/// is the caller's own (here pgid 1, the sandbox init's). stop must never signal its
+/// own group, the caller's, or -1 (RELIABILITY E3/E9: kill(0) killed the caller).
+#[test]
+fn so_process_group_of_callers_group_refused() {
+    let o = sandbox("so-pgself").run(
+        r#"
+        $IMP run -p $T/r.pid -- $TDAEMON --dump $OUT/r.dump --sleep 1000 2>>$H/log &
+        rp=$!
+        waitfile $OUT/r.dump
+        kv r $OUT/r.dump
+        echo "mypgid=$(ps -o pgid= $$ | tr -d ' ')"
+        # Same, from a shell that is its own group leader, running the stop.
+        r stop spy $IMP stop -p $T/r.pid --process-group --timeout 2
+        echo "survived=yes"
+        echo "alive=$(alive $rp)"
+        # Same from a shell that leads its own group (> 1): program, shell and imp stop
+        # all share it.
+        cat > $H/inner.sh <<'EOF'
+$IMP_RUNNER $IMP_BIN run -p $T/g.pid -- $TDAEMON --dump $T/out/g.dump --sleep 1000 2>>$H/log &
+while [ ! -e $T/out/g.dump ]; do sleep 0.02; done
+echo "g.shellpgid=$(ps -o pgid= $$ | tr -d ' ')" > $H/inner.kv
+strace -f -qq -A -o $H/spy.log -e signal=none -e trace=kill,tkill,tgkill,pidfd_send_signal,pidfd_open \
+    $IMP_RUNNER $IMP_BIN stop -p $T/g.pid --process-group --timeout 2 2>$H/g.err
+echo "g.rc=$?" >> $H/inner.kv
+echo "g.survived=yes" >> $H/inner.kv
+EOF
+        setsid bash $H/inner.sh
+        cat $H/inner.kv
+        echo "g.err=$(esc $H/g.err)"
+        kv g $OUT/g.dump
+        "#,
+    );
+    o.expect_eq("survived", "yes");
+    let pg = o.int("r.pgid");
+    let mine = o.int("mypgid");
+    o.check(pg == mine, "control: the program shares the caller's group");
+    for s in o.spy.signals() {
+        o.check(
+            s.target.is_some_and(|t| t > 1),
+            &format!("signalled the caller's own process group: {s:?}"),
+        );
+    }
+    let rc = o.rc("stop");
+    o.check(rc == 0 || rc == 6, "stopped (pid only) or refused");
+    o.expect_eq("g.survived", "yes");
+    let gpg = o.int("g.pgid");
+    o.check(
+        gpg > 1 && gpg == o.int("g.shellpgid"),
+        "control: shared group > 1",
+    );
+    for s in o.spy.signals() {
+        o.check(
+            s.target.is_some_and(|t| t > 1),
+            &format!("signalled the caller's own process group: {s:?}"),
+        );
+    }
+    let rc = o.rc("g");
+    o.check(rc == 0 || rc == 6, "stopped (pid only) or refused");
+}
