@@ -152,8 +152,10 @@ fn ld_concurrent_stops() {
         echo "stopped=$(cat $H/s*.err | grep -c 'stopped (pid')"
         echo "exists=$([ -e $T/d.pid ] && echo yes || echo no)"
         echo "alive=$(alive $(dpid d))"
+        echo "odd=$(for i in $(seq 10); do [ "$(cat $H/s$i.rc)" != 0 ] && echo "rc $(cat $H/s$i.rc): $(cat $H/s$i.err)"; done | head -3 | tr '\n' '|')"
         "#,
     );
+    o.expect_eq("odd", "");
     o.expect_eq("ok", "10");
     o.check(o.int("stopped") >= 1, "at least one says `stopped`");
     o.expect_eq("exists", "no");
