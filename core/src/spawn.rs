@@ -184,6 +184,26 @@ fn check_single_threaded() -> Result<(), Error> {
     }
 }
 
+/// The pidfile's path and its directory, opened and checked: before anything forks,
+/// so a bad pidfile is reported with nothing done.
+fn pidfile_dir<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
+    sanitize_stdio()?;
+    let Some(p) = spec.pidfile else {
+        return Ok(None);
+    };
+    let path = pidfile::Path::new(p)?;
+    let dir = path.open_dir()?;
+    Ok(Some((path, dir)))
+}
+
+/// The pidfile as the steps use it: its directory and its name there.
+type PidfileAt<'a> = Option<(BorrowedFd<'a>, &'a CStr)>;
+
+/// The steps' view of what [`pidfile_dir`] opened.
+fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
+    pidfile.as_ref().map(|(p, d)| (d.as_fd(), p.base()))
+}
+
 /// Starts `spec` as a daemon and returns once it is known to have started (exec
 /// succeeded, pidfile written and locked) or known to have failed.
 ///
@@ -192,26 +212,18 @@ fn check_single_threaded() -> Result<(), Error> {
 /// once the pidfile is locked, or the first error. EOF after the pid means exec
 /// succeeded.
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
-    sanitize_stdio()?;
-    let path = match spec.pidfile {
-        Some(p) => Some(pidfile::Path::new(p)?),
-        None => None,
-    };
-    let dir = match &path {
-        Some(p) => {
-            if let State::Running(pid) = pidfile::probe(p)?.state {
-                return Ok(Started::AlreadyRunning(pid));
-            }
-            Some(p.open_dir()?)
+    let pf = pidfile_dir(spec)?;
+    if let Some((p, _)) = &pf {
+        if let State::Running(pid) = pidfile::probe(p)?.state {
+            return Ok(Started::AlreadyRunning(pid));
         }
-        None => None,
-    };
+    }
     check_single_threaded()?;
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
     let child = match sys::fork().op(Op::Fork)? {
         Fork::Child => {
             drop(rd);
-            intermediate(spec, path.as_ref(), dir.as_ref().map(|d| d.as_fd()), wr)
+            intermediate(spec, at(&pf), wr)
         }
         Fork::Parent(pid) => pid,
     };
@@ -231,7 +243,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             }
             // The daemon failed after locking the pidfile: once it is gone (and with it
             // its lock), remove what it wrote, unless a new daemon holds it by then.
-            if let (Some(pid), Some(p)) = (locked, &path) {
+            if let (Some(pid), Some((p, _))) = (locked, &pf) {
                 crate::control::wait_gone(pid, 5000);
                 if let Ok(probe) = pidfile::probe(p) {
                     if probe.state == State::Stale {
@@ -245,20 +257,14 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
 }
 
 /// The intermediate child: new session, fork the daemon, exit. Never returns.
-fn intermediate(
-    spec: &Spec<'_>,
-    path: Option<&pidfile::Path<'_>>,
-    dir: Option<BorrowedFd<'_>>,
-    wr: OwnedFd,
-) -> ! {
+fn intermediate(spec: &Spec<'_>, pidfile: PidfileAt<'_>, wr: OwnedFd) -> ! {
     if let Err(e) = rustix::process::setsid() {
         report_error(&wr, Error::sys(Op::Setsid, e));
         sys::exit(1);
     }
     match sys::fork() {
         Ok(Fork::Child) => {
-            let e = daemon_steps(spec, path, dir, Some(&wr), true);
-            report_error(&wr, e);
+            report_error(&wr, failed(steps(spec, pidfile, Some(&wr), true)));
             sys::exit(127)
         }
         Ok(Fork::Parent(_)) => sys::exit(0),
@@ -273,47 +279,29 @@ fn intermediate(
 /// locked by this process, user, chdir, umask, environment, output files), without
 /// fork or setsid, and execs. Returns only on failure.
 pub fn run(spec: &Spec<'_>) -> Error {
-    if let Err(e) = sanitize_stdio() {
-        return e;
-    }
-    let path = match spec.pidfile.map(pidfile::Path::new).transpose() {
-        Ok(p) => p,
+    let pf = match pidfile_dir(spec) {
+        Ok(pf) => pf,
         Err(e) => return e,
     };
-    let dir = match path.as_ref().map(|p| p.open_dir()).transpose() {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
-    daemon_steps(
-        spec,
-        path.as_ref(),
-        dir.as_ref().map(|d| d.as_fd()),
-        None,
-        false,
-    )
+    failed(steps(spec, at(&pf), None, false))
 }
 
-/// The steps between fork and exec. Returns only on failure, with the first error.
-fn daemon_steps(
-    spec: &Spec<'_>,
-    path: Option<&pidfile::Path<'_>>,
-    dir: Option<BorrowedFd<'_>>,
-    report: Option<&OwnedFd>,
-    detached: bool,
-) -> Error {
-    match steps(spec, path, dir, report, detached) {
+/// What the steps return on success: nothing, as exec does not return.
+enum Never {}
+
+/// The error of steps that return only on failure.
+fn failed(r: Result<Never, Error>) -> Error {
+    match r {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-enum Never {}
-
+/// The steps between fork and exec. Returns only on failure, with the first error.
 #[inline(never)]
 fn steps(
     spec: &Spec<'_>,
-    path: Option<&pidfile::Path<'_>>,
-    dir: Option<BorrowedFd<'_>>,
+    pidfile: PidfileAt<'_>,
     report: Option<&OwnedFd>,
     detached: bool,
 ) -> Result<Never, Error> {
@@ -323,7 +311,7 @@ fn steps(
     if let Some(r) = report {
         let _ = keep.push(sys::raw(r));
     }
-    if let Some(d) = dir {
+    if let Some((d, _)) = pidfile {
         let _ = keep.push(sys::raw(&d));
     }
     fd::close_all_except(&keep);
@@ -335,17 +323,17 @@ fn steps(
     // 3. The pidfile: locked by this process (the lock passes through exec), content
     //    written after the lock is held.
     let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
-    let lock = match (path, dir) {
-        (Some(p), Some(d)) => {
+    let lock = match pidfile {
+        Some((dir, base)) => {
             let above = spec.keep_fds.iter().copied().max().unwrap_or(2).max(2) + 1;
-            let lock = pidfile::create_locked(d, p.base(), above)?;
+            let lock = pidfile::create_locked(dir, base, above)?;
             if let Err(e) = lock.write_pid(pid) {
-                let _ = lock.remove(d, p.base());
+                let _ = lock.remove(dir, base);
                 return Err(e);
             }
             Some(lock)
         }
-        _ => None,
+        None => None,
     };
     if let Some(r) = report {
         send(r, &[KIND_LOCKED, 0, 0, 0], pid);
