@@ -46,12 +46,8 @@ fn locked(name: &str, fmts: &[&str]) -> Outcome {
     o.expect("d.start", 0, &["started"]);
     let pid = o.int("d.pid");
     assert_eq!(o.int("n") as usize, fmts.len());
-    for i in 0..fmts.len() {
-        let what = format!(
-            "content {:?} (hex {})",
-            fmts[i],
-            o.get(&format!("c{i}.hex"))
-        );
+    for (i, f) in fmts.iter().enumerate() {
+        let what = format!("content {f:?} (hex {})", o.get(&format!("c{i}.hex")));
         let (sp, st) = (format!("stop{i}"), format!("status{i}"));
         o.check(
             o.rc(&sp) == 6 && o.err(&sp).contains("invalid"),
