@@ -23,11 +23,11 @@ pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
 
 /// Joins `parts` (pieces of C strings: no NUL inside) into `buf` as a C string; `None`
 /// when the result would not fit.
-pub fn join<'b>(buf: &'b mut [u8; PATH_MAX], parts: &[&[u8]]) -> Option<&'b CStr> {
+pub fn join<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b CStr> {
     let mut len = 0;
     for part in parts {
         let end = len + part.len();
-        if end >= PATH_MAX {
+        if end >= buf.len() {
             return None;
         }
         buf[len..end].copy_from_slice(part);

@@ -443,14 +443,16 @@ fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
 }
 
 /// The program's environment: pointers into the caller's strings, into `argv` (for
-/// `--env`), and into this struct's own buffers (HOME, USER, LOGNAME for `--user`).
+/// `--env`), and into this struct's own buffer (HOME, USER, LOGNAME for `--user`).
 struct Env {
     ptrs: [*const c_char; ENV_MAX + 1],
     len: usize,
-    home: heapless::Vec<u8, { user::HOME_MAX + 6 }>,
-    user: heapless::Vec<u8, { user::NAME_MAX + 6 }>,
-    logname: heapless::Vec<u8, { user::NAME_MAX + 9 }>,
+    /// `HOME=...`, `USER=...` and `LOGNAME=...`, one C string after the other.
+    vars: [u8; VARS_MAX],
 }
+
+/// Room for the three variables of a [`user::User`] and their NULs.
+const VARS_MAX: usize = "HOME=USER=LOGNAME=".len() + user::HOME_MAX + 2 * user::NAME_MAX + 3;
 
 fn env_name(entry: &[u8]) -> &[u8] {
     entry.split(|&b| b == b'=').next().unwrap_or(entry)
@@ -461,9 +463,7 @@ impl Env {
         Env {
             ptrs: [core::ptr::null(); ENV_MAX + 1],
             len: 0,
-            home: heapless::Vec::new(),
-            user: heapless::Vec::new(),
-            logname: heapless::Vec::new(),
+            vars: [0; VARS_MAX],
         }
     }
 
@@ -483,19 +483,6 @@ impl Env {
             .as_ref()
             .map(|c| &c.user)
             .filter(|u| u.has_entry);
-        if let Some(u) = user {
-            for (buf, prefix, value) in [
-                (
-                    &mut self.home as &mut dyn EnvBuf,
-                    &b"HOME="[..],
-                    u.home.as_slice(),
-                ),
-                (&mut self.user, b"USER=", u.name.as_slice()),
-                (&mut self.logname, b"LOGNAME=", u.name.as_slice()),
-            ] {
-                buf.set(prefix, value)?;
-            }
-        }
         let overridden = |entry: &[u8]| {
             let name = env_name(entry);
             spec.set_env.iter().any(|s| env_name(s.to_bytes()) == name)
@@ -511,14 +498,18 @@ impl Env {
         for e in spec.set_env.iter() {
             self.push(e.as_ptr())?;
         }
-        if user.is_some() {
-            let (h, u, l) = (
-                self.home.as_ptr(),
-                self.user.as_ptr(),
-                self.logname.as_ptr(),
-            );
-            for p in [h, u, l] {
-                self.push(p.cast())?;
+        if let Some(u) = user {
+            let mut at = 0;
+            for (name, value) in [
+                (&b"HOME="[..], u.home.as_slice()),
+                (b"USER=", u.name.as_slice()),
+                (b"LOGNAME=", u.name.as_slice()),
+            ] {
+                let var = fd::join(&mut self.vars[at..], &[name, value])
+                    .ok_or(Error::reason(Op::Env, Reason::TooLong))?;
+                let (p, n) = (var.as_ptr(), var.to_bytes_with_nul().len());
+                self.push(p)?;
+                at += n;
             }
         }
         Ok(())
@@ -538,20 +529,6 @@ fn env_get<'s>(spec: &Spec<'s>, name: &[u8]) -> Option<&'s [u8]> {
         .chain(inherited)
         .find(|e| env_name(e) == name)
         .map(|e| &e[name.len() + 1..])
-}
-
-trait EnvBuf {
-    fn set(&mut self, prefix: &[u8], value: &[u8]) -> Result<(), Error>;
-}
-
-impl<const N: usize> EnvBuf for heapless::Vec<u8, N> {
-    fn set(&mut self, prefix: &[u8], value: &[u8]) -> Result<(), Error> {
-        self.clear();
-        let too_long = Error::reason(Op::Env, Reason::TooLong);
-        self.extend_from_slice(prefix).map_err(|_| too_long)?;
-        self.extend_from_slice(value).map_err(|_| too_long)?;
-        self.push(0).map_err(|_| too_long)
-    }
 }
 
 /// The default search path when the environment has no PATH.
