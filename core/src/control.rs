@@ -103,25 +103,24 @@ impl Target {
     }
 
     /// Waits up to `ms` for the process to exit (a zombie counts as gone) and, with
-    /// `--process-group`, for its group to empty.
+    /// `--process-group`, for its group to empty: by polling its pidfd, else by looking
+    /// every 10 ms (at the lock, without pidfds).
     fn wait(&self, probe: &Probe, ms: u32) -> bool {
-        if let Some(g) = self.pgid {
-            for _ in 0..=ms / TICK_MS {
-                let main_gone = match &self.pidfd {
-                    Some(fd) => poll_exit(fd, 0),
-                    None => !probe.still_held_by(self.pid).unwrap_or(false),
-                };
-                if main_gone && rustix::process::test_kill_process_group(g).is_err() {
-                    return true;
-                }
-                sleep_tick();
+        if let (Some(fd), None) = (&self.pidfd, self.pgid) {
+            return poll_exit(fd, ms);
+        }
+        for _ in 0..=ms / TICK_MS {
+            let main_gone = match &self.pidfd {
+                Some(fd) => poll_exit(fd, 0),
+                None => !probe.still_held_by(self.pid).unwrap_or(false),
+            };
+            let group_gone = |g| rustix::process::test_kill_process_group(g).is_err();
+            if main_gone && self.pgid.map_or(true, group_gone) {
+                return true;
             }
-            return false;
+            sleep_tick();
         }
-        match &self.pidfd {
-            Some(fd) => poll_exit(fd, ms),
-            None => poll_unlocked(probe, self.pid, ms),
-        }
+        false
     }
 }
 
@@ -153,17 +152,6 @@ fn sleep_tick() {
         tv_sec: 0,
         tv_nsec: TICK_MS as i64 * 1_000_000,
     });
-}
-
-/// Without pidfds: checks every 10 ms whether the lock is still held.
-fn poll_unlocked(probe: &Probe, pid: Pid, ms: u32) -> bool {
-    for _ in 0..=ms / TICK_MS {
-        if !probe.still_held_by(pid).unwrap_or(false) {
-            return true;
-        }
-        sleep_tick();
-    }
-    false
 }
 
 /// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).

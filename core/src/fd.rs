@@ -131,56 +131,36 @@ pub fn check_open(fd: i32) -> Result<(), Error> {
 /// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
 #[inline(never)]
 pub fn close_all_except(keep: &[i32]) {
-    // Sorted copy of the fds to keep, above 2.
-    let mut ks: heapless::Vec<u32, 64> = heapless::Vec::new();
-    for &k in keep {
-        if k > 2 && !ks.contains(&(k as u32)) {
-            let _ = ks.push(k as u32);
-        }
-    }
-    sort(&mut ks);
+    let kept = |fd: u32| keep.iter().any(|&k| k as u32 == fd);
+    // From 3 up: close up to the next kept fd, step over it, until none is left.
     let mut first = 3u32;
-    let mut ok = true;
-    for &k in ks.iter().chain(core::iter::once(&u32::MAX)) {
-        if k > first {
-            let last = if k == u32::MAX { u32::MAX } else { k - 1 };
-            if sys::close_range(first, last).is_err() {
-                ok = false;
-                break;
-            }
+    let closed_all = loop {
+        let next = keep.iter().map(|&k| k as u32).filter(|&k| k >= first).min();
+        let last = next.map_or(u32::MAX, |k| k - 1);
+        if last >= first && sys::close_range(first, last).is_err() {
+            break false;
         }
-        first = k.saturating_add(1);
-    }
-    if ok {
-        return;
-    }
-    if close_from_proc(&ks).is_ok() {
+        match next {
+            Some(k) => first = k + 1,
+            None => break true,
+        }
+    };
+    if closed_all || close_from_proc(&kept).is_ok() {
         return;
     }
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(65536);
-    let limit = limit.min(1 << 20) as i32;
-    for fd in 3..limit {
-        if !ks.contains(&(fd as u32)) {
-            sys::close_raw(fd);
+    for fd in 3..limit.min(1 << 20) as u32 {
+        if !kept(fd) {
+            sys::close_raw(fd as i32);
         }
     }
 }
 
-/// Insertion sort: a handful of fds, and no 2 KB quicksort in the binary.
-fn sort(v: &mut [u32]) {
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && v[j - 1] > v[j] {
-            v.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
-/// Closes the fds listed in `/proc/self/fd` (except `keep` and the directory's own fd).
-fn close_from_proc(keep: &[u32]) -> Result<(), Errno> {
+/// Closes the fds listed in `/proc/self/fd` (except the `kept` ones and the directory's
+/// own fd).
+fn close_from_proc(kept: &dyn Fn(u32) -> bool) -> Result<(), Errno> {
     let dir = openat(
         rustix::fs::CWD,
         c"/proc/self/fd",
@@ -201,7 +181,7 @@ fn close_from_proc(keep: &[u32]) -> Result<(), Errno> {
                 continue;
             };
             let n = n as u32;
-            if n > 2 && n != own && !keep.contains(&n) {
+            if n > 2 && n != own && !kept(n) {
                 sys::close_raw(n as i32);
                 closed += 1;
             }

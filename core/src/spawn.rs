@@ -412,32 +412,25 @@ fn open_output(path: &CStr, op: Op) -> Result<OwnedFd, Error> {
     Ok(f)
 }
 
+/// stdin from /dev/null (when detached), stdout and stderr as configured, each opened
+/// close-on-exec and then moved onto its number.
 #[inline(never)]
 fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
     if detached {
         move_to(open_null(OFlags::RDONLY)?, 0)?;
     }
     // -o FILE names the same file for both: open it once so both share the offset.
-    let same = match (spec.stdout, spec.stderr) {
-        (Stdio::File(a), Stdio::File(b)) => a == b,
-        _ => false,
-    };
-    let out = match spec.stdout {
-        Stdio::Inherit => None,
-        Stdio::Null => Some(open_null(OFlags::WRONLY)?),
-        Stdio::File(p) => Some(open_output(p, Op::Stdout)?),
-    };
-    let err = match (spec.stderr, &out, same) {
-        (_, Some(o), true) => Some(rustix::io::fcntl_dupfd_cloexec(o, 3).op(Op::Dup)?),
-        (Stdio::Inherit, _, _) => None,
-        (Stdio::Null, _, _) => Some(open_null(OFlags::WRONLY)?),
-        (Stdio::File(p), _, _) => Some(open_output(p, Op::Stderr)?),
-    };
-    if let Some(o) = out {
-        move_to(o, 1)?;
-    }
-    if let Some(e) = err {
-        move_to(e, 2)?;
+    let same = matches!((spec.stdout, spec.stderr), (Stdio::File(a), Stdio::File(b)) if a == b);
+    for (stdio, target, op) in [(spec.stdout, 1, Op::Stdout), (spec.stderr, 2, Op::Stderr)] {
+        let f = match stdio {
+            Stdio::Inherit => continue,
+            Stdio::File(_) if same && target == 2 => {
+                rustix::io::fcntl_dupfd_cloexec(sys::borrow_raw(1), 3).op(Op::Dup)?
+            }
+            Stdio::File(p) => open_output(p, op)?,
+            Stdio::Null => open_null(OFlags::WRONLY)?,
+        };
+        move_to(f, target)?;
     }
     Ok(())
 }
