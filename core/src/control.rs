@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Op, Reason};
 use crate::parse::{Schedule, Step};
-use crate::pidfile::{self, Path, Probe, State};
+use crate::pidfile::{self, Probe, State};
 use core::ffi::CStr;
 use rustix::event::{PollFd, PollFlags};
 use rustix::fd::OwnedFd;
@@ -17,7 +17,7 @@ use rustix::process::{Pid, PidfdFlags, Signal};
 
 /// The daemon's state, for `status`.
 pub fn status(path: &CStr) -> Result<State, Error> {
-    Ok(pidfile::probe(&Path::new(path)?)?.state)
+    Ok(pidfile::probe(path)?.state)
 }
 
 /// How to stop.
@@ -50,7 +50,7 @@ struct Target {
 impl Target {
     /// Opens a pidfd for the lock holder and re-checks it still holds the lock.
     /// `Ok(None)`: it is already gone.
-    fn open(probe: &Probe, pid: Pid, process_group: bool) -> Result<Option<Target>, Error> {
+    fn open(probe: &Probe<'_>, pid: Pid, process_group: bool) -> Result<Option<Target>, Error> {
         let pidfd = match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
             Ok(fd) => Some(fd),
             Err(Errno::SRCH) => return Ok(None),
@@ -105,7 +105,7 @@ impl Target {
     /// Waits up to `ms` for the process to exit (a zombie counts as gone) and, with
     /// `--process-group`, for its group to empty: by polling its pidfd, else by looking
     /// every 10 ms (at the lock, without pidfds).
-    fn wait(&self, probe: &Probe, ms: u32) -> bool {
+    fn wait(&self, probe: &Probe<'_>, ms: u32) -> bool {
         if let (Some(fd), None) = (&self.pidfd, self.pgid) {
             return poll_exit(fd, ms);
         }
@@ -175,11 +175,10 @@ pub fn wait_gone(pid: Pid, ms: u32) -> bool {
 /// then removes the pidfile (only while holding its lock, only if it is still the same
 /// file). A stale pidfile is removed without signalling anything.
 pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
-    let path = Path::new(path)?;
-    let probe = pidfile::probe(&path)?;
+    let probe = pidfile::probe(path)?;
     let pid = match probe.state {
         State::Absent => return Ok(Stopped::NotRunning),
-        State::Stale => return Ok(Stopped::Stale(probe.remove(&path))),
+        State::Stale => return Ok(Stopped::Stale(probe.remove())),
         State::Running(pid) => pid,
     };
     if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
@@ -191,12 +190,12 @@ pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
             ));
         }
     }
-    let _ = probe.remove(&path);
+    let _ = probe.remove();
     Ok(Stopped::Stopped(pid))
 }
 
 /// Runs the schedule; true once the process is gone.
-fn run_schedule(target: &Target, probe: &Probe, schedule: &Schedule) -> Result<bool, Error> {
+fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &Schedule) -> Result<bool, Error> {
     let mut i = 0;
     while let Some(step) = schedule.get(i) {
         match *step {
@@ -223,8 +222,7 @@ fn run_schedule(target: &Target, probe: &Probe, schedule: &Schedule) -> Result<b
 /// Sends one signal to the daemon. `Ok(None)`: not running (no pidfile, stale, or
 /// gone before the signal).
 pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
-    let path = Path::new(path)?;
-    let probe = pidfile::probe(&path)?;
+    let probe = pidfile::probe(path)?;
     let State::Running(pid) = probe.state else {
         return Ok(None);
     };

@@ -30,9 +30,10 @@ pub enum State {
 
 /// A pidfile opened for inspection (never for writing): the directory, and the file
 /// if it exists.
-pub struct Probe {
+pub struct Probe<'a> {
     /// The state found.
     pub state: State,
+    base: &'a CStr,
     dir: Option<OwnedFd>,
     file: Option<OwnedFd>,
     ino: (u64, u64),
@@ -168,7 +169,8 @@ fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
 
 /// Inspects a pidfile without changing anything: never writes, creates, unlinks or
 /// takes a lock.
-pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
+pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
+    let path = Path::new(path)?;
     let dir = match path.open_dir() {
         Ok(d) => d,
         Err(Error {
@@ -177,6 +179,7 @@ pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
         }) => {
             return Ok(Probe {
                 state: State::Absent,
+                base: path.base,
                 dir: None,
                 file: None,
                 ino: (0, 0),
@@ -187,6 +190,7 @@ pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
     let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDONLY)? else {
         return Ok(Probe {
             state: State::Absent,
+            base: path.base,
             dir: Some(dir),
             file: None,
             ino: (0, 0),
@@ -218,13 +222,14 @@ pub fn probe(path: &Path<'_>) -> Result<Probe, Error> {
     };
     Ok(Probe {
         state,
+        base: path.base,
         ino: ino(&st),
         dir: Some(dir),
         file: Some(file),
     })
 }
 
-impl Probe {
+impl Probe<'_> {
     /// Asks the kernel again whether `pid` still holds the lock: the re-check between
     /// opening a pidfd and signalling.
     pub fn still_held_by(&self, pid: Pid) -> Result<bool, Error> {
@@ -237,7 +242,7 @@ impl Probe {
 
     /// Removes the pidfile if nobody holds its lock and the name still names the file
     /// that was probed. `Ok(false)`: someone (a new daemon) holds it, left alone.
-    pub fn remove(mut self, path: &Path<'_>) -> Result<bool, Error> {
+    pub fn remove(mut self) -> Result<bool, Error> {
         // Our read-only fd must be closed first: closing any fd of the file would drop
         // the lock we are about to take.
         drop(self.file.take());
@@ -245,7 +250,7 @@ impl Probe {
             return Ok(false);
         };
         let Some((file, st)) =
-            open_existing(dir.as_fd(), path.base, OFlags::RDWR).map_err(as_remove)?
+            open_existing(dir.as_fd(), self.base, OFlags::RDWR).map_err(as_remove)?
         else {
             return Ok(false);
         };
@@ -257,7 +262,7 @@ impl Probe {
             Err(Errno::AGAIN | Errno::ACCESS) => return Ok(false),
             Err(e) => return Err(Error::sys(Op::Remove, e)),
         }
-        unlink_if_same(dir.as_fd(), path.base, &file)?;
+        unlink_if_same(dir.as_fd(), self.base, &file)?;
         Ok(true)
     }
 }

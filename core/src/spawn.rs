@@ -213,7 +213,7 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// succeeded.
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     let pf = pidfile_dir(spec)?;
-    if let Some((p, _)) = &pf {
+    if let Some(p) = spec.pidfile {
         if let State::Running(pid) = pidfile::probe(p)?.state {
             return Ok(Started::AlreadyRunning(pid));
         }
@@ -243,11 +243,11 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             }
             // The daemon failed after locking the pidfile: once it is gone (and with it
             // its lock), remove what it wrote, unless a new daemon holds it by then.
-            if let (Some(pid), Some((p, _))) = (locked, &pf) {
+            if let (Some(pid), Some(p)) = (locked, spec.pidfile) {
                 crate::control::wait_gone(pid, 5000);
                 if let Ok(probe) = pidfile::probe(p) {
                     if probe.state == State::Stale {
-                        let _ = probe.remove(p);
+                        let _ = probe.remove();
                     }
                 }
             }
