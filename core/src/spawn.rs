@@ -460,13 +460,12 @@ impl Env {
         }
     }
 
-    fn push(&mut self, p: *const c_char) -> Result<(), Error> {
-        if self.len == ENV_MAX {
-            return Err(Error::reason(Op::Env, Reason::TooMany));
+    /// Adds an entry; past [`ENV_MAX`] it is only counted (and `build` fails).
+    fn push(&mut self, p: *const c_char) {
+        if let Some(slot) = self.ptrs[..ENV_MAX].get_mut(self.len) {
+            *slot = p;
         }
-        self.ptrs[self.len] = p;
         self.len += 1;
-        Ok(())
     }
 
     #[inline(never)]
@@ -479,49 +478,52 @@ impl Env {
         let overridden = |entry: &[u8]| {
             let name = env_name(entry);
             spec.set_env.iter().any(|s| env_name(s.to_bytes()) == name)
-                || (user.is_some() && matches!(name, b"HOME" | b"USER" | b"LOGNAME"))
+                || (user.is_some() && USER_VARS.contains(&name))
         };
         if !spec.clear_env {
             for e in spec.envp.iter() {
                 if !overridden(e.to_bytes()) {
-                    self.push(e.as_ptr())?;
+                    self.push(e.as_ptr());
                 }
             }
         }
         for e in spec.set_env.iter() {
-            self.push(e.as_ptr())?;
+            self.push(e.as_ptr());
         }
         if let Some(u) = user {
             let mut at = 0;
-            for (name, value) in [
-                (&b"HOME="[..], u.home.as_slice()),
-                (b"USER=", u.name.as_slice()),
-                (b"LOGNAME=", u.name.as_slice()),
-            ] {
-                let var = fd::join(&mut self.vars[at..], &[name, value])
+            for (name, value) in USER_VARS.iter().zip([&u.home[..], &u.name, &u.name]) {
+                // Always fits: VARS_MAX has room for the longest name and home.
+                let var = fd::join(&mut self.vars[at..], &[name, b"=", value])
                     .ok_or(Error::reason(Op::Env, Reason::TooLong))?;
                 let (p, n) = (var.as_ptr(), var.to_bytes_with_nul().len());
-                self.push(p)?;
+                self.push(p);
                 at += n;
             }
+        }
+        if self.len > ENV_MAX {
+            return Err(Error::reason(Op::Env, Reason::TooMany));
         }
         Ok(())
     }
 }
 
+/// The variables set for `--user` (from its passwd entry): home, name, name.
+const USER_VARS: [&[u8]; 3] = [b"HOME", b"USER", b"LOGNAME"];
+
 /// The value of `name` in the program's environment: `--env` first, then the
 /// inherited one (unless cleared).
 fn env_get<'s>(spec: &Spec<'s>, name: &[u8]) -> Option<&'s [u8]> {
-    let from_set = spec.set_env.iter().map(|s| s.to_bytes());
-    let inherited = spec
-        .envp
+    let value = |e: &'s CStr| e.to_bytes().strip_prefix(name)?.strip_prefix(b"=");
+    let inherited = if spec.clear_env {
+        CStrArray::empty()
+    } else {
+        spec.envp
+    };
+    spec.set_env
         .iter()
-        .map(|s| s.to_bytes())
-        .filter(|_| !spec.clear_env);
-    from_set
-        .chain(inherited)
-        .find(|e| env_name(e) == name)
-        .map(|e| &e[name.len() + 1..])
+        .find_map(|e| value(e))
+        .or_else(|| inherited.iter().find_map(|e| value(e)))
 }
 
 /// The default search path when the environment has no PATH.
