@@ -116,31 +116,38 @@ fn ino(st: &Stat) -> (u64, u64) {
     (st.st_dev as u64, st.st_ino as u64)
 }
 
-/// `lstat` of the name: `None` if it does not exist; symlinks and non-regular files are
-/// refused before anything opens them (a FIFO or a device is never opened).
-fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<Option<Stat>, Error> {
+/// The (device, inode) `base` names now, if any (without following a symlink).
+fn ino_at(dir: BorrowedFd<'_>, base: &CStr) -> Option<(u64, u64)> {
+    rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|st| ino(&st))
+}
+
+/// `lstat` of the name: whether it exists; symlinks and non-regular files are refused
+/// before anything opens them (a FIFO or a device is never opened).
+fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<bool, Error> {
     match rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => {
             if FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink {
                 return Err(Error::reason(Op::Open, Reason::Symlink));
             }
             check_file(&st)?;
-            Ok(Some(st))
+            Ok(true)
         }
-        Err(Errno::NOENT) => Ok(None),
+        Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(Error::sys(Op::Open, e)),
     }
 }
 
 /// Opens an existing pidfile without following a symlink, without blocking, and checks
-/// it is the file that was stat'ed.
+/// it is the file that was stat'ed; returns it with its (device, inode).
 fn open_existing(
     dir: BorrowedFd<'_>,
     base: &CStr,
     flags: OFlags,
-) -> Result<Option<(OwnedFd, Stat)>, Error> {
+) -> Result<Option<(OwnedFd, (u64, u64))>, Error> {
     let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    if stat_name(dir, base)?.is_none() {
+    if !stat_name(dir, base)? {
         return Ok(None);
     }
     let file = match fd::openat(dir, base, flags, Mode::empty()) {
@@ -151,7 +158,7 @@ fn open_existing(
     };
     let st = rustix::fs::fstat(&file).op(Op::Open)?;
     check_file(&st)?;
-    Ok(Some((file, st)))
+    Ok(Some((file, ino(&st))))
 }
 
 /// Reads and checks the pid a locked pidfile names.
@@ -187,7 +194,7 @@ pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
         }
         Err(e) => return Err(e),
     };
-    let Some((file, st)) = open_existing(dir.as_fd(), path.base, OFlags::RDONLY)? else {
+    let Some((file, file_ino)) = open_existing(dir.as_fd(), path.base, OFlags::RDONLY)? else {
         return Ok(Probe {
             state: State::Absent,
             base: path.base,
@@ -223,7 +230,7 @@ pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
     Ok(Probe {
         state,
         base: path.base,
-        ino: ino(&st),
+        ino: file_ino,
         dir: Some(dir),
         file: Some(file),
     })
@@ -249,12 +256,12 @@ impl Probe<'_> {
         let Some(dir) = self.dir.take() else {
             return Ok(false);
         };
-        let Some((file, st)) =
+        let Some((file, file_ino)) =
             open_existing(dir.as_fd(), self.base, OFlags::RDWR).map_err(as_remove)?
         else {
             return Ok(false);
         };
-        if ino(&st) != self.ino {
+        if file_ino != self.ino {
             return Ok(false);
         }
         match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
@@ -276,14 +283,11 @@ fn as_remove(e: Error) -> Error {
 
 /// Unlinks `base` if it still names the inode `file` is open on.
 fn unlink_if_same(dir: BorrowedFd<'_>, base: &CStr, file: &OwnedFd) -> Result<(), Error> {
-    let now = rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW);
-    let st = rustix::fs::fstat(file).op(Op::Remove)?;
-    match now {
-        Ok(n) if ino(&n) == ino(&st) => {
-            rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove)
-        }
-        _ => Ok(()),
+    let now = ino_at(dir, base);
+    if now == Some(ino(&rustix::fs::fstat(file).op(Op::Remove)?)) {
+        rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove)?;
     }
+    Ok(())
 }
 
 /// The daemon's lock on its pidfile. Not `Clone`: there is exactly one fd holding it,
@@ -337,9 +341,8 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
         }
         // The name may have been unlinked (a stop removing a stale file) or replaced
         // between our open and our lock: then this lock guards nothing; start over.
-        match rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) if ino(&now) == ino(&st) => {}
-            _ => continue,
+        if ino_at(dir, base) != Some(ino(&st)) {
+            continue;
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(0o644)).op(Op::Create)?;
         return Ok(Lock { file });
