@@ -287,8 +287,9 @@ fn stop(cmd: &Command) -> i32 {
             .emit(imp_core::log::stdout());
         return code::OK;
     }
+    let schedule = cmd.schedule();
     let opts = StopOptions {
-        schedule: cmd.schedule(),
+        schedule: &schedule,
         process_group: cmd.process_group,
     };
     match control::stop(p, &opts) {

@@ -7,7 +7,7 @@
 //! the same re-check (a residual race of one check).
 
 use crate::error::{Error, Op, Reason};
-use crate::parse::{Schedule, Step};
+use crate::parse::Step;
 use crate::pidfile::{self, Probe, State};
 use core::ffi::CStr;
 use rustix::event::{PollFd, PollFlags};
@@ -22,9 +22,9 @@ pub fn status(path: &CStr) -> Result<State, Error> {
 
 /// How to stop.
 #[derive(Clone, Debug)]
-pub struct StopOptions {
+pub struct StopOptions<'a> {
     /// Signals and waits, dpkg `--retry` style.
-    pub schedule: Schedule,
+    pub schedule: &'a [Step],
     /// Also signal the daemon's process group.
     pub process_group: bool,
 }
@@ -174,15 +174,15 @@ pub fn wait_gone(pid: Pid, ms: u32) -> bool {
 /// Stops the daemon: runs the schedule (signal, wait, signal, wait...) until it exits,
 /// then removes the pidfile (only while holding its lock, only if it is still the same
 /// file). A stale pidfile is removed without signalling anything.
-pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
-    let probe = pidfile::probe(path)?;
+pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
+    let mut probe = pidfile::probe(path)?;
     let pid = match probe.state {
         State::Absent => return Ok(Stopped::NotRunning),
         State::Stale => return Ok(Stopped::Stale(probe.remove())),
         State::Running(pid) => pid,
     };
     if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
-        if !run_schedule(&target, &probe, &opts.schedule)? {
+        if !run_schedule(&target, &probe, opts.schedule)? {
             return Err(Error::reason_id(
                 Op::Kill,
                 Reason::Survived,
@@ -195,7 +195,7 @@ pub fn stop(path: &CStr, opts: &StopOptions) -> Result<Stopped, Error> {
 }
 
 /// Runs the schedule; true once the process is gone.
-fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &Schedule) -> Result<bool, Error> {
+fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &[Step]) -> Result<bool, Error> {
     let mut i = 0;
     while let Some(step) = schedule.get(i) {
         match *step {

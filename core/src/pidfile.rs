@@ -249,7 +249,7 @@ impl Probe<'_> {
 
     /// Removes the pidfile if nobody holds its lock and the name still names the file
     /// that was probed. `Ok(false)`: someone (a new daemon) holds it, left alone.
-    pub fn remove(mut self) -> Result<bool, Error> {
+    pub fn remove(&mut self) -> Result<bool, Error> {
         // Our read-only fd must be closed first: closing any fd of the file would drop
         // the lock we are about to take.
         drop(self.file.take());

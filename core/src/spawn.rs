@@ -245,7 +245,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             // its lock), remove what it wrote, unless a new daemon holds it by then.
             if let (Some(pid), Some(p)) = (locked, spec.pidfile) {
                 crate::control::wait_gone(pid, 5000);
-                if let Ok(probe) = pidfile::probe(p) {
+                if let Ok(mut probe) = pidfile::probe(p) {
                     if probe.state == State::Stale {
                         let _ = probe.remove();
                     }
