@@ -78,14 +78,27 @@ pub fn for_each_line(
     }
 }
 
-/// The `i`-th `:`-separated field of a line.
-fn field(line: &[u8], i: usize) -> Option<&[u8]> {
-    line.split(|&b| b == b':').nth(i)
+/// The first seven `:`-separated fields of a passwd or group line (missing ones empty).
+fn fields(line: &[u8]) -> [&[u8]; 7] {
+    let mut out = [&b""[..]; 7];
+    for (slot, field) in out.iter_mut().zip(line.split(|&b| b == b':')) {
+        *slot = field;
+    }
+    out
 }
 
-/// A number field of a passwd or group line (a uid or gid: no wrap-around).
-fn id(line: &[u8], i: usize) -> Option<u32> {
-    u32::try_from(crate::parse::decimal(field(line, i)?)?).ok()
+/// Why a name was not found: the file could not be read (a missing one is empty), or
+/// it has no such entry.
+fn read_error(read: Result<(), rustix::io::Errno>, op: Op, missing: Reason) -> Error {
+    match read {
+        Err(e) if e != rustix::io::Errno::NOENT => Error::sys(op, e),
+        _ => Error::reason(op, missing),
+    }
+}
+
+/// A uid or gid field (no wrap-around).
+fn id(field: &[u8]) -> Option<u32> {
+    u32::try_from(crate::parse::decimal(field)?).ok()
 }
 
 /// Finds a user by name or number in `passwd` and fills `user` (which should be
@@ -96,13 +109,12 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(),
     if spec.is_empty() {
         return Err(Error::reason(Op::User, Reason::UnknownUser));
     }
-    let numeric = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok());
-    // A passwd line: `name:pw:uid:gid:gecos:home:shell`.
+    let numeric = id(spec);
     let read = for_each_line(passwd, &mut |line: &[u8]| {
-        let (Some(name), Some(uid), Some(gid)) = (field(line, 0), id(line, 2), id(line, 3)) else {
+        let [name, _, uid, gid, _, home, _] = fields(line);
+        let (Some(uid), Some(gid)) = (id(uid), id(gid)) else {
             return false;
         };
-        let home = field(line, 5).unwrap_or(b"");
         let hit = match numeric {
             Some(n) => uid == n,
             None => name == spec,
@@ -121,10 +133,7 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(),
             (user.uid, user.gid) = (n, n);
             Ok(())
         }
-        (false, None) => Err(match read {
-            Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::User, e),
-            _ => Error::reason(Op::User, Reason::UnknownUser),
-        }),
+        (false, None) => Err(read_error(read, Op::User, Reason::UnknownUser)),
     }
 }
 
@@ -135,20 +144,18 @@ pub fn lookup_user(spec: &[u8], user: &mut User) -> Result<(), Error> {
 
 /// Finds a group by name or number in `group`; a number needs no entry.
 pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
-    if let Some(n) = crate::parse::decimal(spec).and_then(|n| u32::try_from(n).ok()) {
+    if let Some(n) = id(spec) {
         return Ok(n);
     }
     let mut found = None;
     let read = for_each_line(group, &mut |line: &[u8]| {
-        if !spec.is_empty() && field(line, 0) == Some(spec) {
-            found = id(line, 2);
+        let [name, _, gid, ..] = fields(line);
+        if !spec.is_empty() && name == spec {
+            found = id(gid);
         }
         found.is_some()
     });
-    found.ok_or(match read {
-        Err(e) if e != rustix::io::Errno::NOENT => Error::sys(Op::Group, e),
-        _ => Error::reason(Op::Group, Reason::UnknownGroup),
-    })
+    found.ok_or(read_error(read, Op::Group, Reason::UnknownGroup))
 }
 
 /// Finds a group in `/etc/group`.
@@ -168,14 +175,11 @@ pub fn groups_of_in(
     let _ = out.push(primary);
     let mut full = false;
     let read = for_each_line(group, &mut |line: &[u8]| {
-        let (Some(gid), Some(members)) = (
-            field(line, 2).and_then(crate::parse::decimal),
-            field(line, 3),
-        ) else {
+        let [_, _, gid, members, ..] = fields(line);
+        let Some(gid) = id(gid) else {
             return false;
         };
         if !user.is_empty() && members.split(|&b| b == b',').any(|m| m == user) {
-            let gid = gid as u32;
             if !out.contains(&gid) && out.push(gid).is_err() {
                 full = true;
             }
