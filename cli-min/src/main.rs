@@ -178,10 +178,19 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
 fn fail(cmd: &Command, e: &Error) -> i32 {
     let mut l = Line::new();
     head(&mut l, cmd.action);
+    // What failed: `kill pid N`, `chdir /x`, `user x` ...
     let what = subject(cmd, e.op);
-    let mut pid = None;
     match e.cause {
-        Cause::Reason(r) => {
+        Cause::Errno(_) if e.op == Op::Kill => {
+            l.push(pidfile(cmd).to_bytes()).str(": kill pid ").num(e.id);
+        }
+        Cause::Errno(_) => {
+            l.str(e.op.as_str());
+            if let Some(w) = what {
+                l.str(" ").push(w.to_bytes());
+            }
+        }
+        Cause::Reason(_) => {
             if matches!(e.op, Op::User | Op::Group) {
                 l.str(e.op.as_str()).str(" ");
             }
@@ -189,34 +198,26 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
                 Some(w) => l.push(w.to_bytes()),
                 None => l.str(e.op.as_str()),
             };
-            l.str(": ");
-            match r {
-                Reason::Survived => {
-                    l.str(if cmd.no_kill && cmd.retry.is_none() {
-                        "still running after timeout"
-                    } else {
-                        "still running after SIGKILL"
-                    });
-                    pid = Some(e.id);
-                }
-                Reason::Owner | Reason::DirOwner | Reason::ReadLocked | Reason::HolderMismatch => {
-                    l.str(r.as_str()).str(" ").num(e.id);
-                }
-                _ => cause_text(&mut l, e.cause),
-            }
         }
-        Cause::Errno(_) => {
-            if e.op == Op::Kill {
-                l.push(pidfile(cmd).to_bytes()).str(": kill pid ").num(e.id);
+    }
+    // Why.
+    l.str(": ");
+    let mut pid = None;
+    match e.cause {
+        Cause::Reason(Reason::Survived) => {
+            l.str(if cmd.no_kill && cmd.retry.is_none() {
+                "still running after timeout"
             } else {
-                l.str(e.op.as_str());
-                if let Some(w) = what {
-                    l.str(" ").push(w.to_bytes());
-                }
-            }
-            l.str(": ");
-            cause_text(&mut l, e.cause);
+                "still running after SIGKILL"
+            });
+            pid = Some(e.id);
         }
+        Cause::Reason(
+            r @ (Reason::Owner | Reason::DirOwner | Reason::ReadLocked | Reason::HolderMismatch),
+        ) => {
+            l.str(r.as_str()).str(" ").num(e.id);
+        }
+        cause => cause_text(&mut l, cause),
     }
     finish(&mut l, pid);
     exit_code(cmd.action, e)

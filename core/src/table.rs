@@ -6,8 +6,8 @@
 pub fn nth(blob: &'static str, i: usize) -> &'static str {
     let b = blob.as_bytes();
     let (mut start, mut k) = (0, 0);
-    for (j, &c) in b.iter().enumerate() {
-        if c == b'\n' {
+    for j in 0..=b.len() {
+        if j == b.len() || b[j] == b'\n' {
             if k == i {
                 return blob.get(start..j).unwrap_or("");
             }
@@ -15,11 +15,7 @@ pub fn nth(blob: &'static str, i: usize) -> &'static str {
             start = j + 1;
         }
     }
-    if k == i {
-        blob.get(start..).unwrap_or("")
-    } else {
-        ""
-    }
+    ""
 }
 
 /// The index of `word` in `blob`, ignoring ASCII case when asked.
