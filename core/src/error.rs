@@ -162,6 +162,8 @@ pub enum Reason {
     TooMany,
     /// A path too long for the fixed buffers.
     TooLong,
+    /// A line of /etc/group too long for the fixed buffer, which could name the user.
+    LineTooLong,
     /// The pidfile's path ends in `/` or is empty.
     BadPath,
     /// Another daemon holds the pidfile's lock (pid in `Error::id`).
@@ -209,7 +211,7 @@ impl Reason {
 }
 
 /// The words of [`Reason::as_str`], in discriminant order.
-const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nnot a file path\nalready running\nchild died before reporting\nstill running";
+const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nline too long\nnot a file path\nalready running\nchild died before reporting\nstill running";
 
 const REASONS: [Reason; Reason::Survived as usize + 1] = [
     Reason::Invalid,
@@ -230,6 +232,7 @@ const REASONS: [Reason; Reason::Survived as usize + 1] = [
     Reason::Threaded,
     Reason::TooMany,
     Reason::TooLong,
+    Reason::LineTooLong,
     Reason::BadPath,
     Reason::AlreadyRunning,
     Reason::ChildDied,

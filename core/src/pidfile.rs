@@ -174,9 +174,31 @@ fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
     Ok(pid)
 }
 
+/// How often, 1 ms apart, [`probe`] looks again at a locked pidfile whose content does
+/// not name the lock holder yet.
+const SETTLE_TRIES: u32 = 200;
+
 /// Inspects a pidfile without changing anything: never writes, creates, unlinks or
 /// takes a lock.
+///
+/// A locked pidfile whose content is empty, partial, or names another pid is looked at
+/// again for up to 200 ms: a daemon writes its pid only after taking the lock, and a
+/// `stop` locks the file briefly to remove it. Only a disagreement that lasts is
+/// reported (`invalid`, `insecure`).
 pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
+    let mut tries = SETTLE_TRIES;
+    loop {
+        match probe_once(path) {
+            Err(e) if tries > 0 && matches!(e.reason_of(), Some(Reason::Invalid | Reason::HolderMismatch)) => {
+                tries -= 1;
+                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 1_000_000 });
+            }
+            r => return r,
+        }
+    }
+}
+
+fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
     let path = Path::new(path)?;
     let dir = match path.open_dir() {
         Ok(d) => d,

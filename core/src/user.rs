@@ -36,12 +36,12 @@ pub struct User {
     pub has_entry: bool,
 }
 
-/// Calls `f` on each line of a small text file until it returns `true`. Lines longer
-/// than [`LINE_MAX`] are skipped whole.
+/// Calls `f` on each line of a small text file until it returns `true`. A line longer
+/// than [`LINE_MAX`] is passed cut, with `false` for "complete".
 #[inline(never)]
 pub fn for_each_line(
     path: &CStr,
-    f: &mut dyn FnMut(&[u8]) -> bool,
+    f: &mut dyn FnMut(&[u8], bool) -> bool,
 ) -> Result<(), rustix::io::Errno> {
     let file = fd::openat(
         rustix::fs::CWD,
@@ -56,14 +56,14 @@ pub fn for_each_line(
     loop {
         let n = fd::retry(|| rustix::io::read(&file, &mut chunk))?;
         if n == 0 {
-            if len > 0 && !skipping {
-                f(&line[..len]);
+            if len > 0 {
+                f(&line[..len], !skipping);
             }
             return Ok(());
         }
         for &b in &chunk[..n] {
             if b == b'\n' {
-                if !skipping && f(&line[..len]) {
+                if f(&line[..len], !skipping) {
                     return Ok(());
                 }
                 len = 0;
@@ -110,7 +110,8 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(),
         return Err(Error::reason(Op::User, Reason::UnknownUser));
     }
     let numeric = id(spec);
-    let read = for_each_line(passwd, &mut |line: &[u8]| {
+    // A cut line still has its first fields: name, uid, gid, home fit in LINE_MAX.
+    let read = for_each_line(passwd, &mut |line: &[u8], _complete| {
         let [name, _, uid, gid, _, home, _] = fields(line);
         let (Some(uid), Some(gid)) = (id(uid), id(gid)) else {
             return false;
@@ -148,7 +149,7 @@ pub fn lookup_group_in(group: &CStr, spec: &[u8]) -> Result<u32, Error> {
         return Ok(n);
     }
     let mut found = None;
-    let read = for_each_line(group, &mut |line: &[u8]| {
+    let read = for_each_line(group, &mut |line: &[u8], _complete| {
         let [name, _, gid, ..] = fields(line);
         if !spec.is_empty() && name == spec {
             found = id(gid);
@@ -174,18 +175,30 @@ pub fn groups_of_in(
     out.clear();
     let _ = out.push(primary);
     let mut full = false;
-    let read = for_each_line(group, &mut |line: &[u8]| {
+    let mut cut = false;
+    let read = for_each_line(group, &mut |line: &[u8], complete| {
         let [_, _, gid, members, ..] = fields(line);
         let Some(gid) = id(gid) else {
             return false;
         };
-        if !user.is_empty() && members.split(|&b| b == b',').any(|m| m == user) {
+        // In a cut line the last member may be cut too: only whole names count, and a
+        // cut line that does not name the user could still name it further on.
+        let mut names = members.split(|&b| b == b',');
+        if !complete {
+            names.next_back();
+        }
+        if !user.is_empty() && names.any(|m| m == user) {
             if !out.contains(&gid) && out.push(gid).is_err() {
                 full = true;
             }
+        } else if !complete {
+            cut = true;
         }
-        full
+        full || cut
     });
+    if cut {
+        return Err(Error::reason(Op::Group, Reason::LineTooLong));
+    }
     match read {
         Err(e) if e != rustix::io::Errno::NOENT => return Err(Error::sys(Op::Group, e)),
         _ => {}
@@ -319,5 +332,23 @@ mod tests {
         );
         groups_of_in(&g, b"", 1234, &mut out).unwrap();
         assert_eq!(out.as_slice(), &[1234]);
+    }
+
+    #[test]
+    fn member_lists_longer_than_a_line() {
+        let many = (0..1500)
+            .map(|i| format!("u{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        // The user is in the part that fits: found.
+        let (_t, g) = file(&format!("big:x:7:www,{many}\nadm:x:4:www\n"));
+        let mut out = Groups::new();
+        groups_of_in(&g, b"www", 34, &mut out).unwrap();
+        assert_eq!(out.as_slice(), &[34, 7, 4]);
+        // The user could be past the cut: an explicit error, not a silent omission.
+        let (_t, g) = file(&format!("big:x:7:{many},www\n"));
+        let e = groups_of_in(&g, b"www", 34, &mut out).unwrap_err();
+        assert_eq!(e.reason_of(), Some(Reason::LineTooLong));
+        assert_eq!(Reason::LineTooLong.as_str(), "line too long");
     }
 }
