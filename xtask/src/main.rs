@@ -5,7 +5,7 @@
 //! ```text
 //! cargo xtask dist [--host | --all | --target T[,T...]] [--experimental] [--strict]
 //! cargo xtask size [--top N] [--target T]
-//! cargo xtask test [--targets host|all|T[,T...]] [--timeout SECS] [-- TEST ARGS]
+//! cargo xtask test [--targets host|all|T[,T...]] [--timeout SECS] [--budget SECS] [-- TEST ARGS]
 //! cargo xtask bench [-n CYCLES]
 //! ```
 
@@ -30,15 +30,18 @@ cargo xtask: build, check and test imp
         size table of every binary in target/dist against the 32 KiB budget; fails
         past it, or if a binary is not static or has core::fmt/allocator symbols.
         --top N lists the N largest symbols of one target (default: host).
-  test [--targets host|all|T[,T..]] [--timeout SECS] [-- ARGS]
+  test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]
         dist + size + unit tests + the integration suite on the host binary and,
         under qemu-user, on each cross binary (default: those in target/dist).
+        A suite is killed after --timeout (600 s); cross suites that would start
+        after --budget (840 s from the start) are skipped, with the reason.
   bench [-n CYCLES]
         the shared bench harness: imp vs busybox, Debian start-stop-daemon, daemonize.
 
 environment: IMP_NIGHTLY (nightly toolchain name, default `nightly`),
-IMP_XTASK_NO_INSTALL=1 (never run rustup to install), IMP_XTASK_SUITE_TIMEOUT
-(seconds per test suite, default 600), IMP_BENCH_DIR (harness, default ../shared/bench).
+IMP_XTASK_NO_INSTALL=1 (never run rustup to install), IMP_XTASK_SUITE_TIMEOUT and
+IMP_XTASK_BUDGET (the --timeout and --budget defaults), IMP_BENCH_DIR (the bench
+harness, default ../shared/bench).
 ";
 
 fn main() {

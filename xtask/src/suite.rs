@@ -125,7 +125,7 @@ fn run_suite(name: &str, mut cmd: Command, limit: Duration) -> Suite {
                 pids.push(child.id());
                 let _ = Command::new("kill").arg("-KILL").args(pids.iter().map(u32::to_string)).status();
                 let _ = child.wait();
-                break Err(format!("timed out after {}s (IMP_XTASK_SUITE_TIMEOUT)", limit.as_secs()));
+                break Err(format!("timed out after {}s (--timeout, --budget)", limit.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => break Err(format!("wait: {e}")),
@@ -165,7 +165,7 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
 
 fn cargo_test() -> Command {
     let mut c = Command::new("cargo");
-    c.arg("test").env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.args(["test", "--no-fail-fast"]).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
     c
 }
 
@@ -193,10 +193,15 @@ fn integration(t: &Target, extra: &[String], limit: Duration) -> Suite {
     run_suite(&name, c, limit)
 }
 
-/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [-- ARGS for the test binaries]`.
+/// The whole run's default time budget: CI allows about 15 minutes.
+const BUDGET_SECS: u64 = 14 * 60;
+
+/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS] [-- ARGS]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut targets: Option<String> = None;
-    let mut limit = std::env::var("IMP_XTASK_SUITE_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(600u64);
+    let env_secs = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
+    let mut limit = env_secs("IMP_XTASK_SUITE_TIMEOUT").unwrap_or(600);
+    let mut budget = env_secs("IMP_XTASK_BUDGET").unwrap_or(BUDGET_SECS);
     let mut extra = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -204,6 +209,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "--targets" => targets = Some(it.next().ok_or("--targets needs host, all or a list")?.clone()),
             s if s.starts_with("--targets=") => targets = Some(s[10..].to_string()),
             "--timeout" => limit = it.next().and_then(|s| s.parse().ok()).ok_or("--timeout needs seconds")?,
+            "--budget" => budget = it.next().and_then(|s| s.parse().ok()).ok_or("--budget needs seconds")?,
             "--" => extra.extend(it.by_ref().cloned()),
             other => return Err(format!("test: unknown argument `{other}` (see `cargo xtask help`)")),
         }
@@ -268,8 +274,23 @@ pub fn main(args: &[String]) -> Result<(), String> {
     unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
     suites.push(run_suite("unit: cargo test --workspace (imp-core, xtask)", unit, limit));
 
+    // Each suite gets at most what is left of the budget; a cross suite that would
+    // start with less than a minute left is skipped (and says how to run it alone).
+    let budget = Duration::from_secs(budget);
     for t in &built {
-        suites.push(integration(t, &extra, limit));
+        let left = budget.saturating_sub(started.elapsed());
+        if t.triple != HOST && left < Duration::from_secs(60) {
+            suites.push(Suite::skipped(
+                format!("integration {}", t.triple),
+                format!(
+                    "time budget of {}s used up (--budget, IMP_XTASK_BUDGET); run alone: cargo xtask test --targets {}",
+                    budget.as_secs(),
+                    t.triple
+                ),
+            ));
+            continue;
+        }
+        suites.push(integration(t, &extra, limit.min(left.max(Duration::from_secs(60)))));
     }
 
     // The summary.
