@@ -323,9 +323,11 @@ fn steps(
     }
     fd::close_all_except(&keep);
 
-    // 2. All signals unblocked and at their default action.
+    // 2. Signals at their default action, and blocked until exec: a `stop` that sees
+    //    the pidfile locked before the pid is reported cannot kill this process
+    //    half-way; its signal waits and acts on the program once unblocked.
+    sys::block_all_signals().op(Op::Signals)?;
     sys::reset_signal_dispositions();
-    sys::unblock_all_signals().op(Op::Signals)?;
 
     // 3. The pidfile: locked by this process (the lock passes through exec), content
     //    written after the lock is held.
@@ -373,6 +375,8 @@ fn steps(
     let mut env = Env::new();
     env.build(spec)?;
     let lock_fd = lock.map(Lock::keep_across_exec).transpose()?;
+    // The program starts with every signal unblocked (a pending one acts now).
+    sys::unblock_all_signals().op(Op::Signals)?;
     let e = exec(spec, &env);
     let _ = lock_fd;
     Err(Error::sys(Op::Exec, e))
@@ -520,7 +524,6 @@ const USER_VARS: [&[u8]; 3] = [b"HOME", b"USER", b"LOGNAME"];
 
 /// The value of `name` in the program's environment: `--env` first, then the
 /// inherited one (unless cleared).
-#[inline(never)]
 fn env_get<'s>(spec: &Spec<'s>, name: &[u8]) -> Option<&'s [u8]> {
     let value = |e: &'s CStr| e.to_bytes().strip_prefix(name)?.strip_prefix(b"=");
     let inherited = if spec.clear_env {

@@ -77,6 +77,16 @@ pub fn unblock_all_signals() -> Result<(), Errno> {
         .map(|_| ())
 }
 
+/// Blocks every signal that can be blocked (`sigprocmask(SIG_SETMASK, all)`).
+pub fn block_all_signals() -> Result<(), Errno> {
+    let mut all = sigset_empty();
+    for w in all.sig.iter_mut() {
+        *w = !0;
+    }
+    // SAFETY: as above; the kernel ignores the bits of SIGKILL and SIGSTOP.
+    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&all)) }.map(|_| ())
+}
+
 /// Blocks the signals of `set`, so they can be taken with [`sigtimedwait`].
 pub fn block_signals(set: &SigSet) -> Result<(), Errno> {
     // SAFETY: as above.
