@@ -102,9 +102,16 @@ r() {
 # a daemon started by `imp start` is not traced (SPYNODETACH=1 to follow execs too).
 # Traced calls: SPYTRACE (default: the signal calls); extra strace options: SPYOPTS.
 spy() {
-    local detach="-b execve"; [ "${SPYNODETACH:-}" = 1 ] && detach=""
-    strace -f -qq -A -s 256 -o "$SPYLOG" $detach -e signal=none \
+    # Each spy writes its own log, appended whole under a lock: strace's buffered
+    # output from concurrent spies would otherwise interleave in the middle of lines.
+    local detach="-b execve" log rc; [ "${SPYNODETACH:-}" = 1 ] && detach=""
+    log=$(mktemp "$H/spy.one.XXXXXX")
+    strace -f -qq -s 256 -o "$log" $detach -e signal=none \
         -e trace="${SPYTRACE:-$SPYCALLS}" ${SPYOPTS:-} "$@"
+    rc=$?
+    { flock 9; cat "$log" >> "$SPYLOG"; } 9>>"$SPYLOG.lock"
+    rm -f "$log"
+    return $rc
 }
 
 # state PID: the process state letter (R, S, D, Z, T...) or "gone".
