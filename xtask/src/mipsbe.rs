@@ -16,7 +16,16 @@
 //! patch.crates-io.rustix.path=...` and a separate lockfile (`resolver.lockfile-path`),
 //! leaving the workspace's `Cargo.lock` untouched. Whether it is *correct* is what the
 //! integration suite under `qemu-mips` says; until it passes there the target stays
-//! experimental (built only on request).
+//! experimental (built only on request: `cargo xtask dist --target
+//! mips-unknown-linux-musl`, then `cargo xtask test --targets mips-unknown-linux-musl`).
+//!
+//! cargo warns "patch `rustix` was not used in the crate graph": that is the
+//! `-Zbuild-std` resolve of the standard library, which has no rustix; imp's own
+//! graph does use the patched copy (see `target/mips-be/Cargo.lock`, whose rustix
+//! entry has no registry source).
+//!
+//! The lasting fix is upstream: rustix accepting linux_raw on big-endian MIPS (the
+//! two conditions above), or imp moving to a rustix that does.
 
 use std::path::PathBuf;
 
