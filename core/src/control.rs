@@ -174,6 +174,7 @@ pub fn wait_gone(pid: Pid, ms: u32) -> bool {
 /// Stops the daemon: runs the schedule (signal, wait, signal, wait...) until it exits,
 /// then removes the pidfile (only while holding its lock, only if it is still the same
 /// file). A stale pidfile is removed without signalling anything.
+#[inline(never)]
 pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
     let mut probe = pidfile::probe(path)?;
     let pid = match probe.state {
@@ -221,6 +222,7 @@ fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &[Step]) -> Result
 
 /// Sends one signal to the daemon. `Ok(None)`: not running (no pidfile, stale, or
 /// gone before the signal).
+#[inline(never)]
 pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
     let probe = pidfile::probe(path)?;
     let State::Running(pid) = probe.state else {

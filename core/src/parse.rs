@@ -112,31 +112,28 @@ pub fn umask(s: &[u8]) -> Option<u32> {
 pub fn duration_ms(s: &[u8]) -> Option<u32> {
     const MAX_MS: u64 = 86_400_000;
     let (int, frac) = match s.iter().position(|&b| b == b'.') {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, &b""[..]),
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
     };
-    if frac.len() > 3 || (s.iter().any(|&b| b == b'.') && frac.is_empty()) {
-        return None;
-    }
-    // Leading zeros are harmless in durations ("00.5" is odd but not ambiguous); still
-    // require digits only.
-    let whole = if int.is_empty() {
-        None
-    } else {
-        decimal(
-            int.strip_prefix(b"0")
-                .filter(|r| !r.is_empty())
-                .unwrap_or(int),
-        )
-    }?;
-    let mut ms = whole.checked_mul(1000)?;
-    let mut scale = 100;
-    for &b in frac {
-        if !b.is_ascii_digit() {
+    // Leading zeros are harmless in durations ("00.5" is odd but not ambiguous): one is
+    // dropped before the strict parse.
+    let int = match int {
+        [b'0', rest @ ..] if !rest.is_empty() => rest,
+        _ => int,
+    };
+    let mut ms = decimal(int)?.checked_mul(1000)?;
+    if let Some(frac) = frac {
+        if frac.is_empty() || frac.len() > 3 {
             return None;
         }
-        ms += u64::from(b - b'0') * scale;
-        scale /= 10;
+        let mut scale = 100;
+        for &b in frac {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            ms += u64::from(b - b'0') * scale;
+            scale /= 10;
+        }
     }
     (ms <= MAX_MS).then_some(ms as u32)
 }
@@ -292,6 +289,10 @@ mod tests {
         assert_eq!(duration_ms(b"0"), Some(0));
         assert_eq!(duration_ms(b"0.5"), Some(500));
         assert_eq!(duration_ms(b"2.25"), Some(2250));
+        assert_eq!(duration_ms(b"00.5"), Some(500));
+        assert_eq!(duration_ms(b"01"), Some(1000));
+        assert_eq!(duration_ms(b"007"), None);
+        assert_eq!(duration_ms(b"1.2.3"), None);
         for bad in [
             &b"-1"[..],
             b"1e3",

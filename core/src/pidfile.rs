@@ -189,9 +189,18 @@ pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
     let mut tries = SETTLE_TRIES;
     loop {
         match probe_once(path) {
-            Err(e) if tries > 0 && matches!(e.reason_of(), Some(Reason::Invalid | Reason::HolderMismatch)) => {
+            Err(e)
+                if tries > 0
+                    && matches!(
+                        e.reason_of(),
+                        Some(Reason::Invalid | Reason::HolderMismatch)
+                    ) =>
+            {
                 tries -= 1;
-                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 0, tv_nsec: 1_000_000 });
+                let _ = rustix::thread::nanosleep(&rustix::time::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 1_000_000,
+                });
             }
             r => return r,
         }
