@@ -48,6 +48,13 @@ pub fn imp_runner() -> String {
     std::env::var("IMP_RUNNER").unwrap_or_default()
 }
 
+/// True when imp runs under an emulator (`IMP_RUNNER`, e.g. qemu-user): strace then
+/// sees the emulator's own syscalls, and the emulator needs threads of its own, so
+/// the few checks about raw syscalls or thread limits do not apply.
+pub fn emulated() -> bool {
+    !imp_runner().is_empty()
+}
+
 /// The tdaemon helper: `$TDAEMON_BIN`, else next to the test executable
 /// (`target/<profile>/tdaemon`; integration tests live in `target/<profile>/deps/`).
 pub fn tdaemon_bin() -> PathBuf {

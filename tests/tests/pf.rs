@@ -339,25 +339,28 @@ fn pf09_oversized_pidfile() {
     o.expect("stop", 6, &["invalid"]);
     o.check(o.ms("status") < 5000 && o.ms("stop") < 5000, "bounded time");
     o.expect_eq("alive", "yes");
-    let read: i64 = o
-        .spy
-        .calls
-        .iter()
-        .filter(|c| c.name.contains("read"))
-        .filter_map(|c| c.ret)
-        .filter(|&r| r > 0)
-        .sum();
-    o.check(
-        read < 1 << 20,
-        &format!("imp read {read} bytes: it must read a bounded prefix, not the file"),
-    );
-    o.check(
-        !o.spy
+    // Under qemu-user, strace sees the emulator map and read its own files.
+    if !emulated() {
+        let read: i64 = o
+            .spy
             .calls
             .iter()
-            .any(|c| c.name == "mmap" && c.args.get(4).is_some_and(|fd| fd != "-1")),
-        "no file mmap",
-    );
+            .filter(|c| c.name.contains("read"))
+            .filter_map(|c| c.ret)
+            .filter(|&r| r > 0)
+            .sum();
+        o.check(
+            read < 1 << 20,
+            &format!("imp read {read} bytes: it must read a bounded prefix, not the file"),
+        );
+        o.check(
+            !o.spy
+                .calls
+                .iter()
+                .any(|c| c.name == "mmap" && c.args.get(4).is_some_and(|fd| fd != "-1")),
+            "no file mmap",
+        );
+    }
     o.expect_out("hstatus", 1, &["stale"]);
     o.expect("hstop", 0, &["not running"]);
     o.assert_no_signals();
