@@ -29,19 +29,29 @@ const NEEDS: &[(&str, &str)] = &[
 
 /// Installs the missing packages with apt-get (as root), or says what to run.
 fn ensure_tools() -> Result<(), String> {
-    let mut missing: Vec<&str> = NEEDS.iter().filter(|(p, _)| util::which(p).is_none()).map(|(_, pkg)| *pkg).collect();
+    let mut missing: Vec<&str> = NEEDS
+        .iter()
+        .filter(|(p, _)| util::which(p).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
     missing.dedup();
     if missing.is_empty() {
         return Ok(());
     }
     let fix = format!("apt-get update && apt-get install -y {}", missing.join(" "));
     if !util::is_root() || util::which("apt-get").is_none() {
-        return Err(format!("bench: missing packages {}; fix: {fix}", missing.join(", ")));
+        return Err(format!(
+            "bench: missing packages {}; fix: {fix}",
+            missing.join(", ")
+        ));
     }
     eprintln!("xtask: bench needs {}: installing", missing.join(", "));
     util::run(Command::new("apt-get").arg("update"))?;
     let mut install = Command::new("apt-get");
-    install.args(["install", "-y", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive");
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
     util::run(&mut install).map_err(|e| format!("{e}; fix: {fix}"))
 }
 
@@ -51,7 +61,10 @@ fn harness() -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| util::root().join("../shared/bench"));
     if !src.join("tools.sh").is_file() {
-        return Err(format!("bench: no harness at {} (set IMP_BENCH_DIR)", src.display()));
+        return Err(format!(
+            "bench: no harness at {} (set IMP_BENCH_DIR)",
+            src.display()
+        ));
     }
     let dst = util::target_dir().join("bench/harness");
     let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dst).status();
@@ -67,7 +80,10 @@ fn harness() -> Result<PathBuf, String> {
 fn step(dir: &Path, imp: &Path, title: &str, args: &[&str]) -> String {
     println!("\n### {title}");
     let mut c = Command::new(args[0]);
-    c.args(&args[1..]).current_dir(dir).env("PERF", dir).env("IMP", imp);
+    c.args(&args[1..])
+        .current_dir(dir)
+        .env("PERF", dir)
+        .env("IMP", imp);
     eprintln!("$ {}", util::show(&c));
     match c.output() {
         Ok(out) => {
@@ -92,7 +108,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 /// Medians of (start until pid live, stop until gone, their sum) from `TOOL-r1.csv`.
@@ -104,7 +124,10 @@ fn latency(dir: &Path, tool: &str) -> Option<[f64; 3]> {
     let (ready, gone) = (col("start_ready_us")?, col("stop_gone_us")?);
     let (mut r, mut g, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for l in lines {
-        let f: Vec<f64> = l.split(',').map(|x| x.trim().parse().unwrap_or(f64::NAN)).collect();
+        let f: Vec<f64> = l
+            .split(',')
+            .map(|x| x.trim().parse().unwrap_or(f64::NAN))
+            .collect();
         if let (Some(&a), Some(&b)) = (f.get(ready), f.get(gone)) {
             if a.is_finite() && b.is_finite() {
                 r.push(a);
@@ -123,7 +146,10 @@ fn field(text: &str, tool: &str, phase: Option<&str>, key: &str) -> Option<f64> 
         .filter(|l| phase.is_none_or(|p| l.split_whitespace().nth(1) == Some(p)))
         .find_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1)).and_then(|v| v.parse().ok())
+            w.iter()
+                .position(|x| *x == key)
+                .and_then(|i| w.get(i + 1))
+                .and_then(|v| v.parse().ok())
         })
 }
 
@@ -147,20 +173,54 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     ensure_tools()?;
     let dir = harness()?;
-    util::run(Command::new("./build.sh").current_dir(&dir).env("PERF", &dir))?;
+    util::run(
+        Command::new("./build.sh")
+            .current_dir(&dir)
+            .env("PERF", &dir),
+    )?;
     let imp_s = imp.display().to_string();
-    step(&dir, &imp, "sizes (bytes)", &[
-        "./sizes.sh", &imp_s, "/usr/sbin/start-stop-daemon", "/usr/bin/busybox", "/usr/bin/daemonize",
-    ]);
+    step(
+        &dir,
+        &imp,
+        "sizes (bytes)",
+        &[
+            "./sizes.sh",
+            &imp_s,
+            "/usr/sbin/start-stop-daemon",
+            "/usr/bin/busybox",
+            "/usr/bin/daemonize",
+        ],
+    );
     let tools = ["imp", "busybox", "debian", "daemonize", "floor"];
-    let mut lat = vec!["python3", "lat-interleave.py", "-n", &cycles, "-o", "raw/lat-imp"];
+    let mut lat = vec![
+        "python3",
+        "lat-interleave.py",
+        "-n",
+        &cycles,
+        "-o",
+        "raw/lat-imp",
+    ];
     lat.extend(tools);
     step(&dir, &imp, "per-phase latency, interleaved (µs)", &lat);
-    let strace = step(&dir, &imp, "syscalls per start and stop (strace -f)", &[
-        "bin/reaper", "./strace-counts.sh", "imp", "debian", "busybox",
-    ]);
+    let strace = step(
+        &dir,
+        &imp,
+        "syscalls per start and stop (strace -f)",
+        &[
+            "bin/reaper",
+            "./strace-counts.sh",
+            "imp",
+            "debian",
+            "busybox",
+        ],
+    );
     let _ = std::fs::remove_file(dir.join("raw/rss.txt"));
-    let rss = step(&dir, &imp, "peak RSS (KiB)", &["bin/reaper", "./rss.sh", "11", "imp", "busybox", "debian"]);
+    let rss = step(
+        &dir,
+        &imp,
+        "peak RSS (KiB)",
+        &["bin/reaper", "./rss.sh", "11", "imp", "busybox", "debian"],
+    );
 
     // imp against each baseline.
     let lat_dir = dir.join("raw/lat-imp");
@@ -172,8 +232,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
         (Some(a), Some(b)) if b > 0.0 => format!("x{:.2}", a / b),
         _ => "-".into(),
     };
-    let bases: BTreeMap<&str, &str> =
-        [("busybox", "/usr/bin/busybox"), ("debian", "/usr/sbin/start-stop-daemon")].into_iter().collect();
+    let bases: BTreeMap<&str, &str> = [
+        ("busybox", "/usr/bin/busybox"),
+        ("debian", "/usr/sbin/start-stop-daemon"),
+    ]
+    .into_iter()
+    .collect();
     for (base, path) in &bases {
         let b = latency(&lat_dir, base);
         let st = |tool: &str, phase: &str| field(&strace, tool, Some(phase), "total");
@@ -192,10 +256,25 @@ pub fn main(args: &[String]) -> Result<(), String> {
     println!("\n### imp against the baselines (below 1 = imp is smaller/faster)");
     print!(
         "{}",
-        table(&["ratio", "size", "start (pid live)", "stop (gone)", "cycle", "syscalls start", "syscalls stop", "RSS start"], &rows)
+        table(
+            &[
+                "ratio",
+                "size",
+                "start (pid live)",
+                "stop (gone)",
+                "cycle",
+                "syscalls start",
+                "syscalls stop",
+                "RSS start"
+            ],
+            &rows
+        )
     );
     if let Some(l) = imp_lat {
-        println!("imp medians: start {:.0} µs, stop {:.0} µs, cycle {:.0} µs", l[0], l[1], l[2]);
+        println!(
+            "imp medians: start {:.0} µs, stop {:.0} µs, cycle {:.0} µs",
+            l[0], l[1], l[2]
+        );
     }
     println!("raw outputs: {}", dir.join("raw").display());
     Ok(())

@@ -31,9 +31,10 @@ impl Selection {
     pub fn targets(&self) -> Result<Vec<&'static Target>, String> {
         match self {
             Selection::Host => Ok(vec![&TARGETS[0]]),
-            Selection::All { experimental } => {
-                Ok(TARGETS.iter().filter(|t| *experimental || !t.experimental).collect())
-            }
+            Selection::All { experimental } => Ok(TARGETS
+                .iter()
+                .filter(|t| *experimental || !t.experimental)
+                .collect()),
             Selection::List(list) => {
                 let mut out = Vec::new();
                 for name in list {
@@ -88,7 +89,13 @@ impl Probe {
         let install = std::env::var_os("IMP_XTASK_NO_INSTALL").is_none();
         let rustup = util::which("rustup").is_some();
         let nightly = std::env::var("IMP_NIGHTLY").unwrap_or_else(|_| "nightly".into());
-        Probe { install, rustup, nightly, stable_sysroot: sysroot(None), nightly_state: None }
+        Probe {
+            install,
+            rustup,
+            nightly,
+            stable_sysroot: sysroot(None),
+            nightly_state: None,
+        }
     }
 
     /// Makes sure the target can be built, installing what is missing when allowed.
@@ -102,7 +109,9 @@ impl Probe {
     fn ready_stable(&mut self, triple: &str) -> Result<(), (String, String)> {
         let fix = format!("rustup target add {triple}");
         let has = |p: &Probe| {
-            p.stable_sysroot.as_ref().is_some_and(|s| s.join("lib/rustlib").join(triple).join("lib").is_dir())
+            p.stable_sysroot
+                .as_ref()
+                .is_some_and(|s| s.join("lib/rustlib").join(triple).join("lib").is_dir())
         };
         if has(self) {
             return Ok(());
@@ -114,8 +123,12 @@ impl Probe {
             return Err((format!("the standard library for {triple} is not installed (IMP_XTASK_NO_INSTALL is set)"), fix));
         }
         eprintln!("xtask: {triple}: installing its standard library");
-        if util::run(Command::new("rustup").args(["target", "add", triple])).is_err() || !has(self) {
-            return Err((format!("`rustup target add {triple}` failed (offline?)"), fix));
+        if util::run(Command::new("rustup").args(["target", "add", triple])).is_err() || !has(self)
+        {
+            return Err((
+                format!("`rustup target add {triple}` failed (offline?)"),
+                fix,
+            ));
         }
         Ok(())
     }
@@ -124,37 +137,72 @@ impl Probe {
         if self.nightly_state.is_none() {
             self.nightly_state = Some(self.probe_nightly());
         }
-        self.nightly_state.clone().unwrap_or_else(|| Err(("unreachable".into(), String::new())))
+        self.nightly_state
+            .clone()
+            .unwrap_or_else(|| Err(("unreachable".into(), String::new())))
     }
 
     fn probe_nightly(&self) -> Result<PathBuf, (String, String)> {
         let n = &self.nightly;
-        let fix_toolchain = format!("rustup toolchain install {n} --profile minimal --component rust-src");
+        let fix_toolchain =
+            format!("rustup toolchain install {n} --profile minimal --component rust-src");
         let fix_src = format!("rustup component add rust-src --toolchain {n}");
         if !self.rustup {
-            return Err(("needs a nightly toolchain with rust-src, and rustup is not available".into(), fix_toolchain));
+            return Err((
+                "needs a nightly toolchain with rust-src, and rustup is not available".into(),
+                fix_toolchain,
+            ));
         }
         let mut root = sysroot(Some(n));
         if root.is_none() {
             if !self.install {
-                return Err((format!("no `{n}` toolchain (IMP_XTASK_NO_INSTALL is set)"), fix_toolchain));
+                return Err((
+                    format!("no `{n}` toolchain (IMP_XTASK_NO_INSTALL is set)"),
+                    fix_toolchain,
+                ));
             }
             eprintln!("xtask: installing the `{n}` toolchain (minimal profile + rust-src) for -Zbuild-std targets");
             let _ = util::run(Command::new("rustup").args([
-                "toolchain", "install", n, "--profile", "minimal", "--component", "rust-src",
+                "toolchain",
+                "install",
+                n,
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
             ]));
             root = sysroot(Some(n));
         }
-        let root = root.ok_or_else(|| (format!("no `{n}` toolchain and installing it failed (offline?)"), fix_toolchain))?;
-        let has_src = |r: &Path| r.join("lib/rustlib/src/rust/library/core/Cargo.toml").is_file();
+        let root = root.ok_or_else(|| {
+            (
+                format!("no `{n}` toolchain and installing it failed (offline?)"),
+                fix_toolchain,
+            )
+        })?;
+        let has_src = |r: &Path| {
+            r.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+                .is_file()
+        };
         if !has_src(&root) {
             if !self.install {
-                return Err((format!("`{n}` has no rust-src (IMP_XTASK_NO_INSTALL is set)"), fix_src));
+                return Err((
+                    format!("`{n}` has no rust-src (IMP_XTASK_NO_INSTALL is set)"),
+                    fix_src,
+                ));
             }
             eprintln!("xtask: adding rust-src to `{n}` for -Zbuild-std");
-            let _ = util::run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", n]));
+            let _ = util::run(Command::new("rustup").args([
+                "component",
+                "add",
+                "rust-src",
+                "--toolchain",
+                n,
+            ]));
             if !has_src(&root) {
-                return Err((format!("`{n}` has no rust-src and adding it failed (offline?)"), fix_src));
+                return Err((
+                    format!("`{n}` has no rust-src and adding it failed (offline?)"),
+                    fix_src,
+                ));
             }
         }
         Ok(root)
@@ -201,9 +249,11 @@ fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
     let flags = first.rustflags();
     if flags.iter().any(|f| f.contains(char::is_whitespace)) {
         // A path with a space (the repository's): RUSTFLAGS would split it.
-        c.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f")).env_remove("RUSTFLAGS");
+        c.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
+            .env_remove("RUSTFLAGS");
     } else {
-        c.env("RUSTFLAGS", flags.join(" ")).env_remove("CARGO_ENCODED_RUSTFLAGS");
+        c.env("RUSTFLAGS", flags.join(" "))
+            .env_remove("CARGO_ENCODED_RUSTFLAGS");
     }
     c.env("CARGO_PROFILE_RELEASE_STRIP", "false")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
@@ -216,7 +266,10 @@ fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
 fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
     let mut tried = Vec::new();
     if let Some(root) = sysroot {
-        let host_bin = root.join("lib/rustlib").join(crate::targets::HOST).join("bin/rust-objcopy");
+        let host_bin = root
+            .join("lib/rustlib")
+            .join(crate::targets::HOST)
+            .join("bin/rust-objcopy");
         let any_bin = std::fs::read_dir(root.join("lib/rustlib"))
             .ok()
             .into_iter()
@@ -224,9 +277,16 @@ fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
             .flatten()
             .map(|e| e.path().join("bin/rust-objcopy"))
             .find(|p| p.is_file());
-        for objcopy in [Some(host_bin), any_bin].into_iter().flatten().filter(|p| p.is_file()) {
+        for objcopy in [Some(host_bin), any_bin]
+            .into_iter()
+            .flatten()
+            .filter(|p| p.is_file())
+        {
             let mut c = Command::new(&objcopy);
-            c.arg("--strip-all").arg(from).arg(to).env("LD_LIBRARY_PATH", root.join("lib"));
+            c.arg("--strip-all")
+                .arg(from)
+                .arg(to)
+                .env("LD_LIBRARY_PATH", root.join("lib"));
             if util::output(&mut c).is_some() {
                 return Ok(());
             }
@@ -259,7 +319,10 @@ fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
 fn publish(p: &mut Probe, t: &Target) -> Result<PathBuf, String> {
     let built = build_dir(t).join(t.triple).join("release/imp");
     if !built.is_file() {
-        return Err(format!("cargo reported success but {} is missing", built.display()));
+        return Err(format!(
+            "cargo reported success but {} is missing",
+            built.display()
+        ));
     }
     let (bin, unstripped) = (util::dist_bin(t.triple), util::dist_unstripped(t.triple));
     if let Some(dir) = bin.parent() {
@@ -278,7 +341,10 @@ pub fn build(targets: &[&'static Target]) -> Vec<(&'static Target, Outcome)> {
     let mut p = Probe::new();
     let mut outcomes: Vec<(&'static Target, Option<Outcome>)> = Vec::new();
     for &t in targets {
-        let o = p.ready(t).err().map(|(reason, fix)| Outcome::Skipped { reason, fix });
+        let o = p
+            .ready(t)
+            .err()
+            .map(|(reason, fix)| Outcome::Skipped { reason, fix });
         outcomes.push((t, o));
     }
     // Group the ready targets by build dir and flags: one cargo run each, so cargo
@@ -288,7 +354,10 @@ pub fn build(targets: &[&'static Target]) -> Vec<(&'static Target, Outcome)> {
         if o.is_some() {
             continue;
         }
-        match groups.iter_mut().find(|g| build_dir(g[0]) == build_dir(t) && g[0].rustflags() == t.rustflags()) {
+        match groups
+            .iter_mut()
+            .find(|g| build_dir(g[0]) == build_dir(t) && g[0].rustflags() == t.rustflags())
+        {
             Some(g) => g.push(t),
             None => groups.push(vec![t]),
         }
@@ -325,8 +394,13 @@ pub fn report(outcomes: &[(&'static Target, Outcome)]) {
     for (t, o) in outcomes {
         let (size, path) = match o {
             Outcome::Built(bin) => {
-                let size = std::fs::metadata(bin).map(|m| thousands(m.len())).unwrap_or_default();
-                (size, bin.strip_prefix(&root).unwrap_or(bin).display().to_string())
+                let size = std::fs::metadata(bin)
+                    .map(|m| thousands(m.len()))
+                    .unwrap_or_default();
+                (
+                    size,
+                    bin.strip_prefix(&root).unwrap_or(bin).display().to_string(),
+                )
             }
             Outcome::Skipped { .. } => ("-".into(), "SKIPPED".into()),
             Outcome::Failed(_) => ("-".into(), "FAILED".into()),
@@ -336,7 +410,9 @@ pub fn report(outcomes: &[(&'static Target, Outcome)]) {
     println!("\n{}", table(&["target", "how", "bytes", "binary"], &rows));
     for (t, o) in outcomes {
         match o {
-            Outcome::Skipped { reason, fix } => println!("skipped {}: {reason}\n    fix: {fix}", t.triple),
+            Outcome::Skipped { reason, fix } => {
+                println!("skipped {}: {reason}\n    fix: {fix}", t.triple)
+            }
             Outcome::Failed(e) => println!("FAILED  {}: {e}", t.triple),
             Outcome::Built(_) => {}
         }
@@ -355,10 +431,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "--experimental" => experimental = true,
             "--strict" => strict = true,
             "--target" => list.extend(
-                it.next().ok_or("--target needs a triple")?.split(',').map(str::to_string),
+                it.next()
+                    .ok_or("--target needs a triple")?
+                    .split(',')
+                    .map(str::to_string),
             ),
             s if s.starts_with("--target=") => list.extend(s[9..].split(',').map(str::to_string)),
-            other => return Err(format!("dist: unknown argument `{other}` (see `cargo xtask help`)")),
+            other => {
+                return Err(format!(
+                    "dist: unknown argument `{other}` (see `cargo xtask help`)"
+                ))
+            }
         }
     }
     let sel = if !list.is_empty() {
@@ -377,7 +460,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
 pub fn check(outcomes: &[(&'static Target, Outcome)], strict: bool) -> Result<(), String> {
     let failed: Vec<_> = outcomes
         .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)) || (strict && matches!(o, Outcome::Skipped { .. })))
+        .filter(|(_, o)| {
+            matches!(o, Outcome::Failed(_)) || (strict && matches!(o, Outcome::Skipped { .. }))
+        })
         .map(|(t, _)| t.triple)
         .collect();
     if failed.is_empty() {
@@ -393,19 +478,31 @@ mod tests {
 
     #[test]
     fn selections() {
-        let all = Selection::All { experimental: false }.targets().expect("all");
+        let all = Selection::All {
+            experimental: false,
+        }
+        .targets()
+        .expect("all");
         assert!(all.iter().all(|t| !t.experimental));
         assert!(all.len() >= 6);
         let list = Selection::List(vec!["mipsel-unknown-linux-musl".into(), "host".into()]);
         let l = list.targets().expect("list");
-        assert_eq!(l.iter().map(|t| t.triple).collect::<Vec<_>>(), [crate::targets::HOST, "mipsel-unknown-linux-musl"]);
-        assert!(Selection::List(vec!["sparc-sun-solaris".into()]).targets().is_err());
+        assert_eq!(
+            l.iter().map(|t| t.triple).collect::<Vec<_>>(),
+            [crate::targets::HOST, "mipsel-unknown-linux-musl"]
+        );
+        assert!(Selection::List(vec!["sparc-sun-solaris".into()])
+            .targets()
+            .is_err());
     }
 
     #[test]
     fn build_dirs_keep_flags_apart() {
         let dirs: Vec<_> = TARGETS.iter().map(build_dir).collect();
         assert!(dirs[0].ends_with("imp"));
-        assert_ne!(build_dir(&TARGETS[0]), build_dir(crate::targets::find("armv7-unknown-linux-musleabihf").expect("armv7")));
+        assert_ne!(
+            build_dir(&TARGETS[0]),
+            build_dir(crate::targets::find("armv7-unknown-linux-musleabihf").expect("armv7"))
+        );
     }
 }

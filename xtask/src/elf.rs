@@ -71,7 +71,13 @@ impl Elf {
             2 => false,
             d => return Err(format!("bad ELF data encoding {d}")),
         };
-        let mut elf = Elf { data, is64, le, kind: 0, machine: 0 };
+        let mut elf = Elf {
+            data,
+            is64,
+            le,
+            kind: 0,
+            machine: 0,
+        };
         elf.kind = elf.u16(16)?;
         elf.machine = elf.u16(18)?;
         Ok(elf)
@@ -105,17 +111,29 @@ impl Elf {
 
     fn u16(&self, off: u64) -> Result<u16, String> {
         let b: [u8; 2] = self.bytes(off, 2)?.try_into().map_err(|_| "short")?;
-        Ok(if self.le { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        Ok(if self.le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
     }
 
     fn u32(&self, off: u64) -> Result<u32, String> {
         let b: [u8; 4] = self.bytes(off, 4)?.try_into().map_err(|_| "short")?;
-        Ok(if self.le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
 
     fn u64(&self, off: u64) -> Result<u64, String> {
         let b: [u8; 8] = self.bytes(off, 8)?.try_into().map_err(|_| "short")?;
-        Ok(if self.le { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) })
+        Ok(if self.le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
     }
 
     /// A word: 4 bytes in ELF32, 8 in ELF64 (addresses, offsets, sizes).
@@ -135,7 +153,11 @@ impl Elf {
             (u64::from(self.u32(28)?), self.u16(42)?, self.u16(44)?)
         };
         (0..u64::from(phnum))
-            .map(|i| Ok(Segment { kind: self.u32(phoff + i * u64::from(phentsize))? }))
+            .map(|i| {
+                Ok(Segment {
+                    kind: self.u32(phoff + i * u64::from(phentsize))?,
+                })
+            })
             .collect()
     }
 
@@ -144,7 +166,12 @@ impl Elf {
         let (shoff, shentsize, shnum, shstrndx) = if self.is64 {
             (self.u64(40)?, self.u16(58)?, self.u16(60)?, self.u16(62)?)
         } else {
-            (u64::from(self.u32(32)?), self.u16(46)?, self.u16(48)?, self.u16(50)?)
+            (
+                u64::from(self.u32(32)?),
+                self.u16(46)?,
+                self.u16(48)?,
+                self.u16(50)?,
+            )
         };
         let mut raw = Vec::with_capacity(usize::from(shnum));
         for i in 0..u64::from(shnum) {
@@ -152,14 +179,36 @@ impl Elf {
             let name_off = u64::from(self.u32(h)?);
             let kind = self.u32(h + 4)?;
             let (flags, offset, size, link) = if self.is64 {
-                (self.u64(h + 8)?, self.u64(h + 24)?, self.u64(h + 32)?, self.u32(h + 40)?)
+                (
+                    self.u64(h + 8)?,
+                    self.u64(h + 24)?,
+                    self.u64(h + 32)?,
+                    self.u32(h + 40)?,
+                )
             } else {
                 let f = u64::from(self.u32(h + 8)?);
-                (f, u64::from(self.u32(h + 16)?), u64::from(self.u32(h + 20)?), self.u32(h + 24)?)
+                (
+                    f,
+                    u64::from(self.u32(h + 16)?),
+                    u64::from(self.u32(h + 20)?),
+                    self.u32(h + 24)?,
+                )
             };
-            raw.push((name_off, Section { name: String::new(), kind, flags, offset, size, link }));
+            raw.push((
+                name_off,
+                Section {
+                    name: String::new(),
+                    kind,
+                    flags,
+                    offset,
+                    size,
+                    link,
+                },
+            ));
         }
-        let names = raw.get(usize::from(shstrndx)).map(|(_, s)| (s.offset, s.offset + s.size));
+        let names = raw
+            .get(usize::from(shstrndx))
+            .map(|(_, s)| (s.offset, s.offset + s.size));
         raw.into_iter()
             .map(|(name_off, mut s)| {
                 if let Some((start, end)) = names {
@@ -172,7 +221,9 @@ impl Elf {
 
     /// A NUL-terminated string at `off`, not reading at or past `end`.
     fn cstr(&self, off: u64, end: u64) -> Result<String, String> {
-        let len = end.checked_sub(off).ok_or("string offset out of its table")?;
+        let len = end
+            .checked_sub(off)
+            .ok_or("string offset out of its table")?;
         let bytes = self.bytes(off, usize::try_from(len).map_err(|_| "overflow")?)?;
         let n = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         Ok(String::from_utf8_lossy(&bytes[..n]).into_owned())
@@ -222,12 +273,18 @@ impl Elf {
         let sections = self.sections()?;
         let mut out = Vec::new();
         for symtab in sections.iter().filter(|s| s.kind == SHT_SYMTAB) {
-            let strtab = sections.get(symtab.link as usize).ok_or("symtab links to no strtab")?;
+            let strtab = sections
+                .get(symtab.link as usize)
+                .ok_or("symtab links to no strtab")?;
             let entsize = if self.is64 { 24 } else { 16 };
             for i in 1..symtab.size / entsize {
                 let e = symtab.offset + i * entsize;
                 let name_off = u64::from(self.u32(e)?);
-                let size = if self.is64 { self.u64(e + 16)? } else { u64::from(self.u32(e + 8)?) };
+                let size = if self.is64 {
+                    self.u64(e + 16)?
+                } else {
+                    u64::from(self.u32(e + 8)?)
+                };
                 let name = self.cstr(strtab.offset + name_off, strtab.offset + strtab.size)?;
                 if !name.is_empty() {
                     out.push(Symbol { name, size });
@@ -244,8 +301,14 @@ impl Elf {
 /// v0 (`_RNv...4core3fmt...`) manglings; the allocator as the `__rust_alloc` /
 /// `__rdl_alloc` / `__rg_alloc` shims, the C allocator, or paths in the `alloc` crate.
 pub fn forbidden(name: &str) -> Option<&'static str> {
-    const ALLOC_PREFIXES: [&str; 6] =
-        ["__rust_alloc", "__rust_dealloc", "__rust_realloc", "__rdl_", "__rg_", "__rust_no_alloc"];
+    const ALLOC_PREFIXES: [&str; 6] = [
+        "__rust_alloc",
+        "__rust_dealloc",
+        "__rust_realloc",
+        "__rdl_",
+        "__rg_",
+        "__rust_no_alloc",
+    ];
     const C_ALLOC: [&str; 5] = ["malloc", "calloc", "realloc", "free", "posix_memalign"];
     if name.contains("4core3fmt") || name.contains("core::fmt") {
         Some("core::fmt")
@@ -285,7 +348,10 @@ mod tests {
         let e = Elf::parse(tiny(false)).expect("parses");
         assert_eq!((e.kind, e.machine_name()), (ET_EXEC, "x86_64"));
         assert!(!e.has_interp().expect("phdrs"));
-        assert!(Elf::parse(tiny(true)).expect("parses").has_interp().expect("phdrs"));
+        assert!(Elf::parse(tiny(true))
+            .expect("parses")
+            .has_interp()
+            .expect("phdrs"));
         assert!(e.sections().expect("no sections").is_empty());
     }
 
@@ -299,12 +365,18 @@ mod tests {
 
     #[test]
     fn forbidden_symbols() {
-        assert_eq!(forbidden("_ZN4core3fmt5write17h0123456789abcdefE"), Some("core::fmt"));
+        assert_eq!(
+            forbidden("_ZN4core3fmt5write17h0123456789abcdefE"),
+            Some("core::fmt")
+        );
         assert_eq!(forbidden("_RNvNtCs1234_4core3fmt5write"), Some("core::fmt"));
         assert_eq!(forbidden("__rust_alloc"), Some("allocator"));
         assert_eq!(forbidden("__rdl_alloc"), Some("allocator"));
         assert_eq!(forbidden("malloc"), Some("allocator"));
-        assert_eq!(forbidden("_ZN5alloc3vec8Vec$LT$T$GT$4push17hE"), Some("allocator"));
+        assert_eq!(
+            forbidden("_ZN5alloc3vec8Vec$LT$T$GT$4push17hE"),
+            Some("allocator")
+        );
         assert_eq!(forbidden("memcpy"), None);
         assert_eq!(forbidden("_ZN8imp_core7pidfile4lock17h00E"), None);
         assert_eq!(forbidden("_ZN4core9panicking5panic17h00E"), None);

@@ -58,7 +58,12 @@ const EDITS: &[Edit] = &[
     },
     // A path dependency's warnings are not capped like a registry crate's; keep the
     // build output about imp.
-    Edit { file: "src/lib.rs", from: "//!", to: "#![allow(warnings)]\n//!", at_least: 1 },
+    Edit {
+        file: "src/lib.rs",
+        from: "//!",
+        to: "#![allow(warnings)]\n//!",
+        at_least: 1,
+    },
 ];
 
 /// The version of rustix in the workspace's `Cargo.lock`.
@@ -66,7 +71,11 @@ fn locked_rustix_version(lock: &str) -> Option<String> {
     let mut lines = lock.lines();
     while let Some(l) = lines.next() {
         if l.trim() == r#"name = "rustix""# {
-            let v = lines.next()?.trim().strip_prefix("version = \"")?.strip_suffix('"')?;
+            let v = lines
+                .next()?
+                .trim()
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
             return Some(v.to_string());
         }
     }
@@ -91,7 +100,9 @@ fn registry_source(version: &str) -> Result<PathBuf, String> {
     let mut fetch = std::process::Command::new("cargo");
     fetch.arg("fetch").current_dir(crate::util::root());
     crate::util::run(&mut fetch)?;
-    find().ok_or_else(|| format!("rustix-{version} not found in the cargo registry after `cargo fetch`"))
+    find().ok_or_else(|| {
+        format!("rustix-{version} not found in the cargo registry after `cargo fetch`")
+    })
 }
 
 /// Makes (once) the patched rustix and a fresh copy of the lockfile; returns the cargo
@@ -109,7 +120,8 @@ pub fn prepare() -> Result<Vec<String>, String> {
         crate::util::copy_tree(&pristine, &patched)?;
         for edit in EDITS {
             let path = patched.join(edit.file);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let n = text.matches(edit.from).count();
             if n < edit.at_least {
                 return Err(format!(
@@ -125,16 +137,26 @@ pub fn prepare() -> Result<Vec<String>, String> {
             };
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        std::fs::write(&marker, "patched by cargo xtask (xtask/src/mipsbe.rs)\n").map_err(|e| e.to_string())?;
-        eprintln!("xtask: patched rustix-{version} for big-endian MIPS at {}", patched.display());
+        std::fs::write(&marker, "patched by cargo xtask (xtask/src/mipsbe.rs)\n")
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "xtask: patched rustix-{version} for big-endian MIPS at {}",
+            patched.display()
+        );
     }
     let lockfile = dir().join("Cargo.lock");
     std::fs::write(&lockfile, lock).map_err(|e| format!("{}: {e}", lockfile.display()))?;
     Ok(vec![
         "--config".into(),
-        format!("patch.crates-io.rustix.path={:?}", patched.display().to_string()),
+        format!(
+            "patch.crates-io.rustix.path={:?}",
+            patched.display().to_string()
+        ),
         "--config".into(),
-        format!("resolver.lockfile-path={:?}", lockfile.display().to_string()),
+        format!(
+            "resolver.lockfile-path={:?}",
+            lockfile.display().to_string()
+        ),
     ])
 }
 

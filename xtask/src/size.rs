@@ -36,14 +36,23 @@ pub struct Report {
 /// Measures and checks the binary of one target (which must exist).
 pub fn check(t: &'static Target) -> Result<Report, String> {
     let bin = util::dist_bin(t.triple);
-    let bytes = std::fs::metadata(&bin).map_err(|e| format!("{}: {e}", bin.display()))?.len();
+    let bytes = std::fs::metadata(&bin)
+        .map_err(|e| format!("{}: {e}", bin.display()))?
+        .len();
     let e = Elf::read(&bin)?;
     let mut problems = Vec::new();
     if bytes > BUDGET {
-        problems.push(format!("{bytes} bytes is over the {BUDGET}-byte budget by {}", bytes - BUDGET));
+        problems.push(format!(
+            "{bytes} bytes is over the {BUDGET}-byte budget by {}",
+            bytes - BUDGET
+        ));
     }
     if e.machine != machine(t.arch) {
-        problems.push(format!("is a {} binary, expected {}", e.machine_name(), t.arch));
+        problems.push(format!(
+            "is a {} binary, expected {}",
+            e.machine_name(),
+            t.arch
+        ));
     }
     if e.has_interp()? {
         problems.push("has PT_INTERP: it wants a dynamic loader".into());
@@ -53,7 +62,10 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
         problems.push(format!("needs shared libraries: {}", needed.join(", ")));
     }
     if e.kind != elf::ET_EXEC {
-        problems.push(format!("e_type {} is not ET_EXEC (static-pie or a shared object)", e.kind));
+        problems.push(format!(
+            "e_type {} is not ET_EXEC (static-pie or a shared object)",
+            e.kind
+        ));
     }
     if !e.symbols()?.is_empty() {
         problems.push("is not stripped".into());
@@ -61,21 +73,37 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     let unstripped = util::dist_unstripped(t.triple);
     match Elf::read(&unstripped).and_then(|u| u.symbols()) {
         Err(err) => problems.push(format!("no unstripped copy to check symbols: {err}")),
-        Ok(symbols) if symbols.is_empty() => {
-            problems.push(format!("{} has no symbol table to check", unstripped.display()))
-        }
+        Ok(symbols) if symbols.is_empty() => problems.push(format!(
+            "{} has no symbol table to check",
+            unstripped.display()
+        )),
         Ok(symbols) => {
             for what in ["core::fmt", "allocator"] {
-                let found: Vec<_> =
-                    symbols.iter().filter(|s| elf::forbidden(&s.name) == Some(what)).map(|s| s.name.as_str()).collect();
+                let found: Vec<_> = symbols
+                    .iter()
+                    .filter(|s| elf::forbidden(&s.name) == Some(what))
+                    .map(|s| s.name.as_str())
+                    .collect();
                 if !found.is_empty() {
-                    let more = if found.len() > 3 { format!(" and {} more", found.len() - 3) } else { String::new() };
-                    problems.push(format!("has {what} symbols: {}{more}", found[..found.len().min(3)].join(", ")));
+                    let more = if found.len() > 3 {
+                        format!(" and {} more", found.len() - 3)
+                    } else {
+                        String::new()
+                    };
+                    problems.push(format!(
+                        "has {what} symbols: {}{more}",
+                        found[..found.len().min(3)].join(", ")
+                    ));
                 }
             }
         }
     }
-    Ok(Report { target: t, bytes, text: e.text_size()?, problems })
+    Ok(Report {
+        target: t,
+        bytes,
+        text: e.text_size()?,
+        problems,
+    })
 }
 
 /// Checks every target whose binary exists (or the given ones); prints the table.
@@ -83,7 +111,10 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
 pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
     let candidates: Vec<&'static Target> = match only {
         Some(list) => list.to_vec(),
-        None => TARGETS.iter().filter(|t| util::dist_bin(t.triple).is_file()).collect(),
+        None => TARGETS
+            .iter()
+            .filter(|t| util::dist_bin(t.triple).is_file())
+            .collect(),
     };
     if candidates.is_empty() {
         return Err("size: no binaries in target/dist; run `cargo xtask dist` first".into());
@@ -92,7 +123,11 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
     let mut rows = Vec::new();
     for t in candidates {
         let r = check(t)?;
-        let verdict = if r.problems.is_empty() { "ok".to_string() } else { "FAIL".to_string() };
+        let verdict = if r.problems.is_empty() {
+            "ok".to_string()
+        } else {
+            "FAIL".to_string()
+        };
         rows.push(vec![
             t.triple.to_string(),
             thousands(r.bytes),
@@ -104,7 +139,13 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
         ]);
         reports.push(r);
     }
-    println!("\n{}", table(&["target", "bytes", ".text", "budget", "used", "check", "note"], &rows));
+    println!(
+        "\n{}",
+        table(
+            &["target", "bytes", ".text", "budget", "used", "check", "note"],
+            &rows
+        )
+    );
     println!("checks: stripped size <= budget; static (no PT_INTERP, no DT_NEEDED, ET_EXEC); right e_machine;");
     println!("        no core::fmt and no allocator symbols (__rust_alloc, __rdl_*, malloc, alloc::*) in imp.unstripped");
     let mut failed = false;
@@ -133,7 +174,11 @@ fn top(triple: &str, n: usize) -> Result<(), String> {
         .take(n)
         .map(|s| vec![thousands(s.size), demangle_lite(&s.name)])
         .collect();
-    println!("\n{triple}: largest of {} symbols ({} bytes in sized symbols)", syms.len(), thousands(total));
+    println!(
+        "\n{triple}: largest of {} symbols ({} bytes in sized symbols)",
+        syms.len(),
+        thousands(total)
+    );
     print!("{}", table(&["bytes", "symbol"], &rows));
     Ok(())
 }
@@ -141,13 +186,24 @@ fn top(triple: &str, n: usize) -> Result<(), String> {
 /// `_ZN4core5slice4sort17h0123E` -> `core::slice::sort` (legacy mangling only; v0 names
 /// are printed as they are).
 fn demangle_lite(name: &str) -> String {
-    let Some(mut rest) = name.strip_prefix("_ZN") else { return name.to_string() };
+    let Some(mut rest) = name.strip_prefix("_ZN") else {
+        return name.to_string();
+    };
     let mut parts = Vec::new();
     while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()) {
-        let Ok(len) = rest[..len_end].parse::<usize>() else { break };
-        let Some(part) = rest.get(len_end..len_end + len) else { break };
+        let Ok(len) = rest[..len_end].parse::<usize>() else {
+            break;
+        };
+        let Some(part) = rest.get(len_end..len_end + len) else {
+            break;
+        };
         if !(part.len() == 17 && part.starts_with('h')) {
-            parts.push(part.replace("$LT$", "<").replace("$GT$", ">").replace("$u20$", " ").replace("..", "::"));
+            parts.push(
+                part.replace("$LT$", "<")
+                    .replace("$GT$", ">")
+                    .replace("$u20$", " ")
+                    .replace("..", "::"),
+            );
         }
         rest = &rest[len_end + len..];
     }
@@ -165,7 +221,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--top" => top_n = Some(it.next().and_then(|n| n.parse().ok()).ok_or("--top needs a number")?),
+            "--top" => {
+                top_n = Some(
+                    it.next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--top needs a number")?,
+                )
+            }
             "--target" => triple = it.next().ok_or("--target needs a triple")?.clone(),
             other => return Err(format!("size: unknown argument `{other}`")),
         }
@@ -183,7 +245,10 @@ mod tests {
 
     #[test]
     fn demangles_legacy_names() {
-        assert_eq!(demangle_lite("_ZN8imp_core7pidfile4lock17h0123456789abcdefE"), "imp_core::pidfile::lock");
+        assert_eq!(
+            demangle_lite("_ZN8imp_core7pidfile4lock17h0123456789abcdefE"),
+            "imp_core::pidfile::lock"
+        );
         assert_eq!(demangle_lite("memcpy"), "memcpy");
     }
 

@@ -15,8 +15,9 @@
 //! any suite that ran failed.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::dist::{self, Outcome, Selection};
@@ -40,12 +41,49 @@ struct Suite {
 
 impl Suite {
     fn skipped(name: String, why: String) -> Suite {
-        Suite { name, status: Status::Skipped(why), secs: 0.0, results: Vec::new() }
+        Suite {
+            name,
+            status: Status::Skipped(why),
+            secs: 0.0,
+            results: Vec::new(),
+        }
     }
 }
 
-/// Copies a child's output to ours as it arrives, collecting the `test result:` lines.
-fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> mpsc::Receiver<Vec<String>> {
+/// Where a suite's output goes: straight to ours, or into a buffer printed in one
+/// piece when the suite ends (suites running side by side).
+#[derive(Clone)]
+enum Sink {
+    Live,
+    Buffer(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    fn write(&self, bytes: &[u8], to_stderr: bool) {
+        let _ = match self {
+            Sink::Live if to_stderr => std::io::stderr().write_all(bytes),
+            Sink::Live => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            Sink::Buffer(b) => b
+                .lock()
+                .map(|mut b| b.extend_from_slice(bytes))
+                .map_err(|_| std::io::Error::other("poisoned")),
+        };
+    }
+
+    fn say(&self, text: &str) {
+        self.write(text.as_bytes(), true);
+    }
+}
+
+/// Copies a child's output to the sink as it arrives, collecting `test result:` lines.
+fn tee(
+    mut from: impl Read + Send + 'static,
+    sink: Sink,
+    to_stderr: bool,
+) -> mpsc::Receiver<Vec<String>> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -55,12 +93,7 @@ fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> mpsc::Receiver<
             if n == 0 {
                 break;
             }
-            let _ = if to_stderr {
-                std::io::stderr().write_all(&buf[..n])
-            } else {
-                let mut out = std::io::stdout().lock();
-                out.write_all(&buf[..n]).and_then(|()| out.flush())
-            };
+            sink.write(&buf[..n], to_stderr);
             for &b in &buf[..n] {
                 if b == b'\n' {
                     let l = String::from_utf8_lossy(&line);
@@ -82,11 +115,21 @@ fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> mpsc::Receiver<
 fn descendants(pid: u32) -> Vec<u32> {
     let mut parent = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) {
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u32>().ok())
+        {
             parent.push((p, ppid));
         }
     }
@@ -101,31 +144,44 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Runs one suite with a time limit, streaming its output.
-fn run_suite(name: &str, mut cmd: Command, limit: Duration) -> Suite {
-    eprintln!("\n=== {name}\n$ {}", util::show(&cmd));
-    let start = Instant::now();
-    cmd.current_dir(util::root()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+/// Runs one command of a suite until `deadline`; returns its status and `test result:`
+/// lines.
+fn run_one(mut cmd: Command, sink: &Sink, deadline: Instant) -> (Result<(), String>, Vec<String>) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Suite::skipped(name.into(), format!("cannot run cargo: {e}")),
+        Err(e) => {
+            return (
+                Err(format!(
+                    "cannot run {}: {e}",
+                    cmd.get_program().to_string_lossy()
+                )),
+                Vec::new(),
+            )
+        }
     };
     let outs: Vec<_> = [
-        child.stdout.take().map(|o| tee(o, false)),
-        child.stderr.take().map(|e| tee(e, true)),
+        child.stdout.take().map(|o| tee(o, sink.clone(), false)),
+        child.stderr.take().map(|e| tee(e, sink.clone(), true)),
     ]
     .into_iter()
     .flatten()
     .collect();
     let status = loop {
         match child.try_wait() {
-            Ok(Some(st)) => break Ok(st),
-            Ok(None) if start.elapsed() > limit => {
+            Ok(Some(st)) if st.success() => break Ok(()),
+            Ok(Some(st)) => break Err(format!("{} {st}", cmd.get_program().to_string_lossy())),
+            Ok(None) if Instant::now() > deadline => {
                 let mut pids = descendants(child.id());
                 pids.push(child.id());
-                let _ = Command::new("kill").arg("-KILL").args(pids.iter().map(u32::to_string)).status();
+                let _ = Command::new("kill")
+                    .arg("-KILL")
+                    .args(pids.iter().map(u32::to_string))
+                    .status();
                 let _ = child.wait();
-                break Err(format!("timed out after {}s (--timeout, --budget)", limit.as_secs()));
+                break Err("timed out (--timeout, --budget)".to_string());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => break Err(format!("wait: {e}")),
@@ -136,12 +192,41 @@ fn run_suite(name: &str, mut cmd: Command, limit: Duration) -> Suite {
     for rx in outs {
         results.extend(rx.recv_timeout(Duration::from_secs(3)).unwrap_or_default());
     }
-    let status = match status {
-        Ok(st) if st.success() => Status::Passed,
-        Ok(st) => Status::Failed(format!("cargo test {st}")),
-        Err(e) => Status::Failed(e),
+    (status, results)
+}
+
+/// Runs a suite's commands one after the other (all of them, even after a failure),
+/// within `limit`.
+fn run_suite(name: &str, cmds: Vec<Command>, limit: Duration, sink: Sink) -> Suite {
+    let start = Instant::now();
+    let deadline = start + limit;
+    sink.say(&format!("\n=== {name}\n"));
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for mut cmd in cmds {
+        cmd.current_dir(
+            cmd.get_current_dir()
+                .map(|d| d.to_path_buf())
+                .unwrap_or_else(util::root),
+        );
+        sink.say(&format!("$ {}\n", util::show(&cmd)));
+        let (status, r) = run_one(cmd, &sink, deadline);
+        results.extend(r);
+        if let Err(e) = status {
+            errors.push(e);
+        }
+    }
+    let status = if errors.is_empty() {
+        Status::Passed
+    } else {
+        Status::Failed(errors.join("; "))
     };
-    Suite { name: name.into(), status, secs: start.elapsed().as_secs_f64(), results }
+    Suite {
+        name: name.into(),
+        status,
+        secs: start.elapsed().as_secs_f64(),
+        results,
+    }
 }
 
 /// Sums `test result:` lines into `passed, failed, ignored`.
@@ -150,7 +235,8 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
     for r in results {
         for part in r.split([';', '.']) {
             let mut w = part.split_whitespace();
-            if let (Some(n), Some(what)) = (w.next().and_then(|n| n.parse::<u64>().ok()), w.next()) {
+            if let (Some(n), Some(what)) = (w.next().and_then(|n| n.parse::<u64>().ok()), w.next())
+            {
                 match what {
                     "passed" => sum.0 += n,
                     "failed" => sum.1 += n,
@@ -165,53 +251,156 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
 
 fn cargo_test() -> Command {
     let mut c = Command::new("cargo");
-    c.args(["test", "--no-fail-fast"]).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+    c.args(["test", "--no-fail-fast"])
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     c
 }
 
-/// The integration suite against one binary.
-fn integration(t: &Target, extra: &[String], limit: Duration) -> Suite {
-    let bin = util::dist_bin(t.triple);
+/// The integration test executables, built by `cargo test --no-run`: (name, path).
+/// Cross suites run them directly, so several can run at once without cargo's lock.
+fn test_executables() -> Result<Vec<(String, PathBuf)>, String> {
     let mut c = cargo_test();
-    c.args(["-p", "imp-tests"]).env("IMP_BIN", &bin).env("IMP_TARGET", t.triple);
-    let name = if t.native() {
-        c.env_remove("IMP_RUNNER");
-        format!("integration {}", t.triple)
-    } else {
-        let Some(qemu) = util::which(t.qemu) else {
-            return Suite::skipped(
-                format!("integration {} ({})", t.triple, t.qemu),
-                format!("{} not found; fix: apt-get install qemu-user", t.qemu),
-            );
-        };
-        c.env("IMP_RUNNER", qemu);
-        format!("integration {} ({})", t.triple, t.qemu)
-    };
-    if !extra.is_empty() {
-        c.arg("--").args(extra);
+    c.args([
+        "-p",
+        "imp-tests",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ])
+    .current_dir(util::root())
+    .stderr(Stdio::inherit());
+    eprintln!("$ {}", util::show(&c));
+    let out = c.output().map_err(|e| format!("cargo: {e}"))?;
+    if !out.status.success() {
+        return Err("building the integration tests failed".into());
     }
-    run_suite(&name, c, limit)
+    let field = |line: &str, key: &str| -> Option<String> {
+        let start = line.find(key)? + key.len();
+        let end = line[start..].find('"')?;
+        Some(line[start..start + end].to_string())
+    };
+    let mut exes = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if !line.contains(r#""reason":"compiler-artifact""#) || !line.contains(r#""test":true"#) {
+            continue;
+        }
+        let (Some(exe), Some(target)) =
+            (field(line, r#""executable":""#), line.find(r#""target":{"#))
+        else {
+            continue;
+        };
+        let name = field(&line[target..], r#""name":""#).unwrap_or_else(|| exe.clone());
+        exes.push((name, PathBuf::from(exe)));
+    }
+    if exes.is_empty() {
+        return Err("cargo built no integration test executables".into());
+    }
+    Ok(exes)
+}
+
+/// The integration suite against one binary: through `cargo test` (host), or by
+/// running the test executables under the target's qemu.
+fn integration(
+    t: &Target,
+    exes: Option<&[(String, PathBuf)]>,
+    extra: &[String],
+    limit: Duration,
+    sink: Sink,
+) -> Suite {
+    let bin = util::dist_bin(t.triple);
+    let runner = if t.native() {
+        None
+    } else {
+        match util::which(t.qemu) {
+            Some(q) => Some(q),
+            None => {
+                return Suite::skipped(
+                    format!("integration {} ({})", t.triple, t.qemu),
+                    format!("{} not found; fix: apt-get install qemu-user", t.qemu),
+                )
+            }
+        }
+    };
+    let name = match runner {
+        None => format!("integration {}", t.triple),
+        Some(_) => format!("integration {} ({})", t.triple, t.qemu),
+    };
+    let setup = |c: &mut Command| {
+        c.env("IMP_BIN", &bin).env("IMP_TARGET", t.triple);
+        match &runner {
+            Some(q) => c.env("IMP_RUNNER", q),
+            None => c.env_remove("IMP_RUNNER"),
+        };
+    };
+    let cmds = match exes {
+        None => {
+            let mut c = cargo_test();
+            c.args(["-p", "imp-tests"]);
+            setup(&mut c);
+            if !extra.is_empty() {
+                c.arg("--").args(extra);
+            }
+            vec![c]
+        }
+        Some(exes) => exes
+            .iter()
+            .map(|(_, exe)| {
+                let mut c = Command::new(exe);
+                c.args(extra).current_dir(util::root().join("tests"));
+                setup(&mut c);
+                c
+            })
+            .collect(),
+    };
+    run_suite(&name, cmds, limit, sink)
 }
 
 /// The whole run's default time budget: CI allows about 15 minutes.
 const BUDGET_SECS: u64 = 14 * 60;
 
-/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS] [-- ARGS]`.
+/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS] [--jobs N] [-- ARGS]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut targets: Option<String> = None;
     let env_secs = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
     let mut limit = env_secs("IMP_XTASK_SUITE_TIMEOUT").unwrap_or(600);
     let mut budget = env_secs("IMP_XTASK_BUDGET").unwrap_or(BUDGET_SECS);
+    let mut jobs = env_secs("IMP_XTASK_JOBS").unwrap_or(2) as usize;
     let mut extra = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--targets" => targets = Some(it.next().ok_or("--targets needs host, all or a list")?.clone()),
+            "--targets" => {
+                targets = Some(
+                    it.next()
+                        .ok_or("--targets needs host, all or a list")?
+                        .clone(),
+                )
+            }
             s if s.starts_with("--targets=") => targets = Some(s[10..].to_string()),
-            "--timeout" => limit = it.next().and_then(|s| s.parse().ok()).ok_or("--timeout needs seconds")?,
-            "--budget" => budget = it.next().and_then(|s| s.parse().ok()).ok_or("--budget needs seconds")?,
+            "--timeout" => {
+                limit = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--timeout needs seconds")?
+            }
+            "--budget" => {
+                budget = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--budget needs seconds")?
+            }
+            "--jobs" | "-j" => {
+                jobs = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--jobs needs a number")?
+            }
             "--" => extra.extend(it.by_ref().cloned()),
-            other => return Err(format!("test: unknown argument `{other}` (see `cargo xtask help`)")),
+            other => {
+                return Err(format!(
+                    "test: unknown argument `{other}` (see `cargo xtask help`)"
+                ))
+            }
         }
     }
     let limit = Duration::from_secs(limit);
@@ -219,8 +408,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // The host always; cross targets as asked, by default those already in target/dist.
     let selection = match targets.as_deref() {
         Some("host") => Selection::Host,
-        Some("all") => Selection::All { experimental: false },
-        Some(list) => Selection::List(std::iter::once("host".to_string()).chain(list.split(',').map(str::to_string)).collect()),
+        Some("all") => Selection::All {
+            experimental: false,
+        },
+        Some(list) => Selection::List(
+            std::iter::once("host".to_string())
+                .chain(list.split(',').map(str::to_string))
+                .collect(),
+        ),
         None => Selection::List(
             TARGETS
                 .iter()
@@ -234,8 +429,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
     dist::report(&outcomes);
 
     let mut suites = Vec::new();
-    let built: Vec<&'static Target> =
-        outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Built(_))).map(|(t, _)| *t).collect();
+    let built: Vec<&'static Target> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Built(_)))
+        .map(|(t, _)| *t)
+        .collect();
     if !built.iter().any(|t| t.triple == HOST) {
         dist::check(&outcomes, false)?;
         return Err("test: the host binary was not built".into());
@@ -250,9 +448,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
                 secs: 0.0,
                 results: Vec::new(),
             }),
-            Outcome::Skipped { reason, fix } => {
-                suites.push(Suite::skipped(format!("dist {}", t.triple), format!("{reason}; fix: {fix}")))
-            }
+            Outcome::Skipped { reason, fix } => suites.push(Suite::skipped(
+                format!("dist {}", t.triple),
+                format!("{reason}; fix: {fix}"),
+            )),
             Outcome::Built(_) => {}
         }
     }
@@ -272,25 +471,87 @@ pub fn main(args: &[String]) -> Result<(), String> {
 
     let mut unit = cargo_test();
     unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
-    suites.push(run_suite("unit: cargo test --workspace (imp-core, xtask)", unit, limit));
+    suites.push(run_suite(
+        "unit: cargo test --workspace (imp-core, xtask)",
+        vec![unit],
+        limit,
+        Sink::Live,
+    ));
 
-    // Each suite gets at most what is left of the budget; a cross suite that would
-    // start with less than a minute left is skipped (and says how to run it alone).
+    // The host suite through cargo, as a developer runs it.
     let budget = Duration::from_secs(budget);
-    for t in &built {
-        let left = budget.saturating_sub(started.elapsed());
-        if t.triple != HOST && left < Duration::from_secs(60) {
-            suites.push(Suite::skipped(
-                format!("integration {}", t.triple),
-                format!(
-                    "time budget of {}s used up (--budget, IMP_XTASK_BUDGET); run alone: cargo xtask test --targets {}",
-                    budget.as_secs(),
-                    t.triple
-                ),
-            ));
-            continue;
+    let left = |started: Instant| budget.saturating_sub(started.elapsed());
+    for t in built.iter().filter(|t| t.triple == HOST) {
+        suites.push(integration(
+            t,
+            None,
+            &extra,
+            limit.min(left(started).max(Duration::from_secs(60))),
+            Sink::Live,
+        ));
+    }
+
+    // The other binaries, `jobs` suites at a time (qemu suites mostly wait); each
+    // gets at most what is left of the budget, and one that would start with less
+    // than a minute left is skipped, saying how to run it alone.
+    let cross: Vec<&'static Target> = built.iter().copied().filter(|t| t.triple != HOST).collect();
+    if !cross.is_empty() {
+        match test_executables() {
+            Err(e) => suites.push(Suite {
+                name: "integration (cross targets)".into(),
+                status: Status::Failed(e),
+                secs: 0.0,
+                results: Vec::new(),
+            }),
+            Ok(exes) => {
+                let queue = Mutex::new(
+                    cross
+                        .iter()
+                        .copied()
+                        .enumerate()
+                        .collect::<std::collections::VecDeque<_>>(),
+                );
+                let done = Mutex::new(Vec::new());
+                std::thread::scope(|scope| {
+                    for _ in 0..jobs.max(1) {
+                        // The guard is consumed inside `and_then`: the queue is not
+                        // held while a suite runs.
+                        scope.spawn(|| {
+                            while let Some((i, t)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                            let remaining = left(started);
+                            let suite = if remaining < Duration::from_secs(60) {
+                                Suite::skipped(
+                                    format!("integration {}", t.triple),
+                                    format!(
+                                        "time budget of {}s used up (--budget); run alone: cargo xtask test --targets {}",
+                                        budget.as_secs(),
+                                        t.triple
+                                    ),
+                                )
+                            } else if jobs <= 1 {
+                                integration(t, Some(&exes), &extra, limit.min(remaining), Sink::Live)
+                            } else {
+                                let buf = Arc::new(Mutex::new(Vec::new()));
+                                eprintln!("xtask: started integration {} (output follows when it ends)", t.triple);
+                                let s = integration(t, Some(&exes), &extra, limit.min(remaining), Sink::Buffer(buf.clone()));
+                                if let Ok(b) = buf.lock() {
+                                    let mut out = std::io::stdout().lock();
+                                    let _ = out.write_all(&b).and_then(|()| out.flush());
+                                }
+                                s
+                            };
+                            if let Ok(mut d) = done.lock() {
+                                d.push((i, suite));
+                            }
+                            }
+                        });
+                    }
+                });
+                let mut done = done.into_inner().unwrap_or_default();
+                done.sort_by_key(|(i, _)| *i);
+                suites.extend(done.into_iter().map(|(_, s)| s));
+            }
         }
-        suites.push(integration(t, &extra, limit.min(left.max(Duration::from_secs(60)))));
     }
 
     // The summary.
@@ -300,7 +561,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
     for s in &suites {
         let (p, f, i) = counts(&s.results);
         total = (total.0 + p, total.1 + f, total.2 + i);
-        let tests = if s.results.is_empty() { String::new() } else { format!("{p} passed, {f} failed, {i} ignored") };
+        let tests = if s.results.is_empty() {
+            String::new()
+        } else {
+            format!("{p} passed, {f} failed, {i} ignored")
+        };
         let (verdict, detail) = match &s.status {
             Status::Passed => {
                 ran += 1;
@@ -309,17 +574,31 @@ pub fn main(args: &[String]) -> Result<(), String> {
             Status::Failed(e) => {
                 ran += 1;
                 failed += 1;
-                ("FAILED", if tests.is_empty() { e.clone() } else { format!("{tests}; {e}") })
+                (
+                    "FAILED",
+                    if tests.is_empty() {
+                        e.clone()
+                    } else {
+                        format!("{tests}; {e}")
+                    },
+                )
             }
             Status::Skipped(why) => {
                 skipped += 1;
                 ("skipped", why.clone())
             }
         };
-        let secs = if matches!(s.status, Status::Skipped(_)) { String::new() } else { format!("{:.0}s", s.secs) };
+        let secs = if matches!(s.status, Status::Skipped(_)) {
+            String::new()
+        } else {
+            format!("{:.0}s", s.secs)
+        };
         rows.push(vec![s.name.clone(), verdict.into(), secs, detail]);
     }
-    println!("\n=== cargo xtask test: summary ({:.0}s)", started.elapsed().as_secs_f64());
+    println!(
+        "\n=== cargo xtask test: summary ({:.0}s)",
+        started.elapsed().as_secs_f64()
+    );
     print!("{}", table(&["suite", "result", "time", "detail"], &rows));
     println!(
         "\nxtask test: {ran} suites ran ({failed} failed), {skipped} skipped; tests: {} passed, {} failed, {} ignored",
@@ -348,10 +627,16 @@ mod tests {
 
     #[test]
     fn finds_descendants() {
-        let mut child = Command::new("sh").args(["-c", "sleep 5 & wait"]).spawn().expect("sh");
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
+            .spawn()
+            .expect("sh");
         std::thread::sleep(Duration::from_millis(200));
         let d = descendants(child.id());
-        let _ = Command::new("kill").arg("-KILL").args(d.iter().map(u32::to_string)).status();
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .args(d.iter().map(u32::to_string))
+            .status();
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(d.len(), 1, "sh has one child, sleep");

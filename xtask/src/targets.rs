@@ -158,7 +158,10 @@ impl Target {
         BASE_RUSTFLAGS
             .iter()
             .map(|s| s.to_string())
-            .chain(std::iter::once(format!("-Clink-arg=-T{}", script.display())))
+            .chain(std::iter::once(format!(
+                "-Clink-arg=-T{}",
+                script.display()
+            )))
             .chain(self.rustflags.iter().map(|s| s.to_string()))
             .collect()
     }
@@ -181,8 +184,16 @@ mod tests {
     fn table_is_consistent() {
         assert_eq!(TARGETS[0].triple, HOST, "host first: test and bench use it");
         for (i, t) in TARGETS.iter().enumerate() {
-            assert!(t.triple.starts_with(t.arch) || t.arch == "arm" || t.arch == "mips", "{}", t.triple);
-            assert!(TARGETS[..i].iter().all(|u| u.triple != t.triple), "duplicate {}", t.triple);
+            assert!(
+                t.triple.starts_with(t.arch) || t.arch == "arm" || t.arch == "mips",
+                "{}",
+                t.triple
+            );
+            assert!(
+                TARGETS[..i].iter().all(|u| u.triple != t.triple),
+                "duplicate {}",
+                t.triple
+            );
             assert!(t.qemu.starts_with("qemu-"));
             assert!(!t.patch_rustix_big_endian_mips || t.experimental);
         }

@@ -25,7 +25,10 @@ pub fn dist_bin(triple: &str) -> PathBuf {
 
 /// `target/dist/<triple>/imp.unstripped`: the same binary with its symbol table.
 pub fn dist_unstripped(triple: &str) -> PathBuf {
-    target_dir().join("dist").join(triple).join("imp.unstripped")
+    target_dir()
+        .join("dist")
+        .join(triple)
+        .join("imp.unstripped")
 }
 
 /// The command line as a shell would show it (environment settings first).
@@ -46,7 +49,10 @@ pub fn show(cmd: &Command) -> String {
 
 fn quote(s: &OsStr) -> String {
     let s = s.to_string_lossy();
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:+,@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:+,@%".contains(c))
+    {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -56,7 +62,9 @@ fn quote(s: &OsStr) -> String {
 /// Prints and runs a command with inherited stdio; Ok when it exits 0.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", show(cmd));
-    let status = cmd.status().map_err(|e| format!("{}: {e}", cmd.get_program().to_string_lossy()))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{}: {e}", cmd.get_program().to_string_lossy()))?;
     if status.success() {
         Ok(())
     } else {
@@ -66,8 +74,14 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
 
 /// Runs a command quietly and returns its stdout when it exits 0.
 pub fn output(cmd: &mut Command) -> Option<String> {
-    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Looks a program up in `PATH` (or checks an explicit path).
@@ -83,7 +97,9 @@ pub fn which(name: &str) -> Option<PathBuf> {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// True when running as root (apt-get can install missing packages).
@@ -96,7 +112,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -126,7 +142,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = line(header.to_vec());
-    out += &line(w.iter().map(|&n| "-".repeat(n)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect());
+    out += &line(
+        w.iter()
+            .map(|&n| "-".repeat(n))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    );
     for r in rows {
         out += &line(r.iter().map(|s| s.as_str()).collect());
     }
