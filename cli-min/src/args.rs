@@ -307,6 +307,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
 }
 
 /// Applies one option's value; false when the value is invalid.
+#[inline(never)]
 fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
     let vb = v.to_bytes();
     let path = (!vb.is_empty()).then_some(v);

@@ -223,6 +223,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
     exit_code(cmd.action, e)
 }
 
+#[inline(never)]
 fn exit_code(action: Action, e: &Error) -> i32 {
     let refusal = e.reason_of().is_some_and(Reason::is_pidfile_refusal);
     if action == Action::Status {
@@ -240,6 +241,7 @@ fn exit_code(action: Action, e: &Error) -> i32 {
     }
 }
 
+#[inline(never)]
 fn pidfile(cmd: &Command) -> &'static CStr {
     cmd.pidfile.unwrap_or(c"")
 }
@@ -360,6 +362,7 @@ fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
     )
 }
 
+#[inline(never)]
 fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     let mut l = Line::new();
     let line = |l: &mut Line, a: &str, b: &[u8]| {

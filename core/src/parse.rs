@@ -139,6 +139,7 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
 }
 
 /// Parses a nice value: `-20..=19`.
+#[inline(never)]
 pub fn nice(s: &[u8]) -> Option<i32> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),

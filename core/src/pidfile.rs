@@ -207,6 +207,7 @@ pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
     }
 }
 
+#[inline(never)]
 fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
     let path = Path::new(path)?;
     let dir = match path.open_dir() {
@@ -335,7 +336,6 @@ const CREATE_TRIES: usize = 8;
 /// Opens or creates the pidfile, moves its fd to its final number (`>= min_fd`), and
 /// takes the write lock. Never truncates before the lock is held; a running daemon's
 /// pidfile is never modified (`AlreadyRunning` with its pid instead).
-#[inline(never)]
 pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lock, Error> {
     for _ in 0..CREATE_TRIES {
         stat_name(dir, base).map_err(as_create)?;

@@ -42,7 +42,6 @@ impl Credentials {
     /// /etc/group into `out` (left alone when neither is given): supplementary groups
     /// from /etc/group, none but the primary group for a numeric uid without passwd
     /// entry or for `--group` alone.
-    #[inline(never)]
     pub fn resolve(
         user: Option<&[u8]>,
         group: Option<&[u8]>,
@@ -472,6 +471,7 @@ impl Env {
     }
 
     /// Adds an entry; past [`ENV_MAX`] it is only counted (and `build` fails).
+    #[inline(never)]
     fn push(&mut self, p: *const c_char) {
         if let Some(slot) = self.ptrs[..ENV_MAX].get_mut(self.len) {
             *slot = p;
@@ -542,7 +542,6 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// `execve`, searching PATH for a bare name as `execvp` does: EACCES is remembered
 /// and reported if no directory had the program.
-#[inline(never)]
 fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
     let (program, argv, envp) = (spec.program, spec.argv, env.ptrs.as_ptr());
     if program.to_bytes().iter().any(|&b| b == b'/') {

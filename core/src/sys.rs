@@ -50,6 +50,7 @@ pub fn execve(path: &CStr, argv: CStrArray, envp: *const *const c_char) -> Errno
 }
 
 /// `exit_group(code)`—End the process, without running anything else.
+#[inline(never)]
 pub fn exit(code: i32) -> ! {
     rustix::runtime::exit_group(code)
 }
@@ -322,6 +323,7 @@ impl CStrArray {
 }
 
 /// A uid; `u32::MAX` (-1, "no change" to the kernel) is refused by the parsers.
+#[inline(never)]
 pub fn uid(raw: u32) -> rustix::process::Uid {
     // SAFETY: from_raw is unsafe only because -1 means "unchanged" to set*id calls;
     // the user parsers never produce it (decimal() caps at u32 and lookup rejects it).
