@@ -229,6 +229,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let imp_size = size(&imp_s);
     let mut rows = Vec::new();
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a / b < 0.1 => format!("x{:.4}", a / b),
         (Some(a), Some(b)) if b > 0.0 => format!("x{:.2}", a / b),
         _ => "-".into(),
     };
