@@ -2,7 +2,7 @@
 //!
 //! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigtimedwait,
 //! exit_group, sigaction), the two syscalls rustix 0.38 lacks (`fcntl(F_GETLK)` and
-//! `close_range`, through the `syscalls` crate), and [`CStrArray`], the view of the
+//! `close_range`, through the `syscalls` crate) and, on 32-bit ARM, `setgroups32`, and [`CStrArray`], the view of the
 //! kernel's argv/envp.
 //!
 //! # Safety
@@ -128,6 +128,39 @@ pub fn reset_signal_dispositions() {
             let act: rustix::runtime::Sigaction = core::mem::zeroed();
             let _ = rustix::runtime::sigaction(sig, Some(act));
         }
+    }
+}
+
+/// `setgroups(n, gids)`—Set the supplementary groups of this (single) thread.
+///
+/// On 32-bit ARM, rustix 0.38 calls `__NR_setgroups`, which there is the legacy
+/// 16-bit call (gids would be read as pairs of `u16`: `[2000]` became `0 2000`); the
+/// 32-bit call is `setgroups32`, made here through the `syscalls` crate. Elsewhere
+/// rustix's call is the 32-bit one.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/setgroups.2.html) ("C library/kernel differences")
+pub fn set_groups(gids: &[u32]) -> Result<(), Errno> {
+    #[cfg(target_arch = "arm")]
+    {
+        // SAFETY: setgroups32 reads exactly `len` u32 gids from `ptr`, which `gids` is.
+        unsafe {
+            syscalls::syscall2(
+                syscalls::Sysno::setgroups32,
+                gids.len(),
+                gids.as_ptr() as usize,
+            )
+        }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        let mut buf = [rustix::process::Gid::ROOT; crate::user::GROUPS_MAX];
+        for (slot, &g) in buf.iter_mut().zip(gids) {
+            *slot = gid(g);
+        }
+        rustix::thread::set_thread_groups(&buf[..gids.len().min(buf.len())])
     }
 }
 

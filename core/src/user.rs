@@ -219,12 +219,7 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
 /// syscalls, which is all there is: imp is single-threaded.
 #[inline(never)]
 pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
-    let mut gids = [Gid::ROOT; GROUPS_MAX];
-    for (slot, &g) in gids.iter_mut().zip(groups) {
-        *slot = crate::sys::gid(g);
-    }
-    let n = groups.len().min(GROUPS_MAX);
-    rustix::thread::set_thread_groups(&gids[..n]).op(Op::Setgroups)?;
+    crate::sys::set_groups(&groups[..groups.len().min(GROUPS_MAX)]).op(Op::Setgroups)?;
     let (u, g) = (crate::sys::uid(uid), crate::sys::gid(gid));
     rustix::thread::set_thread_res_gid(g, g, g).op(Op::Setgid)?;
     rustix::thread::set_thread_res_uid(u, u, u).op(Op::Setuid)?;
