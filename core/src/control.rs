@@ -174,6 +174,7 @@ pub fn wait_gone(pid: Pid, ms: u32) -> bool {
 /// Stops the daemon: runs the schedule (signal, wait, signal, wait...) until it exits,
 /// then removes the pidfile (only while holding its lock, only if it is still the same
 /// file). A stale pidfile is removed without signalling anything.
+#[inline(always)]
 pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
     let mut probe = pidfile::probe(path)?;
     let pid = match probe.state {

@@ -47,6 +47,7 @@ pub struct Path<'a> {
 
 impl<'a> Path<'a> {
     /// Splits `path`; a path ending in `/` (or empty) is refused.
+    #[inline(always)]
     pub fn new(path: &'a CStr) -> Result<Path<'a>, Error> {
         let (dir, base) = fd::split(path).map_err(|r| Error::reason(Op::Open, r))?;
         Ok(Path { dir, base })
@@ -271,6 +272,7 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
 impl Probe<'_> {
     /// Asks the kernel again whether `pid` still holds the lock: the re-check between
     /// opening a pidfd and signalling.
+    #[inline(always)]
     pub fn still_held_by(&self, pid: Pid) -> Result<bool, Error> {
         let Some(file) = &self.file else {
             return Ok(false);

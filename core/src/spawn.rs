@@ -264,6 +264,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
 }
 
 /// The intermediate child: new session, fork the daemon, exit. Never returns.
+#[inline(always)]
 fn intermediate(spec: &Spec<'_>, pidfile: PidfileAt<'_>, wr: OwnedFd) -> ! {
     if let Err(e) = rustix::process::setsid() {
         report_error(&wr, Error::sys(Op::Setsid, e));
@@ -582,6 +583,7 @@ fn send(wr: &OwnedFd, head: &[u8; 4], value: u32) {
     let _ = fd::write_all(wr.as_fd(), &rec);
 }
 
+#[inline(always)]
 fn report_error(wr: &OwnedFd, e: Error) {
     match e.cause {
         crate::Cause::Errno(n) => {
@@ -597,6 +599,7 @@ enum Report {
     Failed(Error, Option<Pid>),
 }
 
+#[inline(always)]
 fn read_reports(rd: &OwnedFd) -> Report {
     let mut locked = None;
     let mut rec = [0u8; 8];
