@@ -554,13 +554,17 @@ fn sp_run_execs_in_place() {
 /// `signal`: names and numbers; not running -> 7.
 #[test]
 fn sp_signal_action() {
+    // Signal numbers are the architecture's: SIGCONT is 18 on x86 and ARM, 25 on MIPS.
+    let target = std::env::var("IMP_TARGET").unwrap_or_default();
+    let mips = target.starts_with("mips") || imp_bin().to_string_lossy().contains("/mips");
+    let cont = if mips { "25" } else { "18" };
     let o = sandbox("sp-signal").run(
-        r#"
+        &r#"
         launch d --term-marker $OUT/d.term
         X=$(dpid d)
         r cont1 spy $IMP signal -p $T/d.pid CONT
         r cont2 spy $IMP signal -p $T/d.pid SIGCONT
-        r cont3 spy $IMP signal -p $T/d.pid 18
+        r cont3 spy $IMP signal -p $T/d.pid CONTNUM
         r term spy $IMP signal -p $T/d.pid TERM
         waitfile $OUT/d.term
         waitdead $X
@@ -568,7 +572,8 @@ fn sp_signal_action() {
         r gone spy $IMP signal -p $T/d.pid TERM
         rm -f $T/d.pid
         r none spy $IMP signal -p $T/d.pid TERM
-        "#,
+        "#
+        .replace("CONTNUM", cont),
     );
     let pid = o.int("d.pid");
     for n in ["cont1", "cont2", "cont3"] {
