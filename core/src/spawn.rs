@@ -215,7 +215,6 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// exits; the daemon runs the steps and reports through a close-on-exec pipe: its pid
 /// once the pidfile is locked, or the first error. EOF after the pid means exec
 /// succeeded.
-#[inline(never)]
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     let pf = pidfile_dir(spec)?;
     if let Some(p) = spec.pidfile {
@@ -426,6 +425,7 @@ fn open_output(path: &CStr, op: Op) -> Result<OwnedFd, Error> {
 
 /// stdin from /dev/null (when detached), stdout and stderr as configured, each opened
 /// close-on-exec and then moved onto its number.
+#[inline(never)]
 fn setup_stdio(spec: &Spec<'_>, detached: bool) -> Result<(), Error> {
     if detached {
         move_to(open_null(OFlags::RDONLY)?, 0)?;
@@ -480,6 +480,7 @@ impl Env {
         self.len += 1;
     }
 
+    #[inline(never)]
     fn build(&mut self, spec: &Spec<'_>) -> Result<(), Error> {
         let user = spec
             .credentials

@@ -113,7 +113,6 @@ pub fn sigtimedwait(
 
 /// Puts every catchable signal back to its default disposition (`SIG_DFL`): `execve`
 /// keeps ignored signals ignored, and a daemon must not inherit its caller's `SIG_IGN`.
-#[inline(never)]
 pub fn reset_signal_dispositions() {
     for raw in 1..=31 {
         let Some(sig) = Signal::from_raw(raw) else {
