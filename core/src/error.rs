@@ -168,7 +168,7 @@ pub enum Reason {
     BadPath,
     /// Another daemon holds the pidfile's lock (pid in `Error::id`).
     AlreadyRunning,
-    /// The report pipe closed without a word: the child died.
+    /// The report pipe closed before the daemon reached exec: it died on the way.
     ChildDied,
     /// The process did not exit after the last step of the stop schedule.
     Survived,
@@ -211,7 +211,7 @@ impl Reason {
 }
 
 /// The words of [`Reason::as_str`], in discriminant order.
-const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nline too long\nnot a file path\nalready running\nchild died before reporting\nstill running";
+const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nline too long\nnot a file path\nalready running\ndaemon died before exec\nstill running";
 
 const REASONS: [Reason; Reason::Survived as usize + 1] = [
     Reason::Invalid,

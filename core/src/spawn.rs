@@ -375,6 +375,11 @@ fn steps(
     let mut env = Env::new();
     env.build(spec)?;
     let lock_fd = lock.map(Lock::keep_across_exec).transpose()?;
+    // Everything before exec is done: only an exec failure can still be reported
+    // after this record. EOF without it means the daemon died on the way.
+    if let Some(r) = report {
+        send(r, &[KIND_EXEC, 0, 0, 0], pid);
+    }
     // The program starts with every signal unblocked (a pending one acts now).
     sys::unblock_all_signals().op(Op::Signals)?;
     let e = exec(spec, &env);
@@ -576,6 +581,7 @@ fn exec(spec: &Spec<'_>, env: &Env) -> Errno {
 const KIND_LOCKED: u8 = 1;
 const KIND_ERRNO: u8 = 2;
 const KIND_REASON: u8 = 3;
+const KIND_EXEC: u8 = 4;
 
 fn send(wr: &OwnedFd, head: &[u8; 4], value: u32) {
     let mut rec = [0u8; 8];
@@ -603,6 +609,7 @@ enum Report {
 #[inline(always)]
 fn read_reports(rd: &OwnedFd) -> Report {
     let mut locked = None;
+    let mut exec = false;
     let mut rec = [0u8; 8];
     loop {
         let mut n = 0;
@@ -613,15 +620,16 @@ fn read_reports(rd: &OwnedFd) -> Report {
             }
         }
         if n < rec.len() {
-            return match locked {
-                Some(pid) => Report::Started(pid),
-                None => Report::Failed(Error::reason(Op::Wait, Reason::ChildDied), None),
+            return match (locked, exec) {
+                (Some(pid), true) => Report::Started(pid),
+                _ => Report::Failed(Error::reason(Op::Wait, Reason::ChildDied), locked),
             };
         }
         let value = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
         let op = Op::from_u8(rec[1]).unwrap_or(Op::Wait);
         match rec[0] {
             KIND_LOCKED => locked = Pid::from_raw(value as i32),
+            KIND_EXEC => exec = true,
             KIND_ERRNO => {
                 return Report::Failed(
                     Error::sys(op, Errno::from_raw_os_error(value as i32)),
