@@ -172,7 +172,11 @@ launch() {
     local name=$1; shift
     r "$name.start" spy $IMP start -p "$T/$name.pid" -- "$TDAEMON" --dump "$OUT/$name.dump" --sleep 1000 "$@"
     waitfile "$OUT/$name.dump" && echo "$name.pid=$(sed -n 's/^pid=//p' "$OUT/$name.dump")"
+    echo "$name.ppid_now=$(ppid_now "$(dpid "$name")")"
 }
+# ppid_now PID: the parent now (the dump's ppid was taken when the program started,
+# possibly before imp's intermediate child had exited; start returns after it has).
+ppid_now() { local s; s=$(cat /proc/$1/stat 2>>"$H/harness.err") || return; s=${s##*) }; set -- $s; echo "$2"; }
 # dpid NAME: the daemon pid recorded in NAME's dump.
 dpid() { sed -n 's/^pid=//p' "$OUT/$1.dump" 2>>"$H/harness.err"; }
 

@@ -75,7 +75,7 @@ fn sp_start_status_stop_and_daemon_state() {
     o.expect_eq("hex", o.get("want"));
     o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
     o.expect_eq("mode", "644 0 0");
-    o.expect_eq("d.ppid", "1");
+    o.expect_eq("d.ppid_now", "1");
     o.check(o.int("d.sid") != pid, "not a session leader (double fork)");
     o.check(o.get("d.sid") != o.get("caller_sid"), "own session");
     o.check(o.int("d.pgid") != pid, "not a process group leader either");
@@ -244,6 +244,7 @@ EOF
         cat $H/inner.kv
         waitfile $OUT/d.dump
         kv d $OUT/d.dump
+        echo "d.ppid_now=$(ppid_now $(dpid d))"
         sleep 2
         echo "alive=$(alive $(dpid d))"
         "#,
@@ -267,7 +268,7 @@ EOF
     o.expect_eq("d.tty_nr", "0");
     o.expect_eq("d.open_tty", "ok");
     o.expect_eq("d.tty_nr_after", "0");
-    o.expect_eq("d.ppid", "1");
+    o.expect_eq("d.ppid_now", "1");
     o.expect_eq("alive", "yes");
 }
 
