@@ -362,7 +362,6 @@ fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
     )
 }
 
-#[inline(never)]
 fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     let mut l = Line::new();
     let line = |l: &mut Line, a: &str, b: &[u8]| {

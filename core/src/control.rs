@@ -155,6 +155,7 @@ fn sleep_tick() {
 }
 
 /// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).
+#[inline(never)]
 pub fn wait_gone(pid: Pid, ms: u32) -> bool {
     match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
         Ok(fd) => poll_exit(&fd, ms),

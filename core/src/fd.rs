@@ -12,6 +12,7 @@ use rustix::io::Errno;
 pub const PATH_MAX: usize = 4096;
 
 /// Runs `f` again while it fails with `EINTR`. (Never used for `close`.)
+#[inline(always)]
 pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     loop {
         match f() {

@@ -178,6 +178,7 @@ pub fn sanitize_stdio() -> Result<(), Error> {
 
 /// Refuses to fork a multi-threaded process (other threads' locks would be copied
 /// held). Without /proc the check passes: this static, libc-free code starts none.
+#[inline(never)]
 fn check_single_threaded() -> Result<(), Error> {
     let mut buf = [0u8; 512];
     match fd::read_small(c"/proc/self/stat", &mut buf) {
@@ -215,6 +216,7 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// exits; the daemon runs the steps and reports through a close-on-exec pipe: its pid
 /// once the pidfile is locked, or the first error. EOF after the pid means exec
 /// succeeded.
+#[inline(never)]
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     let pf = pidfile_dir(spec)?;
     if let Some(p) = spec.pidfile {
