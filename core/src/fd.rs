@@ -55,7 +55,7 @@ pub fn split(path: &CStr) -> Result<(&[u8], &CStr), Reason> {
     if dir.len() >= PATH_MAX {
         return Err(Reason::TooLong);
     }
-    Ok((dir, sys::cstr_tail_of(path, base)))
+    Ok((dir, sys::cstr_tail(path, base)))
 }
 
 /// `openat` with EINTR retried.

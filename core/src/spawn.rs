@@ -2,10 +2,12 @@
 //! close-on-exec pipe) or in place ([`run`]: the same preparation, then exec).
 //!
 //! The child's steps, in order, each one function returning `Result<_, Error>`:
-//! close inherited fds → reset signals → lock and write the pidfile → stdio →
-//! umask → nice → chroot → chdir → drop privileges → environment → exec.
+//! close inherited fds → block all signals, reset dispositions → lock and write the
+//! pidfile (report the pid) → stdio → umask → nice → chroot → chdir → drop
+//! privileges → environment → report "reached exec" → unblock signals → exec.
 //! The first error ends the child; in [`start`] it travels to the caller as
-//! (step, errno or reason) and the caller never says "started".
+//! (step, errno or reason). The caller says "started" only after the "reached exec"
+//! record and EOF (the pipe is close-on-exec); EOF before it means the daemon died.
 
 use crate::error::{Context, Error, Op, Reason};
 use crate::fd;

@@ -1,6 +1,6 @@
 //! The dangerous boundary: the only module with `unsafe`.
 //!
-//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigtimedwait,
+//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask,
 //! exit_group, sigaction), the two syscalls rustix 0.38 lacks (`fcntl(F_GETLK)` and
 //! `close_range`, through the `syscalls` crate) and, on 32-bit ARM, `setgroups32`, and [`CStrArray`], the view of the
 //! kernel's argv/envp.
@@ -64,13 +64,6 @@ pub fn sigset_empty() -> SigSet {
     unsafe { core::mem::zeroed() }
 }
 
-/// Adds `sig` to `set`.
-pub fn sigset_add(set: &mut SigSet, sig: Signal) {
-    let n = (sig as i32 - 1) as usize;
-    let bits = 8 * core::mem::size_of_val(&set.sig[0]);
-    set.sig[n / bits] |= 1 << (n % bits);
-}
-
 /// Unblocks every signal (`sigprocmask(SIG_SETMASK, {})`).
 pub fn unblock_all_signals() -> Result<(), Errno> {
     // SAFETY: changing the mask of this single-threaded process affects nothing else.
@@ -86,29 +79,6 @@ pub fn block_all_signals() -> Result<(), Errno> {
     }
     // SAFETY: as above; the kernel ignores the bits of SIGKILL and SIGSTOP.
     unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&all)) }.map(|_| ())
-}
-
-/// Blocks the signals of `set`, so they can be taken with [`sigtimedwait`].
-pub fn block_signals(set: &SigSet) -> Result<(), Errno> {
-    // SAFETY: as above.
-    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::BLOCK, Some(set)) }.map(|_| ())
-}
-
-/// Waits up to `timeout` for one of the (blocked) signals of `set`; `Ok(None)` on time-out.
-pub fn sigtimedwait(
-    set: &SigSet,
-    timeout: Option<rustix::time::Timespec>,
-) -> Result<Option<Signal>, Errno> {
-    // SAFETY: the signals of `set` are blocked by the caller, so no handler can run.
-    match unsafe { rustix::runtime::sigtimedwait(set, timeout) } {
-        // SAFETY: si_signo is at the same offset in every member of the siginfo union
-        // and the kernel always fills it.
-        Ok(info) => Ok(Signal::from_raw(unsafe {
-            info.__bindgen_anon_1.__bindgen_anon_1.si_signo
-        })),
-        Err(Errno::AGAIN) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Puts every catchable signal back to its default disposition (`SIG_DFL`): `execve`
@@ -371,12 +341,7 @@ pub fn gid(raw: u32) -> rustix::process::Gid {
 
 /// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty if `at`
 /// is past the end.
-pub fn cstr_tail(s: &'static CStr, at: usize) -> &'static CStr {
-    cstr_tail_of(s, at)
-}
-
-/// [`cstr_tail`] for any lifetime.
-pub fn cstr_tail_of(s: &CStr, at: usize) -> &CStr {
+pub fn cstr_tail(s: &CStr, at: usize) -> &CStr {
     let bytes = s.to_bytes_with_nul();
     // SAFETY: `bytes[at..]` (at clamped to the NUL) ends with the original NUL and has
     // no interior NUL, since `s` had none.
