@@ -126,12 +126,13 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
         if frac.is_empty() || frac.len() > 3 {
             return None;
         }
-        let mut scale = 100;
+        // u32: a u64 division pulls a divide helper into 32-bit targets.
+        let mut scale = 100u32;
         for &b in frac {
             if !b.is_ascii_digit() {
                 return None;
             }
-            ms += u64::from(b - b'0') * scale;
+            ms += u64::from(u32::from(b - b'0') * scale);
             scale /= 10;
         }
     }
