@@ -191,10 +191,14 @@ fn check_single_threaded() -> Result<(), Error> {
     }
 }
 
-/// The pidfile's path and its directory, opened and checked: before anything forks,
-/// so a bad pidfile is reported with nothing done.
+/// Before anything forks, so that a bad spec or pidfile is reported with nothing done:
+/// stdio made safe, every `keep_fds` fd open (`EBADF` with [`Op::KeepFd`] otherwise),
+/// the pidfile's path split and its directory opened and checked.
 fn pidfile_dir<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
     sanitize_stdio()?;
+    for &fd in spec.keep_fds {
+        fd::check_open(fd)?;
+    }
     let Some(p) = spec.pidfile else {
         return Ok(None);
     };
