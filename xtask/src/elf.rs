@@ -11,6 +11,10 @@ pub const PT_INTERP: u32 = 3;
 const SHT_DYNAMIC: u32 = 6;
 /// `SHT_SYMTAB`: the (static) symbol table, removed by `strip`.
 const SHT_SYMTAB: u32 = 2;
+/// `STT_NOTYPE`: a symbol of no given type (some assemblers' functions).
+pub const STT_NOTYPE: u8 = 0;
+/// `STT_FUNC`: a function.
+pub const STT_FUNC: u8 = 2;
 /// `SHF_ALLOC`: the section is loaded into memory.
 pub const SHF_ALLOC: u64 = 0x2;
 /// `SHF_EXECINSTR`: the section holds machine code.
@@ -53,6 +57,12 @@ pub struct Segment {
 pub struct Symbol {
     pub name: String,
     pub size: u64,
+    /// `st_value`: the address, in an executable.
+    pub value: u64,
+    /// The type from `st_info`: [`STT_FUNC`], [`STT_NOTYPE`], ...
+    pub kind: u8,
+    /// `st_shndx`: the index of the section the symbol is in (0: undefined).
+    pub section: u16,
 }
 
 impl Elf {
@@ -280,14 +290,30 @@ impl Elf {
             for i in 1..symtab.size / entsize {
                 let e = symtab.offset + i * entsize;
                 let name_off = u64::from(self.u32(e)?);
-                let size = if self.is64 {
-                    self.u64(e + 16)?
+                let (value, size, info, section) = if self.is64 {
+                    (
+                        self.u64(e + 8)?,
+                        self.u64(e + 16)?,
+                        self.bytes(e + 4, 1)?[0],
+                        self.u16(e + 6)?,
+                    )
                 } else {
-                    u64::from(self.u32(e + 8)?)
+                    (
+                        u64::from(self.u32(e + 4)?),
+                        u64::from(self.u32(e + 8)?),
+                        self.bytes(e + 12, 1)?[0],
+                        self.u16(e + 14)?,
+                    )
                 };
                 let name = self.cstr(strtab.offset + name_off, strtab.offset + strtab.size)?;
                 if !name.is_empty() {
-                    out.push(Symbol { name, size });
+                    out.push(Symbol {
+                        name,
+                        size,
+                        value,
+                        kind: info & 0xf,
+                        section,
+                    });
                 }
             }
         }
@@ -389,5 +415,7 @@ mod tests {
         let e = Elf::read(&me).expect("reads itself");
         assert!(e.text_size().expect("sections") > 0);
         assert!(!e.sections().expect("sections").is_empty());
+        let symbols = e.symbols().expect("symbols");
+        assert!(symbols.iter().any(|s| s.kind == STT_FUNC && s.size > 0));
     }
 }
