@@ -7,6 +7,8 @@
 
 /// `PT_INTERP`: the program asks for a dynamic loader.
 pub const PT_INTERP: u32 = 3;
+/// `PT_DYNAMIC`: the program has a dynamic section (for the loader).
+pub const PT_DYNAMIC: u32 = 2;
 /// `SHT_DYNAMIC`: the dynamic section.
 const SHT_DYNAMIC: u32 = 6;
 /// `SHT_SYMTAB`: the (static) symbol table, removed by `strip`.
@@ -239,9 +241,9 @@ impl Elf {
         Ok(String::from_utf8_lossy(&bytes[..n]).into_owned())
     }
 
-    /// True when a `PT_INTERP` program header asks for a dynamic loader.
-    pub fn has_interp(&self) -> Result<bool, String> {
-        Ok(self.segments()?.iter().any(|s| s.kind == PT_INTERP))
+    /// True when a program header of this kind exists (`PT_INTERP`, `PT_DYNAMIC`).
+    pub fn has_segment(&self, kind: u32) -> Result<bool, String> {
+        Ok(self.segments()?.iter().any(|s| s.kind == kind))
     }
 
     /// The `DT_NEEDED` libraries named by the dynamic section (none for a static file).
@@ -373,10 +375,11 @@ mod tests {
     fn header_and_interp() {
         let e = Elf::parse(tiny(false)).expect("parses");
         assert_eq!((e.kind, e.machine_name()), (ET_EXEC, "x86_64"));
-        assert!(!e.has_interp().expect("phdrs"));
+        assert!(!e.has_segment(PT_INTERP).expect("phdrs"));
+        assert!(!e.has_segment(PT_DYNAMIC).expect("phdrs"));
         assert!(Elf::parse(tiny(true))
             .expect("parses")
-            .has_interp()
+            .has_segment(PT_INTERP)
             .expect("phdrs"));
         assert!(e.sections().expect("no sections").is_empty());
     }
