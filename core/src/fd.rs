@@ -5,7 +5,7 @@ use crate::error::{Context, Error, Op, Reason};
 use crate::sys;
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 /// The longest path imp handles (Linux `PATH_MAX`).
@@ -66,6 +66,45 @@ pub fn openat(
     mode: Mode,
 ) -> Result<OwnedFd, Errno> {
     retry(|| rustix::fs::openat(dir, path, flags, mode))
+}
+
+/// (device, inode): the same pair is the same file.
+pub type FileId = (u64, u64);
+
+/// What imp checks of a file: its type and permission bits, owner, link count and
+/// identity. Small on purpose: the kernel's `stat` record is 88 to 144 bytes and
+/// would be copied at every step that passes it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Hard links.
+    pub nlink: u32,
+    /// Which file it is.
+    pub id: FileId,
+}
+
+impl Meta {
+    /// The file type.
+    pub fn file_type(&self) -> FileType {
+        FileType::from_raw_mode(self.mode as _)
+    }
+}
+
+/// `lstat` of `name` in `dir`, or `fstat` of `dir` itself when `name` is empty: the one
+/// stat call imp makes (on 32-bit targets every rustix stat wrapper brings its own
+/// `statx` call, old-kernel fallback and struct conversions).
+#[inline(never)]
+pub fn meta(dir: BorrowedFd<'_>, name: &CStr) -> Result<Meta, Errno> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH)?;
+    Ok(Meta {
+        mode: st.st_mode as u32,
+        uid: st.st_uid,
+        nlink: st.st_nlink as u32,
+        id: (st.st_dev as u64, st.st_ino as u64),
+    })
 }
 
 /// Opens a directory for use as a `*at` base (`O_PATH|O_DIRECTORY`).

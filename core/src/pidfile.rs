@@ -6,11 +6,12 @@
 
 use crate::error::{Context, Error, Op, Reason};
 use crate::fd;
+use crate::fd::{FileId, Meta};
 use crate::parse;
 use crate::sys::{self, LockHolder};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -36,7 +37,7 @@ pub struct Probe<'a> {
     base: &'a CStr,
     dir: Option<OwnedFd>,
     file: Option<OwnedFd>,
-    ino: (u64, u64),
+    ino: FileId,
 }
 
 /// A pidfile path, split once into its directory and name.
@@ -59,7 +60,7 @@ impl<'a> Path<'a> {
         let path =
             fd::join(&mut buf, &[self.dir]).ok_or(Error::reason(Op::Open, Reason::TooLong))?;
         let dir = fd::open_dir(path).op(Op::Open)?;
-        check_dir(&rustix::fs::fstat(&dir).op(Op::Open)?)?;
+        check_dir(&fd::meta(dir.as_fd(), c"").op(Op::Open)?)?;
         Ok(dir)
     }
 
@@ -84,10 +85,10 @@ fn euid() -> u32 {
 
 /// The directory must not let anyone but root or us swap the pidfile: not owned by
 /// another user, not writable by others unless sticky (`/tmp`).
-fn check_dir(st: &Stat) -> Result<(), Error> {
-    let mode = st.st_mode as u32;
-    if st.st_uid != 0 && st.st_uid != euid() {
-        return Err(Error::reason_id(Op::Open, Reason::DirOwner, st.st_uid));
+fn check_dir(st: &Meta) -> Result<(), Error> {
+    let mode = st.mode;
+    if st.uid != 0 && st.uid != euid() {
+        return Err(Error::reason_id(Op::Open, Reason::DirOwner, st.uid));
     }
     if mode & 0o002 != 0 && mode & 0o1000 == 0 {
         return Err(Error::reason(Op::Open, Reason::DirWritable));
@@ -97,39 +98,33 @@ fn check_dir(st: &Stat) -> Result<(), Error> {
 
 /// The file must be a regular file with one link, owned by root or us, writable by
 /// nobody else.
-fn check_file(st: &Stat) -> Result<(), Error> {
-    if FileType::from_raw_mode(st.st_mode as _) != FileType::RegularFile {
+fn check_file(st: &Meta) -> Result<(), Error> {
+    if st.file_type() != FileType::RegularFile {
         return Err(Error::reason(Op::Open, Reason::NotRegular));
     }
-    if st.st_uid != 0 && st.st_uid != euid() {
-        return Err(Error::reason_id(Op::Open, Reason::Owner, st.st_uid));
+    if st.uid != 0 && st.uid != euid() {
+        return Err(Error::reason_id(Op::Open, Reason::Owner, st.uid));
     }
-    if st.st_mode as u32 & 0o022 != 0 {
+    if st.mode & 0o022 != 0 {
         return Err(Error::reason(Op::Open, Reason::Writable));
     }
-    if st.st_nlink > 1 {
+    if st.nlink > 1 {
         return Err(Error::reason(Op::Open, Reason::HardLinked));
     }
     Ok(())
 }
 
-fn ino(st: &Stat) -> (u64, u64) {
-    (st.st_dev as u64, st.st_ino as u64)
-}
-
 /// The (device, inode) `base` names now, if any (without following a symlink).
-fn ino_at(dir: BorrowedFd<'_>, base: &CStr) -> Option<(u64, u64)> {
-    rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW)
-        .ok()
-        .map(|st| ino(&st))
+fn ino_at(dir: BorrowedFd<'_>, base: &CStr) -> Option<FileId> {
+    fd::meta(dir, base).ok().map(|m| m.id)
 }
 
 /// `lstat` of the name: whether it exists; symlinks and non-regular files are refused
 /// before anything opens them (a FIFO or a device is never opened).
 fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<bool, Error> {
-    match rustix::fs::statat(dir, base, AtFlags::SYMLINK_NOFOLLOW) {
+    match fd::meta(dir, base) {
         Ok(st) => {
-            if FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink {
+            if st.file_type() == FileType::Symlink {
                 return Err(Error::reason(Op::Open, Reason::Symlink));
             }
             check_file(&st)?;
@@ -146,7 +141,7 @@ fn open_existing(
     dir: BorrowedFd<'_>,
     base: &CStr,
     flags: OFlags,
-) -> Result<Option<(OwnedFd, (u64, u64))>, Error> {
+) -> Result<Option<(OwnedFd, FileId)>, Error> {
     let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     if !stat_name(dir, base)? {
         return Ok(None);
@@ -157,9 +152,9 @@ fn open_existing(
         Err(Errno::LOOP) => return Err(Error::reason(Op::Open, Reason::Symlink)),
         Err(e) => return Err(Error::sys(Op::Open, e)),
     };
-    let st = rustix::fs::fstat(&file).op(Op::Open)?;
+    let st = fd::meta(file.as_fd(), c"").op(Op::Open)?;
     check_file(&st)?;
-    Ok(Some((file, ino(&st))))
+    Ok(Some((file, st.id)))
 }
 
 /// Reads and checks the pid a locked pidfile names.
@@ -318,7 +313,7 @@ fn as_remove(e: Error) -> Error {
 /// Unlinks `base` if it still names the inode `file` is open on.
 fn unlink_if_same(dir: BorrowedFd<'_>, base: &CStr, file: &OwnedFd) -> Result<(), Error> {
     let now = ino_at(dir, base);
-    if now == Some(ino(&rustix::fs::fstat(file).op(Op::Remove)?)) {
+    if now == Some(fd::meta(file.as_fd(), c"").op(Op::Remove)?.id) {
         rustix::fs::unlinkat(dir, base, AtFlags::empty()).op(Op::Remove)?;
     }
     Ok(())
@@ -352,7 +347,7 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
             Err(Errno::LOOP) => return Err(Error::reason(Op::Create, Reason::Symlink)),
             Err(e) => return Err(Error::sys(Op::Create, e)),
         };
-        let st = rustix::fs::fstat(&file).op(Op::Create)?;
+        let st = fd::meta(file.as_fd(), c"").op(Op::Create)?;
         check_file(&st).map_err(as_create)?;
         // Give the fd its final number before locking: a later dup2 onto the locked fd,
         // or closing a duplicate, would drop the lock.
@@ -374,7 +369,7 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
         }
         // The name may have been unlinked (a stop removing a stale file) or replaced
         // between our open and our lock: then this lock guards nothing; start over.
-        if ino_at(dir, base) != Some(ino(&st)) {
+        if ino_at(dir, base) != Some(st.id) {
             continue;
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(0o644)).op(Op::Create)?;
