@@ -46,10 +46,7 @@ impl Line {
     /// Appends a decimal number.
     pub fn num(&mut self, n: u32) -> &mut Line {
         let mut b = [0u8; 12];
-        let s = u32_dec(n, &mut b);
-        let mut t = [0u8; 12];
-        t[..s.len()].copy_from_slice(s);
-        self.push(&t[..s.len()])
+        self.push(u32_dec(n, &mut b))
     }
 
     /// The bytes so far.

@@ -391,13 +391,13 @@ fn as_create(e: Error) -> Error {
 impl Lock {
     /// Replaces the content with `pid` and a newline.
     pub fn write_pid(&self, pid: u32) -> Result<(), Error> {
-        let mut buf = [0u8; 12];
-        let text = crate::log::u32_dec(pid, &mut buf);
-        let mut line = [0u8; 12];
-        line[..text.len()].copy_from_slice(text);
-        line[text.len()] = b'\n';
+        // The digits end right before the newline.
+        let mut buf = [b'\n'; 13];
+        let mut digits = [0u8; 12];
+        let n = crate::log::u32_dec(pid, &mut digits).len();
+        buf[12 - n..12].copy_from_slice(&digits[12 - n..]);
         rustix::fs::ftruncate(&self.file, 0).op(Op::Write)?;
-        let line = &line[..=text.len()];
+        let line = &buf[12 - n..];
         let n = fd::retry(|| rustix::io::pwrite(&self.file, line, 0)).op(Op::Write)?;
         if n != line.len() {
             return Err(Error::sys(Op::Write, Errno::NOSPC));
