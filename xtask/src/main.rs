@@ -29,6 +29,7 @@ cargo xtask: build, check and test imp
   size [--top N] [--target T]
         size table of every binary in target/dist against the 32 KiB budget; fails
         past it, or if a binary is not static or has core::fmt/allocator symbols.
+        Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]
         dist + size + unit tests + the integration suite on the host binary and,
