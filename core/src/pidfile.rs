@@ -5,8 +5,7 @@
 //! only while holding the lock and only if the path still names the locked inode.
 
 use crate::error::{Context, Error, Op, Reason};
-use crate::fd;
-use crate::fd::{FileId, Meta};
+use crate::fd::{self, FileId, Meta};
 use crate::parse;
 use crate::sys::{self, LockHolder};
 use core::ffi::CStr;

@@ -194,7 +194,7 @@ fn check_single_threaded() -> Result<(), Error> {
 /// Before anything forks, so that a bad spec or pidfile is reported with nothing done:
 /// stdio made safe, every `keep_fds` fd open (`EBADF` with [`Op::KeepFd`] otherwise),
 /// the pidfile's path split and its directory opened and checked.
-fn pidfile_dir<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
+fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
     sanitize_stdio()?;
     for &fd in spec.keep_fds {
         fd::check_open(fd)?;
@@ -210,7 +210,7 @@ fn pidfile_dir<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd
 /// The pidfile as the steps use it: its directory and its name there.
 type PidfileAt<'a> = Option<(BorrowedFd<'a>, &'a CStr)>;
 
-/// The steps' view of what [`pidfile_dir`] opened.
+/// The steps' view of what [`prepare`] opened.
 fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
     pidfile.as_ref().map(|(p, d)| (d.as_fd(), p.base()))
 }
@@ -224,7 +224,7 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// succeeded.
 #[inline(never)]
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
-    let pf = pidfile_dir(spec)?;
+    let pf = prepare(spec)?;
     if let Some(p) = spec.pidfile {
         if let State::Running(pid) = pidfile::probe(p)?.state {
             return Ok(Started::AlreadyRunning(pid));
@@ -294,7 +294,7 @@ fn intermediate(spec: &Spec<'_>, pidfile: PidfileAt<'_>, wr: OwnedFd) -> ! {
 /// locked by this process, user, chdir, umask, environment, output files), without
 /// fork or setsid, and execs. Returns only on failure.
 pub fn run(spec: &Spec<'_>) -> Error {
-    let pf = match pidfile_dir(spec) {
+    let pf = match prepare(spec) {
         Ok(pf) => pf,
         Err(e) => return e,
     };
