@@ -2,22 +2,46 @@
 //! error naming the option, and nothing is done.
 
 use core::ffi::CStr;
-use imp_core::parse::{self, Schedule, Step};
-use imp_core::spawn::{Stdio, KEEP_FD_MAX, SET_ENV_MAX};
+use imp_core::__cli::{cstr_tail, find};
+use imp_core::control::{Schedule, Step};
+use imp_core::limits::{KEEP_FD_MAX, SET_ENV_MAX};
+use imp_core::parse;
+use imp_core::spawn::Stdio;
 use imp_core::{CStrArray, Signal};
 
-/// What to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Action {
-    Start,
-    Stop,
-    Restart,
-    Status,
-    Signal,
-    Run,
-    Help,
-    Version,
+imp_core::words! {
+    /// What to do: the command word.
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Restart = "restart",
+        Status = "status",
+        Signal = "signal",
+        Run = "run",
+        Help = "help",
+        Version = "version",
+    }
+}
+
+imp_core::words! {
+    /// Other words for an action.
+    enum Alias {
+        Kill = "kill",
+        LongHelp = "--help",
+        ShortHelp = "-h",
+        LongVersion = "--version",
+        ShortVersion = "-V",
+    }
+}
+
+impl Alias {
+    const fn action(self) -> Action {
+        match self {
+            Alias::Kill => Action::Signal,
+            Alias::LongHelp | Alias::ShortHelp => Action::Help,
+            Alias::LongVersion | Alias::ShortVersion => Action::Version,
+        }
+    }
 }
 
 /// A parsed command line.
@@ -68,103 +92,80 @@ const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
     }
 }
 
-/// Command words in [`ACTIONS`] order (aliases after).
-const ACTION_WORDS: &str =
-    "start\nstop\nrestart\nstatus\nsignal\nrun\nhelp\nversion\nkill\n--help\n-h\n--version\n-V";
-const ACTIONS: [Action; 13] = [
-    Action::Start,
-    Action::Stop,
-    Action::Restart,
-    Action::Status,
-    Action::Signal,
-    Action::Run,
-    Action::Help,
-    Action::Version,
-    Action::Signal,
-    Action::Help,
-    Action::Help,
-    Action::Version,
-    Action::Version,
-];
-
 fn action(word: &[u8]) -> Option<Action> {
-    imp_core::table::find(ACTION_WORDS, word, false).map(|i| ACTIONS[i])
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        imp_core::table::nth(ACTION_WORDS, self as usize)
+    if let Some(i) = find(Action::WORDS, word, false) {
+        return Action::from_u8(i as u8);
     }
+    Alias::from_u8(find(Alias::WORDS, word, false)? as u8).map(Alias::action)
 }
 
-/// The options, in the order of [`OPT_LONG`] and [`OPT_SHORT`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Opt {
-    Pidfile,
-    User,
-    Group,
-    Chdir,
-    Chroot,
-    Umask,
-    Output,
-    KeepFd,
-    Env,
-    Nice,
-    Name,
-    Signal,
-    Timeout,
-    Retry,
-    Stdout,
-    Stderr,
-    Format,
-    // Flags (no value) from here on.
-    ClearEnv,
-    DryRun,
-    Quiet,
-    Verbose,
-    NoKill,
-    ProcessGroup,
+/// Declares the options: each row is the variant, its short letter (`_` for none), its
+/// long name, and whether it takes a value. One source for [`Opt`], [`Opt::WORDS`]
+/// (long names), [`SHORT`] and [`Opt::takes_value`].
+macro_rules! options {
+    ($($(#[$m:meta])* $opt:ident $short:tt $long:literal $kind:ident,)+) => {
+        imp_core::words! {
+            /// An option, by its long name.
+            enum Opt {
+                $($(#[$m])* $opt = $long,)+
+            }
+        }
+
+        /// The short letters in [`Opt`] order (`0` for none).
+        const SHORT: &[u8] = &[$(options!(@short $short),)+];
+
+        impl Opt {
+            const fn takes_value(self) -> bool {
+                const VALUE: &[bool] = &[$(options!(@value $kind),)+];
+                VALUE[self as usize]
+            }
+        }
+    };
+    (@short _) => { 0 };
+    (@short $c:literal) => { $c as u8 };
+    (@value value) => { true };
+    (@value flag) => { false };
+}
+
+options! {
+    Pidfile 'p' "pidfile" value,
+    User 'u' "user" value,
+    Group 'g' "group" value,
+    Chdir 'd' "chdir" value,
+    Chroot 'r' "chroot" value,
+    Umask 'm' "umask" value,
+    Output 'o' "output" value,
+    KeepFd 'k' "keep-fd" value,
+    Env 'e' "env" value,
+    Nice 'N' "nice" value,
+    Name 'n' "name" value,
+    Signal 's' "signal" value,
+    Timeout 't' "timeout" value,
+    Retry 'R' "retry" value,
+    Stdout _ "stdout" value,
+    Stderr _ "stderr" value,
+    Format _ "format" value,
+    ClearEnv _ "clear-env" flag,
+    DryRun _ "dry-run" flag,
+    Quiet 'q' "quiet" flag,
+    Verbose 'v' "verbose" flag,
+    NoKill _ "no-kill" flag,
+    ProcessGroup _ "process-group" flag,
     // Accepted by SPEC, not by this build yet.
-    NotYet,
+    ReadyFd _ "ready-fd" value,
+    ReadyTimeout _ "ready-timeout" value,
+    Respawn _ "respawn" flag,
+    RespawnDelay _ "respawn-delay" value,
+    RespawnDelayMax _ "respawn-delay-max" value,
+    RespawnMax _ "respawn-max" value,
+    RespawnPeriod _ "respawn-period" value,
+    Syslog _ "syslog" flag,
 }
-
-const OPT_ALL: [Opt; 24] = [
-    Opt::Pidfile,
-    Opt::User,
-    Opt::Group,
-    Opt::Chdir,
-    Opt::Chroot,
-    Opt::Umask,
-    Opt::Output,
-    Opt::KeepFd,
-    Opt::Env,
-    Opt::Nice,
-    Opt::Name,
-    Opt::Signal,
-    Opt::Timeout,
-    Opt::Retry,
-    Opt::Stdout,
-    Opt::Stderr,
-    Opt::Format,
-    Opt::ClearEnv,
-    Opt::DryRun,
-    Opt::Quiet,
-    Opt::Verbose,
-    Opt::NoKill,
-    Opt::ProcessGroup,
-    Opt::NotYet,
-];
-
-/// Long names, one per line, in [`Opt`] order; the later `NotYet` lines all map to
-/// `Opt::NotYet`.
-const OPT_LONG: &str = "pidfile\nuser\ngroup\nchdir\nchroot\numask\noutput\nkeep-fd\nenv\nnice\nname\nsignal\ntimeout\nretry\nstdout\nstderr\nformat\nclear-env\ndry-run\nquiet\nverbose\nno-kill\nprocess-group\nready-fd\nready-timeout\nrespawn\nrespawn-delay\nrespawn-delay-max\nrespawn-max\nrespawn-period\nsyslog";
-/// Short names in [`Opt`] order (`.` = none).
-const OPT_SHORT: &[u8] = b"pugdrmokeNnstR.....qv";
 
 impl Opt {
-    const fn takes_value(self) -> bool {
-        (self as u8) < Opt::ClearEnv as u8
+    /// Options of SPEC §2 that this build does not have yet.
+    const fn not_yet(self) -> bool {
+        (self as u8) >= Opt::ReadyFd as u8
     }
 
     /// Whether `action` accepts this option.
@@ -172,9 +173,7 @@ impl Opt {
         let start = matches!(action, Action::Start | Action::Restart | Action::Run);
         let stop = matches!(action, Action::Stop | Action::Restart);
         match self {
-            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun | Opt::NotYet => {
-                true
-            }
+            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun => true,
             Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => stop,
             Opt::Format => matches!(action, Action::Status),
             _ => start,
@@ -186,16 +185,15 @@ impl Opt {
 fn lookup(arg: &'static CStr) -> Option<(Opt, Option<&'static CStr>)> {
     let b = arg.to_bytes();
     if let [b'-', c] = b {
-        let i = OPT_SHORT.iter().position(|s| s == c && *s != b'.')?;
-        return Some((OPT_ALL[i], None));
+        let i = SHORT.iter().position(|s| s == c && *s != 0)?;
+        return Some((Opt::from_u8(i as u8)?, None));
     }
     let long = b.strip_prefix(b"--")?;
     let (name, inline) = match long.iter().position(|&c| c == b'=') {
-        Some(i) => (&long[..i], Some(imp_core::sys::cstr_tail(arg, i + 3))),
+        Some(i) => (&long[..i], Some(cstr_tail(arg, i + 3))),
         None => (long, None),
     };
-    let i = imp_core::table::find(OPT_LONG, name, false)?;
-    Some((OPT_ALL[i.min(OPT_ALL.len() - 1)], inline))
+    Some((Opt::from_u8(find(Opt::WORDS, name, false)? as u8)?, inline))
 }
 
 /// Parses `argv` (argv[0] is imp itself).
@@ -269,7 +267,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             ));
         }
         let (opt, inline) = lookup(arg).ok_or(usage("unknown option", Some(arg)))?;
-        if opt == Opt::NotYet {
+        if opt.not_yet() {
             return Err(usage("option not supported by this build yet", Some(arg)));
         }
         if !opt.allowed(act) {
@@ -288,7 +286,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         if !set(&mut c, opt, v) {
             return Err(Usage {
                 what: "invalid value",
-                opt: Some(imp_core::table::nth(OPT_LONG, opt as usize)),
+                opt: Some(opt.as_str()),
                 arg: Some(v),
             });
         }
@@ -358,7 +356,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Verbose => c.verbose = true,
         Opt::NoKill => c.no_kill = true,
         Opt::ProcessGroup => c.process_group = true,
-        Opt::NotYet => {}
+        _ => return false,
     }
     // Path-like values must not be empty.
     !opt.takes_value() || path.is_some()

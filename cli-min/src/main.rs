@@ -14,10 +14,10 @@ use args::{Action, Command, Usage};
 use core::ffi::CStr;
 use imp_core::control::{self, StopOptions, Stopped};
 use imp_core::error::{errno_name, Reason};
-use imp_core::log::Line;
+use imp_core::log::{self, Line};
 use imp_core::pidfile::State;
 use imp_core::spawn::{self, Credentials, Spec, Started};
-use imp_core::{CStrArray, Cause, Error, Op, Pid};
+use imp_core::{CStrArray, Cause, Error, OnlyKeptFds, Op, Pid, SingleThreaded};
 
 /// LSB exit codes (SPEC §2.1).
 mod code {
@@ -79,7 +79,7 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
 }
 
 fn out(bytes: &[u8]) {
-    let _ = imp_core::fd::write_all(imp_core::log::stdout(), bytes);
+    let _ = log::write_all(log::stdout(), bytes);
 }
 
 /// Starts a stderr line: `imp: ACTION: `.
@@ -97,7 +97,7 @@ fn finish(l: &mut Line, pid: Option<u32>) -> &mut Line {
     if let Some(pid) = pid {
         l.str(" (pid ").num(pid).str(")");
     }
-    l.emit(imp_core::log::stderr());
+    l.emit(log::stderr());
     l
 }
 
@@ -115,9 +115,14 @@ fn note(cmd: &Command, text: &str, pid: Option<u32>) {
     }
 }
 
+/// A pid as a number to print.
+fn raw(pid: Pid) -> u32 {
+    pid.as_raw_nonzero().get() as u32
+}
+
 /// A pid for the ` (pid N)` part of a line.
 fn shown(pid: Pid) -> Option<u32> {
-    Some(pid.as_raw_nonzero().get() as u32)
+    Some(raw(pid))
 }
 
 fn usage(u: &Usage) -> i32 {
@@ -169,7 +174,6 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
         Op::Exec => cmd.program,
         Op::User => cmd.user,
         Op::Group => cmd.group.or(cmd.user),
-        Op::DevNull => Some(c"/dev/null"),
         _ => None,
     }
 }
@@ -178,45 +182,54 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
 #[inline(never)]
 fn fail(cmd: &Command, e: &Error) -> i32 {
     let mut l = Line::new();
-    head(&mut l, cmd.action);
     // What failed: `kill pid N`, `chdir /x`, `user x` ...
-    let what = subject(cmd, e.op);
-    match e.cause {
-        Cause::Errno(_) if e.op == Op::Kill => {
-            l.push(pidfile(cmd).to_bytes()).str(": kill pid ").num(e.id);
+    let (op, cause) = (e.op(), e.cause());
+    let what = subject(cmd, op);
+    match (cause, e.fd()) {
+        // A --keep-fd that is not open is a usage error, reported as one.
+        (_, Some(fd)) => {
+            l.str("imp: usage: --keep-fd ").num(fd as u32);
         }
-        Cause::Errno(_) => {
-            l.str(e.op.as_str());
+        (Cause::Errno(_), None) if op == Op::Kill => {
+            head(&mut l, cmd.action)
+                .push(pidfile(cmd).to_bytes())
+                .str(": kill pid ")
+                .num(e.pid().map_or(0, raw));
+        }
+        (Cause::Errno(_), None) => {
+            head(&mut l, cmd.action).str(op.as_str());
             if let Some(w) = what {
                 l.str(" ").push(w.to_bytes());
             }
         }
-        Cause::Reason(_) => {
-            if matches!(e.op, Op::User | Op::Group) {
-                l.str(e.op.as_str()).str(" ");
+        (Cause::Reason(_), None) => {
+            head(&mut l, cmd.action);
+            if matches!(op, Op::User | Op::Group) {
+                l.str(op.as_str()).str(" ");
             }
             match what {
                 Some(w) => l.push(w.to_bytes()),
-                None => l.str(e.op.as_str()),
+                None => l.str(op.as_str()),
             };
         }
     }
     // Why.
     l.str(": ");
     let mut pid = None;
-    match e.cause {
+    match cause {
         Cause::Reason(Reason::Survived) => {
             l.str(if cmd.no_kill && cmd.retry.is_none() {
                 "still running after timeout"
             } else {
                 "still running after SIGKILL"
             });
-            pid = Some(e.id);
+            pid = e.pid().map(raw);
         }
-        Cause::Reason(
-            r @ (Reason::Owner | Reason::DirOwner | Reason::ReadLocked | Reason::HolderMismatch),
-        ) => {
-            l.str(r.as_str()).str(" ").num(e.id);
+        Cause::Reason(r @ (Reason::Owner | Reason::DirOwner)) => {
+            l.str(r.as_str()).str(" ").num(e.uid().unwrap_or(0));
+        }
+        Cause::Reason(r @ (Reason::ReadLocked | Reason::HolderMismatch)) => {
+            l.str(r.as_str()).str(" ").num(e.pid().map_or(0, raw));
         }
         cause => cause_text(&mut l, cause),
     }
@@ -226,14 +239,14 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
 
 #[inline(never)]
 fn exit_code(action: Action, e: &Error) -> i32 {
-    let refusal = e.reason_of().is_some_and(Reason::is_pidfile_refusal);
+    let refusal = e.reason().is_some_and(Reason::is_pidfile_refusal);
     if action == Action::Status {
         return code::STATUS_UNKNOWN;
     }
     if refusal {
         return code::REFUSED;
     }
-    match (e.op, e.cause) {
+    match (e.op(), e.cause()) {
         (_, Cause::Reason(Reason::UnknownUser | Reason::UnknownGroup)) => code::USAGE,
         (Op::KeepFd, _) => code::USAGE,
         (Op::Exec, _) => code::NOT_INSTALLED,
@@ -261,7 +274,7 @@ fn status(cmd: &Command) -> i32 {
             if !cmd.kv {
                 l.str(")");
             }
-            l.emit(imp_core::log::stdout());
+            l.emit(log::stdout());
             return code::OK;
         }
         Ok(State::Stale) => (
@@ -288,7 +301,7 @@ fn stop(cmd: &Command) -> i32 {
         let mut l = Line::new();
         l.str("would stop the daemon holding ")
             .push(p.to_bytes())
-            .emit(imp_core::log::stdout());
+            .emit(log::stdout());
         return code::OK;
     }
     let schedule = cmd.schedule();
@@ -304,7 +317,7 @@ fn stop(cmd: &Command) -> i32 {
             if !cmd.quiet {
                 let mut l = Line::new();
                 about(&mut l, cmd).str("not running (stale pidfile, cannot remove: ");
-                cause_text(&mut l, e.cause);
+                cause_text(&mut l, e.cause());
                 finish(l.str(")"), None);
             }
         }
@@ -337,6 +350,25 @@ fn signal(cmd: &Command) -> i32 {
     }
 }
 
+/// This program's word that it has one thread.
+#[allow(unsafe_code)]
+fn one_thread() -> SingleThreaded {
+    // SAFETY: this binary is static and libc-free and starts no thread (there is no
+    // thread API in it); /proc would say otherwise under qemu-user, which counts its
+    // own threads.
+    unsafe { SingleThreaded::assume() }
+}
+
+/// This program's promise, for `run`, that it uses no fd handle again but 0-2 and the
+/// `--keep-fd` ones.
+#[allow(unsafe_code)]
+fn only_kept_fds() -> OnlyKeptFds {
+    // SAFETY: imp owns no fd handle: it opens nothing before `run` but what imp-core
+    // opens and closes inside its own calls, and after a failed `run` it writes one
+    // line to fd 2 and exits.
+    unsafe { OnlyKeptFds::promise() }
+}
+
 /// Fills the library's start spec from the command line: user lookups happen here,
 /// before anything forks, so an unknown user is a usage error with nothing done.
 fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
@@ -349,9 +381,7 @@ fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
     s.nice = cmd.nice;
     s.stdout = cmd.stdout;
     s.stderr = cmd.stderr;
-    // This binary is static, libc-free and starts no thread; /proc's thread count is
-    // the emulator's under qemu-user.
-    s.check_threads = false;
+    s.single_threaded(one_thread());
     s.keep_fds = &cmd.keep_fds;
     Credentials::resolve(
         cmd.user.map(CStr::to_bytes),
@@ -363,7 +393,7 @@ fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
 fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     let mut l = Line::new();
     let line = |l: &mut Line, a: &str, b: &[u8]| {
-        l.str("would ").str(a).push(b).emit(imp_core::log::stdout());
+        l.str("would ").str(a).push(b).emit(log::stdout());
     };
     if cmd.action == Action::Restart {
         line(&mut l, "stop the daemon holding ", pidfile(cmd).to_bytes());
@@ -397,7 +427,7 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
         for g in &c.groups {
             l.str(" ").num(*g);
         }
-        l.emit(imp_core::log::stdout());
+        l.emit(log::stdout());
     }
     line(&mut l, "exec ", s.program.to_bytes());
     code::OK
@@ -414,9 +444,9 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
         return dry_run(cmd, &s);
     }
     if cmd.action == Action::Run {
-        let e = spawn::run(&s);
-        if e.reason_of() == Some(Reason::AlreadyRunning) {
-            say(cmd, "already running", Some(e.id));
+        let e = spawn::run(&s, only_kept_fds());
+        if e.reason() == Some(Reason::AlreadyRunning) {
+            say(cmd, "already running", e.pid().map(raw));
             return code::FAIL;
         }
         return fail(cmd, &e);

@@ -7,13 +7,28 @@
 //! the same re-check (a residual race of one check).
 
 use crate::error::{Error, Op, Reason};
-use crate::parse::Step;
+use crate::limits::SCHEDULE_MAX;
 use crate::pidfile::{self, Probe, State};
+use crate::process::{poll_exit, sleep_ms, TICK_MS};
 use core::ffi::CStr;
-use rustix::event::{PollFd, PollFlags};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal};
+
+/// One step of a stop schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this signal.
+    Signal(Signal),
+    /// Wait this long (ms) for the process to exit.
+    Wait(u32),
+    /// Repeat the rest of the schedule from the start until the process exits.
+    Forever,
+}
+
+/// A stop schedule: signals and waits, dpkg `--retry` style (see
+/// [`parse::schedule`](crate::parse::schedule)).
+pub type Schedule = heapless::Vec<Step, SCHEDULE_MAX>;
 
 /// The daemon's state, for `status`.
 pub fn status(path: &CStr) -> Result<State, Error> {
@@ -56,10 +71,7 @@ impl Target {
             Err(Errno::SRCH) => return Ok(None),
             Err(Errno::NOSYS) => None,
             Err(e) => {
-                return Err(Error {
-                    id: pid.as_raw_nonzero().get() as u32,
-                    ..Error::sys(Op::Kill, e)
-                })
+                return Err(Error::sys(Op::Kill, e).with_id(pid.as_raw_nonzero().get() as u32))
             }
         };
         if !probe.still_held_by(pid)? {
@@ -80,10 +92,7 @@ impl Target {
             Ok(()) => true,
             Err(Errno::SRCH) => false,
             Err(e) => {
-                return Err(Error {
-                    id: self.pid.as_raw_nonzero().get() as u32,
-                    ..Error::sys(Op::Kill, e)
-                })
+                return Err(Error::sys(Op::Kill, e).with_id(self.pid.as_raw_nonzero().get() as u32))
             }
         };
         let group_alive = self
@@ -118,7 +127,7 @@ impl Target {
             if main_gone && self.pgid.map_or(true, group_gone) {
                 return true;
             }
-            sleep_tick();
+            sleep_ms(TICK_MS);
         }
         false
     }
@@ -131,51 +140,9 @@ fn group_of(pid: Pid) -> Option<Pid> {
     (g.as_raw_nonzero().get() > 1 && g != ours).then_some(g)
 }
 
-/// Polls a pidfd until it is readable (the process exited) or `ms` pass. (An EINTR,
-/// from imp itself being stopped and continued, restarts the full wait: no clock is
-/// needed for that rare case.)
-fn poll_exit(fd: &OwnedFd, ms: u32) -> bool {
-    let mut fds = [PollFd::new(fd, PollFlags::IN)];
-    loop {
-        match rustix::event::poll(&mut fds, ms.min(i32::MAX as u32) as i32) {
-            Ok(n) => return n > 0,
-            Err(Errno::INTR) => continue,
-            Err(_) => return false,
-        }
-    }
-}
-
-const TICK_MS: u32 = 10;
-
-fn sleep_tick() {
-    let _ = rustix::thread::nanosleep(&rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: TICK_MS as i64 * 1_000_000,
-    });
-}
-
-/// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).
-#[inline(never)]
-pub fn wait_gone(pid: Pid, ms: u32) -> bool {
-    match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
-        Ok(fd) => poll_exit(&fd, ms),
-        Err(Errno::SRCH) => true,
-        Err(_) => {
-            for _ in 0..ms / TICK_MS {
-                if rustix::process::test_kill_process(pid).is_err() {
-                    return true;
-                }
-                sleep_tick();
-            }
-            rustix::process::test_kill_process(pid).is_err()
-        }
-    }
-}
-
 /// Stops the daemon: runs the schedule (signal, wait, signal, wait...) until it exits,
 /// then removes the pidfile (only while holding its lock, only if it is still the same
 /// file). A stale pidfile is removed without signalling anything.
-#[inline(always)]
 pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
     let mut probe = pidfile::probe(path)?;
     let pid = match probe.state {
@@ -185,11 +152,9 @@ pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
     };
     if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
         if !run_schedule(&target, &probe, opts.schedule)? {
-            return Err(Error::reason_id(
-                Op::Kill,
-                Reason::Survived,
-                pid.as_raw_nonzero().get() as u32,
-            ));
+            return Err(
+                Error::check(Op::Kill, Reason::Survived).with_id(pid.as_raw_nonzero().get() as u32)
+            );
         }
     }
     let _ = probe.remove();
@@ -223,7 +188,6 @@ fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &[Step]) -> Result
 
 /// Sends one signal to the daemon. `Ok(None)`: not running (no pidfile, stale, or
 /// gone before the signal).
-#[inline(never)]
 pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
     let probe = pidfile::probe(path)?;
     let State::Running(pid) = probe.state else {

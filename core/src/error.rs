@@ -1,185 +1,127 @@
-//! One small `Copy` error: the step that failed and why.
+//! One small `Copy` error: the step that failed, why, and the pid, uid or fd it is
+//! about.
 
 use rustix::io::Errno;
+use rustix::process::Pid;
 
-/// The step that failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Op {
-    /// Opening the pidfile or its directory.
-    Open,
-    /// Creating the pidfile.
-    Create,
-    /// Locking the pidfile.
-    Lock,
-    /// Reading the pidfile.
-    Read,
-    /// Writing the pidfile.
-    Write,
-    /// Removing the pidfile.
-    Remove,
-    /// Creating the report pipe.
-    Pipe,
-    /// `fork`.
-    Fork,
-    /// `setsid`.
-    Setsid,
-    /// Opening or checking `/dev/null`.
-    DevNull,
-    /// Opening the `--stdout` (or `--output`) file.
-    Stdout,
-    /// Opening the `--stderr` file.
-    Stderr,
-    /// `dup2` onto stdio or a kept fd.
-    Dup,
-    /// Closing inherited fds.
-    CloseFds,
-    /// Signal mask and dispositions.
-    Signals,
-    /// `setpriority` (`--nice`).
-    Nice,
-    /// `chroot`.
-    Chroot,
-    /// `chdir`.
-    Chdir,
-    /// Looking up the user.
-    User,
-    /// Looking up the group.
-    Group,
-    /// `setgroups`.
-    Setgroups,
-    /// `setgid`.
-    Setgid,
-    /// `setuid`.
-    Setuid,
-    /// The check that root cannot be regained after the drop.
-    Regain,
-    /// Building the environment.
-    Env,
-    /// `execve`.
-    Exec,
-    /// Reading the report pipe or waiting for a child.
-    Wait,
-    /// Opening a pidfd or sending a signal.
-    Kill,
-    /// Checking the process is single-threaded before fork.
-    Threads,
-    /// Checking a kept fd (`--keep-fd`).
-    KeepFd,
-}
-
-impl Op {
-    /// The word used in messages: `imp: start: chdir /x: ...`.
-    pub fn as_str(self) -> &'static str {
-        crate::table::nth(OP_WORDS, self as usize)
-    }
-
-    /// Decodes the byte sent through the report pipe.
-    pub const fn from_u8(b: u8) -> Option<Op> {
-        if b <= Op::KeepFd as u8 {
-            // SAFETY-free: the enum is `repr(u8)` with dense discriminants 0..=KeepFd;
-            // match through the table instead of transmuting.
-            Some(OPS[b as usize])
-        } else {
-            None
-        }
+crate::words! {
+    /// The step that failed; its word names it in messages (`imp: start: chdir /x: ...`).
+    pub enum Op {
+        /// Opening the pidfile or its directory.
+        Open = "open",
+        /// Creating the pidfile.
+        Create = "create",
+        /// Locking the pidfile.
+        Lock = "lock",
+        /// Reading the pidfile.
+        Read = "read",
+        /// Writing the pidfile.
+        Write = "write",
+        /// Removing the pidfile.
+        Remove = "remove",
+        /// Creating the report pipe.
+        Pipe = "pipe",
+        /// `fork`.
+        Fork = "fork",
+        /// `setsid`.
+        Setsid = "setsid",
+        /// Opening or checking `/dev/null`.
+        DevNull = "/dev/null",
+        /// Opening the `--stdout` (or `--output`) file.
+        Stdout = "open stdout",
+        /// Opening the `--stderr` file.
+        Stderr = "open stderr",
+        /// `dup2` onto stdio.
+        Dup = "dup2",
+        /// Signal mask and dispositions.
+        Signals = "signals",
+        /// `setpriority` (`--nice`).
+        Nice = "nice",
+        /// `chroot`.
+        Chroot = "chroot",
+        /// `chdir`.
+        Chdir = "chdir",
+        /// Looking up the user.
+        User = "user",
+        /// Looking up the group.
+        Group = "group",
+        /// `setgroups`.
+        Setgroups = "setgroups",
+        /// `setgid`.
+        Setgid = "setgid",
+        /// `setuid`.
+        Setuid = "setuid",
+        /// The check that root cannot be regained after the drop.
+        Regain = "drop privileges",
+        /// Building the environment.
+        Env = "environment",
+        /// `execve`.
+        Exec = "exec",
+        /// Reading the report pipe or waiting for a child.
+        Wait = "wait",
+        /// Opening a pidfd or sending a signal (the error names the pid).
+        Kill = "kill",
+        /// Checking the process is single-threaded before fork.
+        Threads = "threads",
+        /// Checking a kept fd (`--keep-fd`; the error names the fd).
+        KeepFd = "keep fd",
     }
 }
 
-/// The words of [`Op::as_str`], in discriminant order.
-const OP_WORDS: &str = "open\ncreate\nlock\nread\nwrite\nremove\npipe\nfork\nsetsid\nopen\nopen\nopen\ndup2\nclose fds\nsignals\nnice\nchroot\nchdir\nuser\ngroup\nsetgroups\nsetgid\nsetuid\ndrop privileges\nenvironment\nexec\nwait\nkill\nthreads\nkeep fd";
-
-const OPS: [Op; Op::KeepFd as usize + 1] = [
-    Op::Open,
-    Op::Create,
-    Op::Lock,
-    Op::Read,
-    Op::Write,
-    Op::Remove,
-    Op::Pipe,
-    Op::Fork,
-    Op::Setsid,
-    Op::DevNull,
-    Op::Stdout,
-    Op::Stderr,
-    Op::Dup,
-    Op::CloseFds,
-    Op::Signals,
-    Op::Nice,
-    Op::Chroot,
-    Op::Chdir,
-    Op::User,
-    Op::Group,
-    Op::Setgroups,
-    Op::Setgid,
-    Op::Setuid,
-    Op::Regain,
-    Op::Env,
-    Op::Exec,
-    Op::Wait,
-    Op::Kill,
-    Op::Threads,
-    Op::KeepFd,
-];
-
-/// Why a step failed, when it is not an errno.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Reason {
-    /// The pidfile's content is not a valid pid.
-    Invalid,
-    /// The pidfile names imp itself or its parent.
-    NamesSelf,
-    /// The pidfile is a symlink.
-    Symlink,
-    /// The pidfile is a FIFO, a directory, a device...
-    NotRegular,
-    /// The pidfile is writable by group or others.
-    Writable,
-    /// The pidfile belongs to another user (the uid is in `Error::id`).
-    Owner,
-    /// The pidfile has more than one hard link.
-    HardLinked,
-    /// The pidfile's directory is writable by others (and not sticky).
-    DirWritable,
-    /// The pidfile's directory belongs to another user (uid in `Error::id`).
-    DirOwner,
-    /// A process holds a read lock on the pidfile.
-    ReadLocked,
-    /// The lock holder is not the pid the pidfile names.
-    HolderMismatch,
-    /// No such user.
-    UnknownUser,
-    /// No such group.
-    UnknownGroup,
-    /// `/dev/null` is not a character device.
-    NotCharDevice,
-    /// Root could be regained after dropping privileges.
-    Regained,
-    /// The process has more than one thread.
-    Threaded,
-    /// Too many environment variables or groups for the fixed buffers.
-    TooMany,
-    /// A path too long for the fixed buffers.
-    TooLong,
-    /// A line of /etc/group too long for the fixed buffer, which could name the user.
-    LineTooLong,
-    /// The pidfile's path ends in `/` or is empty.
-    BadPath,
-    /// Another daemon holds the pidfile's lock (pid in `Error::id`).
-    AlreadyRunning,
-    /// The report pipe closed before the daemon reached exec: it died on the way.
-    ChildDied,
-    /// The process did not exit after the last step of the stop schedule.
-    Survived,
+crate::words! {
+    /// Why a step failed, when it is not an errno; its word says it in messages.
+    pub enum Reason {
+        /// The pidfile's content is not a valid pid.
+        Invalid = "invalid pidfile content",
+        /// The pidfile names imp itself or its parent.
+        NamesSelf = "invalid pidfile: names imp or its parent",
+        /// The pidfile is a symlink.
+        Symlink = "refused: symlink",
+        /// The pidfile is a FIFO, a directory, a device...
+        NotRegular = "refused: not a regular file",
+        /// The pidfile is writable by group or others.
+        Writable = "insecure: writable by group or others",
+        /// The pidfile belongs to another user (see [`Error::uid`]).
+        Owner = "insecure: owned by uid",
+        /// The pidfile has more than one hard link.
+        HardLinked = "insecure: hard-linked",
+        /// The pidfile's directory is writable by others (and not sticky).
+        DirWritable = "insecure: directory writable by others",
+        /// The pidfile's directory belongs to another user (see [`Error::uid`]).
+        DirOwner = "insecure: directory owned by uid",
+        /// A process holds a read lock on the pidfile (see [`Error::pid`]).
+        ReadLocked = "insecure: read-locked by pid",
+        /// The lock holder is not the pid the pidfile names (see [`Error::pid`]).
+        HolderMismatch = "insecure: lock held by another pid",
+        /// No such user.
+        UnknownUser = "unknown user",
+        /// No such group.
+        UnknownGroup = "unknown group",
+        /// `/dev/null` is not a character device.
+        NotCharDevice = "not a character device",
+        /// Root could be regained after dropping privileges.
+        Regained = "root could be regained",
+        /// The process has more than one thread.
+        Threaded = "refusing to fork a multi-threaded process",
+        /// Too many environment variables or groups for the fixed buffers.
+        TooMany = "too many entries",
+        /// A path too long for the fixed buffers.
+        TooLong = "path too long",
+        /// A line of /etc/group too long for the fixed buffer, which could name the user.
+        LineTooLong = "line too long",
+        /// The pidfile's path ends in `/` or is empty.
+        BadPath = "not a file path",
+        /// Another daemon holds the pidfile's lock (see [`Error::pid`]).
+        AlreadyRunning = "already running",
+        /// The report pipe closed before the daemon reached exec: it died on the way.
+        ChildDied = "daemon died before exec",
+        /// The process did not exit after the last step of the stop schedule (see
+        /// [`Error::pid`]).
+        Survived = "still running",
+    }
 }
 
 impl Reason {
-    /// The words used in messages.
-    pub fn as_str(self) -> &'static str {
-        crate::table::nth(REASON_WORDS, self as usize)
-    }
-
     /// True for the reasons that make a pidfile unsafe to act on (LSB: start/stop 6,
     /// status 4).
     pub const fn is_pidfile_refusal(self) -> bool {
@@ -199,45 +141,7 @@ impl Reason {
                 | Reason::BadPath
         )
     }
-
-    /// Decodes the byte sent through the report pipe.
-    pub const fn from_u8(b: u8) -> Option<Reason> {
-        if b <= Reason::Survived as u8 {
-            Some(REASONS[b as usize])
-        } else {
-            None
-        }
-    }
 }
-
-/// The words of [`Reason::as_str`], in discriminant order.
-const REASON_WORDS: &str = "invalid pidfile content\ninvalid pidfile: names imp or its parent\nrefused: symlink\nrefused: not a regular file\ninsecure: writable by group or others\ninsecure: owned by uid\ninsecure: hard-linked\ninsecure: directory writable by others\ninsecure: directory owned by uid\ninsecure: read-locked by pid\ninsecure: lock held by another pid\nunknown user\nunknown group\nnot a character device\nroot could be regained\nrefusing to fork a multi-threaded process\ntoo many entries\npath too long\nline too long\nnot a file path\nalready running\ndaemon died before exec\nstill running";
-
-const REASONS: [Reason; Reason::Survived as usize + 1] = [
-    Reason::Invalid,
-    Reason::NamesSelf,
-    Reason::Symlink,
-    Reason::NotRegular,
-    Reason::Writable,
-    Reason::Owner,
-    Reason::HardLinked,
-    Reason::DirWritable,
-    Reason::DirOwner,
-    Reason::ReadLocked,
-    Reason::HolderMismatch,
-    Reason::UnknownUser,
-    Reason::UnknownGroup,
-    Reason::NotCharDevice,
-    Reason::Regained,
-    Reason::Threaded,
-    Reason::TooMany,
-    Reason::TooLong,
-    Reason::LineTooLong,
-    Reason::BadPath,
-    Reason::AlreadyRunning,
-    Reason::ChildDied,
-    Reason::Survived,
-];
 
 /// The cause of a failure: an errno, or one of imp's own reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,16 +152,15 @@ pub enum Cause {
     Reason(Reason),
 }
 
-/// A failed step: what was being done, why it failed, and a number that goes with the
-/// reason (a uid for `Owner`, a pid for `AlreadyRunning`; 0 otherwise).
+/// A failed step: what was being done, why it failed, and (for some) the pid, uid or
+/// fd it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Error {
-    /// The step.
-    pub op: Op,
-    /// Why.
-    pub cause: Cause,
-    /// The uid or pid the reason is about, or 0.
-    pub id: u32,
+    op: Op,
+    cause: Cause,
+    /// A pid, uid or fd, as [`Error::pid`], [`Error::uid`] and [`Error::fd`] tell; 0
+    /// for none.
+    id: u32,
 }
 
 static_assertions::const_assert!(core::mem::size_of::<Error>() <= 12);
@@ -274,7 +177,7 @@ impl Error {
     }
 
     /// A failed check.
-    pub const fn reason(op: Op, reason: Reason) -> Error {
+    pub const fn check(op: Op, reason: Reason) -> Error {
         Error {
             op,
             cause: Cause::Reason(reason),
@@ -282,13 +185,29 @@ impl Error {
         }
     }
 
-    /// A failed check about a uid or pid.
-    pub const fn reason_id(op: Op, reason: Reason, id: u32) -> Error {
-        Error {
-            op,
-            cause: Cause::Reason(reason),
-            id,
-        }
+    /// The same error about a pid, uid or fd (which one follows from the op and reason).
+    pub(crate) const fn with_id(self, id: u32) -> Error {
+        Error { id, ..self }
+    }
+
+    /// The same error, as a failure of another step.
+    pub(crate) const fn retag(self, op: Op) -> Error {
+        Error { op, ..self }
+    }
+
+    /// The raw id, for the report pipe.
+    pub(crate) const fn raw_id(self) -> u32 {
+        self.id
+    }
+
+    /// The step that failed.
+    pub const fn op(self) -> Op {
+        self.op
+    }
+
+    /// Why it failed.
+    pub const fn cause(self) -> Cause {
+        self.cause
     }
 
     /// The errno, if the cause is one.
@@ -300,10 +219,48 @@ impl Error {
     }
 
     /// The reason, if the cause is one.
-    pub const fn reason_of(self) -> Option<Reason> {
+    pub const fn reason(self) -> Option<Reason> {
         match self.cause {
             Cause::Errno(_) => None,
             Cause::Reason(r) => Some(r),
+        }
+    }
+
+    /// The process the error is about: the lock holder (`AlreadyRunning`,
+    /// `ReadLocked`, `HolderMismatch`), the survivor (`Survived`), or the target of a
+    /// failed [`Op::Kill`]. `None` for other errors, and for a holder outside this
+    /// PID namespace (the kernel reports it as pid 0).
+    pub fn pid(self) -> Option<Pid> {
+        let about_pid = match self.cause {
+            Cause::Reason(r) => matches!(
+                r,
+                Reason::AlreadyRunning
+                    | Reason::ReadLocked
+                    | Reason::HolderMismatch
+                    | Reason::Survived
+            ),
+            Cause::Errno(_) => matches!(self.op, Op::Kill),
+        };
+        if about_pid {
+            Pid::from_raw(self.id as i32)
+        } else {
+            None
+        }
+    }
+
+    /// The owner of a pidfile or directory refused as insecure (`Owner`, `DirOwner`).
+    pub const fn uid(self) -> Option<u32> {
+        match self.cause {
+            Cause::Reason(Reason::Owner | Reason::DirOwner) => Some(self.id),
+            _ => None,
+        }
+    }
+
+    /// The fd of a failed [`Op::KeepFd`] check.
+    pub const fn fd(self) -> Option<i32> {
+        match self.op {
+            Op::KeepFd => Some(self.id as i32),
+            _ => None,
         }
     }
 }
@@ -325,7 +282,7 @@ impl core::fmt::Display for Error {
 }
 
 /// Adds the op to a rustix result.
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     /// Tags the error with the step that failed.
     fn op(self, op: Op) -> Result<T, Error>;
 }
@@ -336,98 +293,157 @@ impl<T> Context<T> for Result<T, Errno> {
     }
 }
 
+/// The errnos imp's syscalls can return: each name once, its number taken from the
+/// kernel's headers (`linux-raw-sys`, right for every architecture), its text as glibc's
+/// `strerror` says it.
+macro_rules! errnos {
+    ($($name:ident $text:literal,)+) => {
+        const ERRNO_CODES: &[u16] = &[$(linux_raw_sys::errno::$name as u16,)+];
+        const ERRNO_NAMES: &str = concat!($(stringify!($name), "\n",)+);
+        const ERRNO_TEXTS: &str = concat!($($text, "\n",)+);
+    };
+}
+
+errnos! {
+    EPERM "Operation not permitted",
+    ENOENT "No such file or directory",
+    ESRCH "No such process",
+    EINTR "Interrupted system call",
+    EIO "Input/output error",
+    ENXIO "No such device or address",
+    E2BIG "Argument list too long",
+    ENOEXEC "Exec format error",
+    EBADF "Bad file descriptor",
+    ECHILD "No child processes",
+    EAGAIN "Resource temporarily unavailable",
+    ENOMEM "Cannot allocate memory",
+    EACCES "Permission denied",
+    EFAULT "Bad address",
+    EBUSY "Device or resource busy",
+    EEXIST "File exists",
+    EXDEV "Invalid cross-device link",
+    ENODEV "No such device",
+    ENOTDIR "Not a directory",
+    EISDIR "Is a directory",
+    EINVAL "Invalid argument",
+    ENFILE "Too many open files in system",
+    EMFILE "Too many open files",
+    ENOTTY "Inappropriate ioctl for device",
+    ETXTBSY "Text file busy",
+    EFBIG "File too large",
+    ENOSPC "No space left on device",
+    ESPIPE "Illegal seek",
+    EROFS "Read-only file system",
+    EMLINK "Too many links",
+    EPIPE "Broken pipe",
+    ENAMETOOLONG "File name too long",
+    ENOLCK "No locks available",
+    ENOSYS "Function not implemented",
+    ELOOP "Too many levels of symbolic links",
+    EDQUOT "Disk quota exceeded",
+    ELIBBAD "Accessing a corrupted shared library",
+    ECONNREFUSED "Connection refused",
+    ENOTSOCK "Socket operation on non-socket",
+    ETIMEDOUT "Connection timed out",
+    EOPNOTSUPP "Operation not supported",
+    EDEADLK "Resource deadlock avoided",
+}
+
 /// The name and text of an errno: `("EROFS", "Read-only file system")`. Unknown ones
 /// give `("E?", "Unknown error")`; callers print the number beside it.
 pub fn errno_name(e: Errno) -> (&'static str, &'static str) {
-    match ERRNO_CODES.iter().position(|&c| c == e) {
+    let raw = e.raw_os_error() as u16;
+    match ERRNO_CODES.iter().position(|&c| c == raw) {
         Some(i) => (
-            crate::table::nth(ERRNO_NAMES, i),
-            crate::table::nth(ERRNO_TEXTS, i),
+            crate::words::nth(ERRNO_NAMES, i),
+            crate::words::nth(ERRNO_TEXTS, i),
         ),
         None => ("E?", "Unknown error"),
     }
 }
 
-/// The errnos imp's syscalls can return, with glibc's strerror texts.
-const ERRNO_CODES: [Errno; 42] = [
-    Errno::PERM,
-    Errno::NOENT,
-    Errno::SRCH,
-    Errno::INTR,
-    Errno::IO,
-    Errno::NXIO,
-    Errno::TOOBIG,
-    Errno::NOEXEC,
-    Errno::BADF,
-    Errno::CHILD,
-    Errno::AGAIN,
-    Errno::NOMEM,
-    Errno::ACCESS,
-    Errno::FAULT,
-    Errno::BUSY,
-    Errno::EXIST,
-    Errno::XDEV,
-    Errno::NODEV,
-    Errno::NOTDIR,
-    Errno::ISDIR,
-    Errno::INVAL,
-    Errno::NFILE,
-    Errno::MFILE,
-    Errno::NOTTY,
-    Errno::TXTBSY,
-    Errno::FBIG,
-    Errno::NOSPC,
-    Errno::SPIPE,
-    Errno::ROFS,
-    Errno::MLINK,
-    Errno::PIPE,
-    Errno::NAMETOOLONG,
-    Errno::NOLCK,
-    Errno::NOSYS,
-    Errno::LOOP,
-    Errno::DQUOT,
-    Errno::LIBBAD,
-    Errno::CONNREFUSED,
-    Errno::NOTSOCK,
-    Errno::TIMEDOUT,
-    Errno::OPNOTSUPP,
-    Errno::DEADLK,
-];
-
-/// The names of [`ERRNO_CODES`], in the same order.
-const ERRNO_NAMES: &str = "EPERM\nENOENT\nESRCH\nEINTR\nEIO\nENXIO\nE2BIG\nENOEXEC\nEBADF\nECHILD\nEAGAIN\nENOMEM\nEACCES\nEFAULT\nEBUSY\nEEXIST\nEXDEV\nENODEV\nENOTDIR\nEISDIR\nEINVAL\nENFILE\nEMFILE\nENOTTY\nETXTBSY\nEFBIG\nENOSPC\nESPIPE\nEROFS\nEMLINK\nEPIPE\nENAMETOOLONG\nENOLCK\nENOSYS\nELOOP\nEDQUOT\nELIBBAD\nECONNREFUSED\nENOTSOCK\nETIMEDOUT\nEOPNOTSUPP\nEDEADLK";
-/// glibc's strerror texts of [`ERRNO_CODES`], in the same order.
-const ERRNO_TEXTS: &str = "Operation not permitted\nNo such file or directory\nNo such process\nInterrupted system call\nInput/output error\nNo such device or address\nArgument list too long\nExec format error\nBad file descriptor\nNo child processes\nResource temporarily unavailable\nCannot allocate memory\nPermission denied\nBad address\nDevice or resource busy\nFile exists\nInvalid cross-device link\nNo such device\nNot a directory\nIs a directory\nInvalid argument\nToo many open files in system\nToo many open files\nInappropriate ioctl for device\nText file busy\nFile too large\nNo space left on device\nIllegal seek\nRead-only file system\nToo many links\nBroken pipe\nFile name too long\nNo locks available\nFunction not implemented\nToo many levels of symbolic links\nDisk quota exceeded\nAccessing a corrupted shared library\nConnection refused\nSocket operation on non-socket\nConnection timed out\nOperation not supported\nResource deadlock avoided";
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::words;
 
     #[test]
-    fn op_and_reason_round_trip_through_a_byte() {
-        for op in OPS {
+    fn every_op_has_its_own_word() {
+        for (i, &op) in Op::ALL.iter().enumerate() {
+            let w = op.as_str();
+            assert!(!w.is_empty() && !w.contains('\n'), "{op:?}");
+            assert_eq!(op as usize, i);
             assert_eq!(Op::from_u8(op as u8), Some(op));
+            assert_eq!(
+                words::find(Op::WORDS, w.as_bytes(), false),
+                Some(i),
+                "{op:?}: '{w}' is also the word of an earlier op"
+            );
         }
-        assert_eq!(Op::from_u8(Op::KeepFd as u8 + 1), None);
-        for r in REASONS {
-            assert_eq!(Reason::from_u8(r as u8), Some(r));
-        }
-        assert_eq!(Reason::from_u8(Reason::Survived as u8 + 1), None);
-        assert_eq!(OP_WORDS.split('\n').count(), OPS.len());
-        assert_eq!(REASON_WORDS.split('\n').count(), REASONS.len());
-        assert_eq!(ERRNO_NAMES.split('\n').count(), ERRNO_CODES.len());
-        assert_eq!(ERRNO_TEXTS.split('\n').count(), ERRNO_CODES.len());
+        assert_eq!(Op::from_u8(Op::ALL.len() as u8), None);
         assert_eq!(Op::Chdir.as_str(), "chdir");
-        assert_eq!(Reason::Survived.as_str(), "still running");
+        assert_eq!(Op::KeepFd.as_str(), "keep fd");
     }
 
     #[test]
-    fn errno_names() {
-        assert_eq!(errno_name(Errno::ROFS), ("EROFS", "Read-only file system"));
+    fn every_reason_has_its_own_word() {
+        for (i, &r) in Reason::ALL.iter().enumerate() {
+            let w = r.as_str();
+            assert!(!w.is_empty() && !w.contains('\n'), "{r:?}");
+            assert_eq!(Reason::from_u8(r as u8), Some(r));
+            assert_eq!(words::find(Reason::WORDS, w.as_bytes(), false), Some(i));
+        }
+        assert_eq!(Reason::from_u8(Reason::ALL.len() as u8), None);
+        assert_eq!(Reason::Survived.as_str(), "still running");
+        assert_eq!(Reason::Symlink.as_str(), "refused: symlink");
+    }
+
+    /// Every errno's name is the kernel's name for its number, and its text is the C
+    /// library's `strerror` text (std prints it, followed by " (os error N)").
+    #[test]
+    fn every_errno_name_and_text() {
+        let names: Vec<&str> = ERRNO_NAMES.lines().collect();
+        let texts: Vec<&str> = ERRNO_TEXTS.lines().collect();
         assert_eq!(
-            errno_name(Errno::AGAIN),
-            ("EAGAIN", "Resource temporarily unavailable")
+            (names.len(), texts.len()),
+            (ERRNO_CODES.len(), ERRNO_CODES.len())
         );
+        for (i, &code) in ERRNO_CODES.iter().enumerate() {
+            let e = Errno::from_raw_os_error(code as i32);
+            assert_eq!(errno_name(e), (names[i], texts[i]));
+            let std_text = std::io::Error::from_raw_os_error(code as i32).to_string();
+            assert_eq!(
+                std_text,
+                format!("{} (os error {code})", texts[i]),
+                "{}",
+                names[i]
+            );
+            assert_eq!(
+                names[..i].iter().position(|n| *n == names[i]),
+                None,
+                "{} twice",
+                names[i]
+            );
+        }
+        assert_eq!(errno_name(Errno::ROFS), ("EROFS", "Read-only file system"));
+        assert_eq!(errno_name(Errno::ACCESS), ("EACCES", "Permission denied"));
         assert_eq!(errno_name(Errno::from_raw_os_error(4000)).0, "E?");
+    }
+
+    #[test]
+    fn ids_are_typed_by_what_they_are_about() {
+        let held = Error::check(Op::Lock, Reason::AlreadyRunning).with_id(42);
+        assert_eq!(held.pid(), Pid::from_raw(42));
+        assert_eq!((held.uid(), held.fd()), (None, None));
+        let outside = Error::check(Op::Lock, Reason::HolderMismatch).with_id(0);
+        assert_eq!(outside.pid(), None);
+        let owner = Error::check(Op::Open, Reason::Owner).with_id(1000);
+        assert_eq!((owner.uid(), owner.pid()), (Some(1000), None));
+        let kill = Error::sys(Op::Kill, Errno::PERM).with_id(7);
+        assert_eq!(kill.pid(), Pid::from_raw(7));
+        let keep = Error::sys(Op::KeepFd, Errno::BADF).with_id(9);
+        assert_eq!((keep.fd(), keep.pid(), keep.uid()), (Some(9), None, None));
+        let plain = Error::sys(Op::Chdir, Errno::NOENT);
+        assert_eq!((plain.pid(), plain.uid(), plain.fd()), (None, None, None));
     }
 }

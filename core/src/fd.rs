@@ -1,18 +1,26 @@
-//! File descriptor chores: EINTR retry, fixed-buffer paths, small reads, and closing
-//! every inherited fd.
+//! File descriptor chores: EINTR retry, fixed-buffer paths, small reads and writes,
+//! and closing every inherited fd.
 
-use crate::error::{Context, Error, Op, Reason};
-use crate::sys;
+use crate::error::{Error, Op, Reason};
+use crate::limits::PATH_MAX;
+use crate::sys::{self, OnlyKeptFds};
 use core::ffi::CStr;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-/// The longest path imp handles (Linux `PATH_MAX`).
-pub const PATH_MAX: usize = 4096;
+/// The fd's number.
+pub fn raw<F: AsFd>(f: &F) -> i32 {
+    f.as_fd().as_raw_fd()
+}
+
+/// Gives up ownership: the fd stays open for good (on 0-2, or across exec).
+pub fn leak(fd: OwnedFd) -> i32 {
+    fd.into_raw_fd()
+}
 
 /// Runs `f` again while it fails with `EINTR`. (Never used for `close`.)
-#[inline(always)]
+#[inline(always)] // MEASURE
 pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     loop {
         match f() {
@@ -96,7 +104,7 @@ impl Meta {
 /// `lstat` of `name` in `dir`, or `fstat` of `dir` itself when `name` is empty: the one
 /// stat call imp makes (on 32-bit targets every rustix stat wrapper brings its own
 /// `statx` call, old-kernel fallback and struct conversions).
-#[inline(never)]
+#[inline(never)] // MEASURE
 pub fn meta(dir: BorrowedFd<'_>, name: &CStr) -> Result<Meta, Errno> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH)?;
     Ok(Meta {
@@ -159,25 +167,29 @@ pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Fails with `EBADF` unless `fd` is open.
+/// Fails with `EBADF` (naming the fd) unless `fd` is open.
 pub fn check_open(fd: i32) -> Result<(), Error> {
-    rustix::io::fcntl_getfd(sys::borrow_raw(fd))
-        .map(|_| ())
-        .op(Op::KeepFd)
+    if sys::fd_is_open(fd) {
+        Ok(())
+    } else {
+        Err(Error::sys(Op::KeepFd, Errno::BADF).with_id(fd as u32))
+    }
 }
 
 /// Closes every fd above 2 that is not in `keep`: `close_range` over the gaps where the
 /// kernel has it (5.9+), else the entries of `/proc/self/fd`, else a loop bounded by
 /// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
-#[inline(never)]
-pub fn close_all_except(keep: &[i32]) {
+///
+/// `promise` says that no handle on the other fds is used again.
+#[inline(never)] // MEASURE
+pub fn close_all_except(promise: &OnlyKeptFds, keep: &[i32]) {
     let kept = |fd: u32| keep.iter().any(|&k| k as u32 == fd);
     // From 3 up: close up to the next kept fd, step over it, until none is left.
     let mut first = 3u32;
     let closed_all = loop {
         let next = keep.iter().map(|&k| k as u32).filter(|&k| k >= first).min();
         let last = next.map_or(u32::MAX, |k| k - 1);
-        if last >= first && sys::close_range(first, last).is_err() {
+        if last >= first && sys::close_range(promise, first, last).is_err() {
             break false;
         }
         match next {
@@ -185,7 +197,7 @@ pub fn close_all_except(keep: &[i32]) {
             None => break true,
         }
     };
-    if closed_all || close_from_proc(&kept).is_ok() {
+    if closed_all || close_from_proc(promise, &kept).is_ok() {
         return;
     }
     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -193,21 +205,21 @@ pub fn close_all_except(keep: &[i32]) {
         .unwrap_or(65536);
     for fd in 3..limit.min(1 << 20) as u32 {
         if !kept(fd) {
-            sys::close_raw(fd as i32);
+            sys::close_raw(promise, fd as i32);
         }
     }
 }
 
 /// Closes the fds listed in `/proc/self/fd` (except the `kept` ones and the directory's
 /// own fd).
-fn close_from_proc(kept: &dyn Fn(u32) -> bool) -> Result<(), Errno> {
+fn close_from_proc(promise: &OnlyKeptFds, kept: &dyn Fn(u32) -> bool) -> Result<(), Errno> {
     let dir = openat(
         rustix::fs::CWD,
         c"/proc/self/fd",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let own = sys::raw(&dir) as u32;
+    let own = raw(&dir) as u32;
     // Closing while iterating is safe for /proc/self/fd: entries are generated from the
     // fd table on each getdents call. Read again until a pass closes nothing.
     loop {
@@ -217,12 +229,12 @@ fn close_from_proc(kept: &dyn Fn(u32) -> bool) -> Result<(), Errno> {
         let mut it = rustix::fs::RawDir::new(dir.as_fd(), &mut buf);
         while let Some(entry) = it.next() {
             let entry = entry?;
-            let Some(n) = crate::parse::decimal(entry.file_name().to_bytes()) else {
+            let Some(n) = crate::num::decimal(entry.file_name().to_bytes()) else {
                 continue;
             };
             let n = n as u32;
             if n > 2 && n != own && !kept(n) {
-                sys::close_raw(n as i32);
+                sys::close_raw(promise, n as i32);
                 closed += 1;
             }
         }

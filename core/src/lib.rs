@@ -11,25 +11,87 @@
 //!   life, probe the lock holder with `F_GETLK`, remove safely.
 //! - [`control`]: status (LSB codes), stop (pidfd + poll, schedules, SIGKILL
 //!   escalation), signal.
-//! - [`user`]: `/etc/passwd` and `/etc/group` lookups in fixed buffers.
+//! - [`user`]: `/etc/passwd` and `/etc/group` lookups in fixed buffers; the privilege
+//!   drop.
+//! - [`parse`]: strict parsers for signals, durations, umasks, schedules; [`log`]: one
+//!   line, one `write`, without `core::fmt`; [`limits`]: every buffer size.
 //!
 //! Non-goals: other kernels than Linux (no macOS, no BSD, no Windows), an allocator,
 //! threads (forking a multi-threaded process is refused), signal handlers (signals are
 //! taken synchronously).
+//!
+//! # Safety
+//! The few operations that Rust cannot check are behind two proofs, each made with an
+//! `unsafe` call by the program that knows: [`SingleThreaded::assume`] (forking is
+//! safe: one thread) and [`OnlyKeptFds::promise`] (every fd but 0-2 and the kept ones
+//! may be closed under the program, for [`spawn::run`]). Nothing else of the public
+//! API takes a raw fd it does not own or forks unchecked: the raw calls live in one
+//! private module.
+//!
+//! A program without `unsafe` cannot reach them:
+//!
+//! ```compile_fail,E0603
+//! #![forbid(unsafe_code)]
+//! // The unsafe boundary is private: closing by number is not imp-core's API.
+//! let f = std::fs::File::open("/dev/null").unwrap();
+//! imp_core::sys::close_raw(std::os::fd::AsRawFd::as_raw_fd(&f));
+//! ```
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! // Running in place closes every other fd: only a program that promises not to
+//! // use them again may ask for it, and the promise is unsafe to make.
+//! let spec = imp_core::spawn::Spec::new(c"/bin/true", imp_core::CStrArray::empty(),
+//!     imp_core::CStrArray::empty());
+//! let _ = imp_core::spawn::run(&spec, imp_core::OnlyKeptFds::promise());
+//! ```
+//!
+//! ```compile_fail,E0133
+//! #![forbid(unsafe_code)]
+//! // Skipping the thread check is the program's word, given with `unsafe`.
+//! let mut spec = imp_core::spawn::Spec::new(c"/bin/true", imp_core::CStrArray::empty(),
+//!     imp_core::CStrArray::empty());
+//! spec.single_threaded(imp_core::SingleThreaded::assume());
+//! ```
+//!
+//! ```
+//! # #![forbid(unsafe_code)]
+//! // What compiles without unsafe: the checked paths.
+//! let spec = imp_core::spawn::Spec::new(c"/bin/true", imp_core::CStrArray::empty(),
+//!     imp_core::CStrArray::empty());
+//! let _ = &spec;
+//! assert_eq!(imp_core::parse::signal(b"TERM"), Some(imp_core::Signal::Term));
+//! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 
 pub mod control;
 pub mod error;
-pub mod fd;
+mod fd;
+pub mod limits;
 pub mod log;
+mod num;
 pub mod parse;
 pub mod pidfile;
+mod process;
 pub mod spawn;
-pub mod sys;
-pub mod table;
+mod sys;
 pub mod user;
+mod words;
 
-pub use error::{Cause, Error, Op};
+pub use error::{Cause, Error, Op, Reason};
 pub use rustix::io::Errno;
 pub use rustix::process::{Pid, Signal};
-pub use sys::{exit, CStrArray};
+pub use sys::{exit, CStrArray, OnlyKeptFds, SingleThreaded};
+
+/// Not API: what only the `imp` binary needs (its word tables and argv slicing), kept
+/// here so that it is written once. It may change at any release.
+#[doc(hidden)]
+pub mod __cli {
+    pub use crate::words::{find, nth};
+
+    /// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty past
+    /// the end.
+    pub fn cstr_tail(s: &core::ffi::CStr, at: usize) -> &core::ffi::CStr {
+        crate::sys::cstr_tail(s, at)
+    }
+}

@@ -1,15 +1,13 @@
 //! Output without `core::fmt`: a fixed line buffer that implements `ufmt::uWrite` and is
 //! written to an fd with one `write` (so concurrent writers never interleave a line).
 
-use crate::fd;
+use crate::limits::MESSAGE_MAX;
+use crate::num;
 use rustix::fd::BorrowedFd;
 
-/// The longest line imp writes; longer lines are cut, never split.
-pub const LINE_MAX: usize = 1024;
-
-/// A message being assembled.
+/// A message being assembled: at most [`MESSAGE_MAX`] bytes with its newline.
 pub struct Line {
-    buf: [u8; LINE_MAX],
+    buf: [u8; MESSAGE_MAX],
     len: usize,
 }
 
@@ -20,18 +18,18 @@ impl Default for Line {
 }
 
 impl Line {
-    /// An empty line. (Not inlined: one zeroing loop for every line imp writes.)
-    #[inline(never)]
+    /// An empty line.
+    #[inline(never)] // MEASURE
     pub const fn new() -> Line {
         Line {
-            buf: [0; LINE_MAX],
+            buf: [0; MESSAGE_MAX],
             len: 0,
         }
     }
 
     /// Appends bytes (cut at the buffer's end; the last byte stays free for `\n`).
     pub fn push(&mut self, s: &[u8]) -> &mut Line {
-        let room = LINE_MAX - 1 - self.len;
+        let room = MESSAGE_MAX - 1 - self.len;
         let n = s.len().min(room);
         self.buf[self.len..self.len + n].copy_from_slice(&s[..n]);
         self.len += n;
@@ -45,8 +43,8 @@ impl Line {
 
     /// Appends a decimal number.
     pub fn num(&mut self, n: u32) -> &mut Line {
-        let mut b = [0u8; 12];
-        self.push(u32_dec(n, &mut b))
+        let mut b = [0u8; num::U32_DIGITS];
+        self.push(num::u32_dec(n, &mut b))
     }
 
     /// The bytes so far.
@@ -58,7 +56,7 @@ impl Line {
     /// (there is nowhere left to report them).
     pub fn emit(&mut self, fd: BorrowedFd<'_>) {
         self.buf[self.len] = b'\n';
-        let _ = fd::write_all(fd, &self.buf[..=self.len]);
+        let _ = write_all(fd, &self.buf[..=self.len]);
         self.len = 0;
     }
 }
@@ -71,18 +69,18 @@ impl ufmt::uWrite for Line {
     }
 }
 
-/// Formats `n` in decimal into `buf`, returning the digits.
-pub fn u32_dec(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
+pub use crate::fd::write_all;
+
+/// Standard output (fd 1), open for the process's whole life as std treats it:
+/// imp-core never closes fds 0-2 (it opens `/dev/null` onto any of them that is
+/// closed, and otherwise only `dup2`s onto them).
+pub fn stdout() -> BorrowedFd<'static> {
+    crate::sys::stdout()
+}
+
+/// Standard error (fd 2), as [`stdout`].
+pub fn stderr() -> BorrowedFd<'static> {
+    crate::sys::stderr()
 }
 
 #[cfg(test)]
@@ -90,30 +88,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimal() {
-        let mut b = [0; 12];
-        assert_eq!(u32_dec(0, &mut b), b"0");
-        assert_eq!(u32_dec(4294967295, &mut b), b"4294967295");
-    }
-
-    #[test]
     fn line_is_cut_not_overflowed() {
         let mut l = Line::new();
         l.str("imp: ").num(42);
         assert_eq!(l.as_bytes(), b"imp: 42");
-        for _ in 0..200 {
+        for _ in 0..(MESSAGE_MAX / 10 + 10) {
             l.str("0123456789");
         }
-        assert_eq!(l.as_bytes().len(), LINE_MAX - 1);
+        assert_eq!(l.as_bytes().len(), MESSAGE_MAX - 1);
     }
-}
-
-/// Standard output (fd 1), which imp keeps open (see `spawn::sanitize_stdio`).
-pub fn stdout() -> BorrowedFd<'static> {
-    crate::sys::borrow_raw(1)
-}
-
-/// Standard error (fd 2).
-pub fn stderr() -> BorrowedFd<'static> {
-    crate::sys::borrow_raw(2)
 }

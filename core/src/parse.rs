@@ -1,74 +1,40 @@
-//! Strict parsers for everything imp reads from users and files: pids, signal names,
-//! octal umasks, durations, nice values and dpkg `--retry` schedules. Each accepts the
-//! whole input or nothing (no `42abc` → 42, no `+7`, no wrap-around).
+//! Strict parsers for what imp reads from its users: signal names, octal umasks,
+//! durations, nice values, fd numbers and dpkg `--retry` schedules. Each accepts the
+//! whole input or nothing (no `42abc` → 42, no `+7`, no wrap-around). (Pidfile content
+//! is parsed by [`pidfile::parse_pid`](crate::pidfile::parse_pid).)
 
-use linux_raw_sys::general as k;
+use crate::control::{Schedule, Step};
+use crate::num::decimal;
 use rustix::process::Signal;
 
-/// The largest pid the kernel hands out when `/proc/sys/kernel/pid_max` cannot be read.
-pub const PID_MAX_LIMIT: u32 = 4_194_304;
+/// The signals imp knows by name: each once, with its number in this architecture's
+/// numbering from the kernel's headers (`linux-raw-sys`).
+macro_rules! signals {
+    ($($name:ident)+) => {
+        const SIGNAL_NUMS: &[u8] = &[$(linux_raw_sys::general::$name as u8,)+];
+        /// The names of [`SIGNAL_NUMS`], `SIG` and all.
+        const SIGNAL_NAMES: &str = concat!($(stringify!($name), "\n",)+);
+    };
+}
 
-/// Parses a decimal unsigned number: ASCII digits only, no sign, no leading zero
-/// (except "0" itself), no overflow.
-pub fn decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || (s.len() > 1 && s[0] == b'0') {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
+signals! {
+    SIGHUP SIGINT SIGQUIT SIGILL SIGTRAP SIGABRT SIGIOT SIGBUS SIGFPE SIGKILL SIGUSR1
+    SIGSEGV SIGUSR2 SIGPIPE SIGALRM SIGTERM SIGCHLD SIGCONT SIGSTOP SIGTSTP SIGTTIN
+    SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPOLL SIGPWR SIGSYS
+}
+
+/// The index of a signal name (without `SIG`, any case) in [`SIGNAL_NAMES`].
+fn signal_index(name: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let w = crate::words::nth(SIGNAL_NAMES, i);
+        let short = w.as_bytes().get(3..)?;
+        if short.eq_ignore_ascii_case(name) {
+            return Some(i);
         }
-        n = n * 10 + u64::from(b - b'0');
+        i += 1;
     }
-    Some(n)
 }
-
-/// Parses pidfile content: a decimal pid in `2..=pid_max`, optionally followed by one
-/// `\n`, nothing else.
-pub fn pid(content: &[u8], pid_max: u32) -> Option<u32> {
-    let digits = content.strip_suffix(b"\n").unwrap_or(content);
-    let n = decimal(digits)?;
-    (2..=u64::from(pid_max)).contains(&n).then_some(n as u32)
-}
-
-/// Signal names and numbers imp knows, in this architecture's numbering.
-const SIGNAL_NUMS: [u8; 32] = [
-    k::SIGHUP as u8,
-    k::SIGINT as u8,
-    k::SIGQUIT as u8,
-    k::SIGILL as u8,
-    k::SIGTRAP as u8,
-    k::SIGABRT as u8,
-    k::SIGABRT as u8,
-    k::SIGBUS as u8,
-    k::SIGFPE as u8,
-    k::SIGKILL as u8,
-    k::SIGUSR1 as u8,
-    k::SIGSEGV as u8,
-    k::SIGUSR2 as u8,
-    k::SIGPIPE as u8,
-    k::SIGALRM as u8,
-    k::SIGTERM as u8,
-    k::SIGCHLD as u8,
-    k::SIGCONT as u8,
-    k::SIGSTOP as u8,
-    k::SIGTSTP as u8,
-    k::SIGTTIN as u8,
-    k::SIGTTOU as u8,
-    k::SIGURG as u8,
-    k::SIGXCPU as u8,
-    k::SIGXFSZ as u8,
-    k::SIGVTALRM as u8,
-    k::SIGPROF as u8,
-    k::SIGWINCH as u8,
-    k::SIGIO as u8,
-    k::SIGIO as u8,
-    k::SIGPWR as u8,
-    k::SIGSYS as u8,
-];
-/// The names of [`SIGNAL_NUMS`], in the same order.
-const SIGNAL_NAMES: &str = "HUP\nINT\nQUIT\nILL\nTRAP\nABRT\nIOT\nBUS\nFPE\nKILL\nUSR1\nSEGV\nUSR2\nPIPE\nALRM\nTERM\nCHLD\nCONT\nSTOP\nTSTP\nTTIN\nTTOU\nURG\nXCPU\nXFSZ\nVTALRM\nPROF\nWINCH\nIO\nPOLL\nPWR\nSYS";
 
 /// Parses a signal: `TERM`, `SIGTERM`, `term` or `15`. Numbers must name a signal this
 /// architecture has (1..=31 here; real-time signals are not sent by imp).
@@ -80,7 +46,10 @@ pub fn signal(s: &[u8]) -> Option<Signal> {
         [b'S' | b's', b'I' | b'i', b'G' | b'g', rest @ ..] => rest,
         _ => s,
     };
-    let i = crate::table::find(SIGNAL_NAMES, name, true)?;
+    if name.is_empty() {
+        return None;
+    }
+    let i = signal_index(name)?;
     Signal::from_raw(i32::from(SIGNAL_NUMS[i]))
 }
 
@@ -89,7 +58,7 @@ pub fn signal_name(sig: Signal) -> Option<&'static str> {
     let i = SIGNAL_NUMS
         .iter()
         .position(|&n| i32::from(n) == sig as i32)?;
-    Some(crate::table::nth(SIGNAL_NAMES, i))
+    crate::words::nth(SIGNAL_NAMES, i).get(3..)
 }
 
 /// Parses an octal umask: 1 to 4 octal digits, at most `0777`.
@@ -140,7 +109,7 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
 }
 
 /// Parses a nice value: `-20..=19`.
-#[inline(never)]
+#[inline(never)] // MEASURE
 pub fn nice(s: &[u8]) -> Option<i32> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
@@ -156,23 +125,6 @@ pub fn nice(s: &[u8]) -> Option<i32> {
 pub fn fd(s: &[u8]) -> Option<i32> {
     decimal(s).filter(|&n| n <= 65535).map(|n| n as i32)
 }
-
-/// One step of a stop schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Send this signal.
-    Signal(Signal),
-    /// Wait this long (ms) for the process to exit.
-    Wait(u32),
-    /// Repeat the rest of the schedule from the start until the process exits.
-    Forever,
-}
-
-/// The most steps a schedule may have.
-pub const SCHEDULE_MAX: usize = 16;
-
-/// A stop schedule: signals and waits, dpkg `--retry` style.
-pub type Schedule = heapless::Vec<Step, SCHEDULE_MAX>;
 
 /// Parses a dpkg `--retry` schedule: `TERM/30/KILL/5`, or a bare timeout `N`, meaning
 /// `SIG/N/KILL/N` with `sig` the stop signal. Items are signals (`TERM`, `-TERM`,
@@ -214,43 +166,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pids_are_strict() {
-        assert_eq!(pid(b"42\n", 4_194_304), Some(42));
-        assert_eq!(pid(b"42", 4_194_304), Some(42));
-        for bad in [
-            &b""[..],
-            b"\n",
-            b"   ",
-            b"abc",
-            b"\0\0",
-            "٤٢".as_bytes(),
-            b"42\r\n",
-            b"42abc",
-            b"+7",
-            b"042",
-            b" 42",
-            b"42 ",
-            b"42\n43\n",
-            b"0x10",
-            b"-1",
-            b"-0",
-            b"0",
-            b"00",
-            b"1",
-            b"-5",
-            b"42\n\n",
-            b"4294967295",
-            b"2147483648",
-            b"99999999999",
-            b"18446744073709551616",
-        ] {
-            assert_eq!(pid(bad, 4_194_304), None, "{:?}", bad);
-        }
-        assert_eq!(pid(b"32768", 32768), Some(32768));
-        assert_eq!(pid(b"32769", 32768), None);
-    }
-
-    #[test]
     fn signals_by_name_and_number() {
         assert_eq!(signal(b"TERM"), Some(Signal::Term));
         assert_eq!(signal(b"SIGTERM"), Some(Signal::Term));
@@ -272,7 +187,25 @@ mod tests {
         }
         assert_eq!(signal_name(Signal::Usr1), Some("USR1"));
         assert_eq!(signal_name(Signal::Sys), Some("SYS"));
-        assert_eq!(SIGNAL_NAMES.split('\n').count(), SIGNAL_NUMS.len());
+        // Every name parses back to its own number, with and without SIG, in any case.
+        for (i, name) in SIGNAL_NAMES.lines().enumerate() {
+            let sig = Signal::from_raw(i32::from(SIGNAL_NUMS[i])).expect(name);
+            assert_eq!(signal(name.as_bytes()), Some(sig), "{name}");
+            assert_eq!(
+                signal(name[3..].to_lowercase().as_bytes()),
+                Some(sig),
+                "{name}"
+            );
+            assert_eq!(
+                signal((sig as i32).to_string().as_bytes()),
+                Some(sig),
+                "{name}"
+            );
+        }
+        assert_eq!(SIGNAL_NAMES.lines().count(), SIGNAL_NUMS.len());
+        // Aliases print as the first name of their number.
+        assert_eq!(signal_name(Signal::Abort), Some("ABRT"));
+        assert_eq!(signal_name(Signal::Io), Some("IO"));
     }
 
     #[test]

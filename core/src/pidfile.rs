@@ -4,9 +4,10 @@
 //! holder *is* the daemon and an unlocked pidfile is stale whatever it says; removed
 //! only while holding the lock and only if the path still names the locked inode.
 
-use crate::error::{Context, Error, Op, Reason};
+use crate::error::{Cause, Context, Error, Op, Reason};
 use crate::fd::{self, FileId, Meta};
-use crate::parse;
+use crate::limits::{PATH_MAX, PIDFILE_READ_MAX};
+use crate::num;
 use crate::sys::{self, LockHolder};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -14,8 +15,16 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-/// At most this many bytes of a pidfile are ever read.
-pub const READ_MAX: usize = 32;
+/// The largest pid the kernel hands out when `/proc/sys/kernel/pid_max` cannot be read.
+pub const PID_MAX_LIMIT: u32 = 4_194_304;
+
+/// Parses pidfile content: a decimal pid in `2..=pid_max`, optionally followed by one
+/// `\n`, nothing else (no sign, no space, no leading zero, no wrap-around).
+pub fn parse_pid(content: &[u8], pid_max: u32) -> Option<u32> {
+    let digits = content.strip_suffix(b"\n").unwrap_or(content);
+    let n = num::decimal(digits)?;
+    (2..=u64::from(pid_max)).contains(&n).then_some(n as u32)
+}
 
 /// What the pidfile says about the daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,17 +56,16 @@ pub struct Path<'a> {
 
 impl<'a> Path<'a> {
     /// Splits `path`; a path ending in `/` (or empty) is refused.
-    #[inline(always)]
     pub fn new(path: &'a CStr) -> Result<Path<'a>, Error> {
-        let (dir, base) = fd::split(path).map_err(|r| Error::reason(Op::Open, r))?;
+        let (dir, base) = fd::split(path).map_err(|r| Error::check(Op::Open, r))?;
         Ok(Path { dir, base })
     }
 
     /// Opens the directory as an `O_PATH` handle and checks it is safe to trust.
     pub fn open_dir(&self) -> Result<OwnedFd, Error> {
-        let mut buf = [0; fd::PATH_MAX];
+        let mut buf = [0; PATH_MAX];
         let path =
-            fd::join(&mut buf, &[self.dir]).ok_or(Error::reason(Op::Open, Reason::TooLong))?;
+            fd::join(&mut buf, &[self.dir]).ok_or(Error::check(Op::Open, Reason::TooLong))?;
         let dir = fd::open_dir(path).op(Op::Open)?;
         check_dir(&fd::meta(dir.as_fd(), c"").op(Op::Open)?)?;
         Ok(dir)
@@ -69,12 +77,12 @@ impl<'a> Path<'a> {
     }
 }
 
-/// The kernel's pid_max, or [`parse::PID_MAX_LIMIT`] when /proc cannot tell.
+/// The kernel's pid_max, or [`PID_MAX_LIMIT`] when /proc cannot tell.
 pub fn pid_max() -> u32 {
     let mut buf = [0u8; 16];
     match fd::read_small(c"/proc/sys/kernel/pid_max", &mut buf) {
-        Ok(n) => parse::pid(&buf[..n], u32::MAX).unwrap_or(parse::PID_MAX_LIMIT),
-        Err(_) => parse::PID_MAX_LIMIT,
+        Ok(n) => parse_pid(&buf[..n], u32::MAX).unwrap_or(PID_MAX_LIMIT),
+        Err(_) => PID_MAX_LIMIT,
     }
 }
 
@@ -87,10 +95,10 @@ fn euid() -> u32 {
 fn check_dir(st: &Meta) -> Result<(), Error> {
     let mode = st.mode;
     if st.uid != 0 && st.uid != euid() {
-        return Err(Error::reason_id(Op::Open, Reason::DirOwner, st.uid));
+        return Err(Error::check(Op::Open, Reason::DirOwner).with_id(st.uid));
     }
     if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-        return Err(Error::reason(Op::Open, Reason::DirWritable));
+        return Err(Error::check(Op::Open, Reason::DirWritable));
     }
     Ok(())
 }
@@ -99,16 +107,16 @@ fn check_dir(st: &Meta) -> Result<(), Error> {
 /// nobody else.
 fn check_file(st: &Meta) -> Result<(), Error> {
     if st.file_type() != FileType::RegularFile {
-        return Err(Error::reason(Op::Open, Reason::NotRegular));
+        return Err(Error::check(Op::Open, Reason::NotRegular));
     }
     if st.uid != 0 && st.uid != euid() {
-        return Err(Error::reason_id(Op::Open, Reason::Owner, st.uid));
+        return Err(Error::check(Op::Open, Reason::Owner).with_id(st.uid));
     }
     if st.mode & 0o022 != 0 {
-        return Err(Error::reason(Op::Open, Reason::Writable));
+        return Err(Error::check(Op::Open, Reason::Writable));
     }
     if st.nlink > 1 {
-        return Err(Error::reason(Op::Open, Reason::HardLinked));
+        return Err(Error::check(Op::Open, Reason::HardLinked));
     }
     Ok(())
 }
@@ -124,7 +132,7 @@ fn stat_name(dir: BorrowedFd<'_>, base: &CStr) -> Result<bool, Error> {
     match fd::meta(dir, base) {
         Ok(st) => {
             if st.file_type() == FileType::Symlink {
-                return Err(Error::reason(Op::Open, Reason::Symlink));
+                return Err(Error::check(Op::Open, Reason::Symlink));
             }
             check_file(&st)?;
             Ok(true)
@@ -148,7 +156,7 @@ fn open_existing(
     let file = match fd::openat(dir, base, flags, Mode::empty()) {
         Ok(f) => f,
         Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP) => return Err(Error::reason(Op::Open, Reason::Symlink)),
+        Err(Errno::LOOP) => return Err(Error::check(Op::Open, Reason::Symlink)),
         Err(e) => return Err(Error::sys(Op::Open, e)),
     };
     let st = fd::meta(file.as_fd(), c"").op(Op::Open)?;
@@ -158,13 +166,13 @@ fn open_existing(
 
 /// Reads and checks the pid a locked pidfile names.
 fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
-    let mut buf = [0u8; READ_MAX];
+    let mut buf = [0u8; PIDFILE_READ_MAX];
     let n = fd::read_head(file, &mut buf).op(Op::Read)?;
-    let pid = parse::pid(&buf[..n], pid_max()).ok_or(Error::reason(Op::Read, Reason::Invalid))?;
+    let pid = parse_pid(&buf[..n], pid_max()).ok_or(Error::check(Op::Read, Reason::Invalid))?;
     let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
     let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
     if pid == me || pid == parent {
-        return Err(Error::reason(Op::Read, Reason::NamesSelf));
+        return Err(Error::check(Op::Read, Reason::NamesSelf));
     }
     Ok(pid)
 }
@@ -186,31 +194,21 @@ pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
         match probe_once(path) {
             Err(e)
                 if tries > 0
-                    && matches!(
-                        e.reason_of(),
-                        Some(Reason::Invalid | Reason::HolderMismatch)
-                    ) =>
+                    && matches!(e.reason(), Some(Reason::Invalid | Reason::HolderMismatch)) =>
             {
                 tries -= 1;
-                let _ = rustix::thread::nanosleep(&rustix::time::Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 1_000_000,
-                });
+                crate::process::sleep_ms(1);
             }
             r => return r,
         }
     }
 }
 
-#[inline(never)]
 fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
     let path = Path::new(path)?;
     let dir = match path.open_dir() {
         Ok(d) => d,
-        Err(Error {
-            cause: crate::Cause::Errno(Errno::NOENT),
-            ..
-        }) => {
+        Err(e) if e.cause() == Cause::Errno(Errno::NOENT) => {
             return Ok(Probe {
                 state: State::Absent,
                 base: path.base,
@@ -234,23 +232,19 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
         // F_GETLK does not report our own locks: a pidfile locked by imp itself (an
         // inherited lock fd) looks unlocked. One naming imp or its parent is refused.
         LockHolder::None => match read_pid(file.as_fd()) {
-            Err(e) if e.reason_of() == Some(Reason::NamesSelf) => return Err(e),
+            Err(e) if e.reason() == Some(Reason::NamesSelf) => return Err(e),
             _ => State::Stale,
         },
         LockHolder::Read(pid) => {
-            return Err(Error::reason_id(Op::Lock, Reason::ReadLocked, pid as u32))
+            return Err(Error::check(Op::Lock, Reason::ReadLocked).with_id(pid as u32))
         }
         LockHolder::Write(holder) => {
             let pid = read_pid(file.as_fd())?;
             if holder as u32 != pid {
-                return Err(Error::reason_id(
-                    Op::Lock,
-                    Reason::HolderMismatch,
-                    holder as u32,
-                ));
+                return Err(Error::check(Op::Lock, Reason::HolderMismatch).with_id(holder as u32));
             }
             State::Running(
-                Pid::from_raw(pid as i32).ok_or(Error::reason(Op::Read, Reason::Invalid))?,
+                Pid::from_raw(pid as i32).ok_or(Error::check(Op::Read, Reason::Invalid))?,
             )
         }
     };
@@ -303,10 +297,7 @@ impl Probe<'_> {
 }
 
 fn as_remove(e: Error) -> Error {
-    Error {
-        op: Op::Remove,
-        ..e
-    }
+    Error::retag(e, Op::Remove)
 }
 
 /// Unlinks `base` if it still names the inode `file` is open on.
@@ -343,14 +334,14 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
             | OFlags::NOCTTY;
         let file = match fd::openat(dir, base, flags, Mode::from_raw_mode(0o644)) {
             Ok(f) => f,
-            Err(Errno::LOOP) => return Err(Error::reason(Op::Create, Reason::Symlink)),
+            Err(Errno::LOOP) => return Err(Error::check(Op::Create, Reason::Symlink)),
             Err(e) => return Err(Error::sys(Op::Create, e)),
         };
         let st = fd::meta(file.as_fd(), c"").op(Op::Create)?;
         check_file(&st).map_err(as_create)?;
         // Give the fd its final number before locking: a later dup2 onto the locked fd,
         // or closing a duplicate, would drop the lock.
-        let file = if sys::raw(&file) >= min_fd {
+        let file = if fd::raw(&file) >= min_fd {
             file
         } else {
             rustix::io::fcntl_dupfd_cloexec(&file, min_fd).op(Op::Create)?
@@ -362,7 +353,7 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
                     Ok(LockHolder::Write(p) | LockHolder::Read(p)) => p as u32,
                     _ => 0,
                 };
-                return Err(Error::reason_id(Op::Lock, Reason::AlreadyRunning, holder));
+                return Err(Error::check(Op::Lock, Reason::AlreadyRunning).with_id(holder));
             }
             Err(e) => return Err(Error::sys(Op::Lock, e)),
         }
@@ -378,12 +369,9 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
 }
 
 fn as_create(e: Error) -> Error {
-    match e.cause {
-        crate::Cause::Errno(_) => Error {
-            op: Op::Create,
-            ..e
-        },
-        _ => e,
+    match e.cause() {
+        Cause::Errno(_) => Error::retag(e, Op::Create),
+        Cause::Reason(_) => e,
     }
 }
 
@@ -391,12 +379,13 @@ impl Lock {
     /// Replaces the content with `pid` and a newline.
     pub fn write_pid(&self, pid: u32) -> Result<(), Error> {
         // The digits end right before the newline.
-        let mut buf = [b'\n'; 13];
-        let mut digits = [0u8; 12];
-        let n = crate::log::u32_dec(pid, &mut digits).len();
-        buf[12 - n..12].copy_from_slice(&digits[12 - n..]);
+        const D: usize = num::U32_DIGITS;
+        let mut buf = [b'\n'; D + 1];
+        let mut digits = [0u8; D];
+        let n = num::u32_dec(pid, &mut digits).len();
+        buf[D - n..D].copy_from_slice(&digits[D - n..]);
         rustix::fs::ftruncate(&self.file, 0).op(Op::Write)?;
-        let line = &buf[12 - n..];
+        let line = &buf[D - n..];
         let n = fd::retry(|| rustix::io::pwrite(&self.file, line, 0)).op(Op::Write)?;
         if n != line.len() {
             return Err(Error::sys(Op::Write, Errno::NOSPC));
@@ -411,13 +400,55 @@ impl Lock {
 
     /// The fd number holding the lock.
     pub fn raw_fd(&self) -> i32 {
-        sys::raw(&self.file)
+        fd::raw(&self.file)
     }
 
     /// Keeps the lock across `execve`: clears close-on-exec and gives up ownership, so
     /// the program inherits the one fd that holds the lock.
     pub fn keep_across_exec(self) -> Result<i32, Error> {
         rustix::io::fcntl_setfd(&self.file, rustix::io::FdFlags::empty()).op(Op::Lock)?;
-        Ok(sys::leak_fd(self.file))
+        Ok(fd::leak(self.file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_are_strict() {
+        assert_eq!(parse_pid(b"42\n", PID_MAX_LIMIT), Some(42));
+        assert_eq!(parse_pid(b"42", PID_MAX_LIMIT), Some(42));
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"   ",
+            b"abc",
+            b"\0\0",
+            "\u{664}\u{662}".as_bytes(),
+            b"42\r\n",
+            b"42abc",
+            b"+7",
+            b"042",
+            b" 42",
+            b"42 ",
+            b"42\n43\n",
+            b"0x10",
+            b"-1",
+            b"-0",
+            b"0",
+            b"00",
+            b"1",
+            b"-5",
+            b"42\n\n",
+            b"4294967295",
+            b"2147483648",
+            b"99999999999",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(parse_pid(bad, PID_MAX_LIMIT), None, "{:?}", bad);
+        }
+        assert_eq!(parse_pid(b"32768", 32768), Some(32768));
+        assert_eq!(parse_pid(b"32769", 32768), None);
     }
 }

@@ -1,25 +1,116 @@
-//! The dangerous boundary: the only module with `unsafe`.
+//! The dangerous boundary: the only module of imp-core with `unsafe`, and a leaf (it
+//! imports nothing of imp's).
 //!
-//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask,
-//! exit_group, sigaction), the two syscalls rustix 0.38 lacks (`fcntl(F_GETLK)` and
-//! `close_range`, through the `syscalls` crate) and, on 32-bit ARM, `setgroups32`, and [`CStrArray`], the view of the
-//! kernel's argv/envp.
+//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigaction,
+//! exit_group); the two syscalls rustix 0.38 lacks, `fcntl(F_GETLK)` and `close_range`,
+//! through the `syscalls` crate; `setgroups32` on 32-bit ARM; the calls that act on an
+//! fd by number (closing, probing, the standard streams); and [`CStrArray`], the view
+//! of the kernel's argv and envp.
 //!
 //! # Safety
-//! imp is single-threaded (see [`single_threaded`]), never installs signal handlers and
-//! never allocates, so the usual hazards of `fork` (locks held by other threads, an
-//! allocator's state) do not exist here. Each block says what it relies on.
+//! Every function that can invalidate a handle it does not own (closing by number) or
+//! whose child may only run restricted code (fork) is an `unsafe fn` whose `# Safety`
+//! section says what the caller promises. The safe functions here are sound on their
+//! own: they take borrowed fds or plain values, and each `unsafe` block says what it
+//! relies on. imp-core installs no signal handler and never allocates.
 #![allow(unsafe_code)]
 
 use core::ffi::{c_char, CStr};
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
-use rustix::process::{Pid, Signal};
+use rustix::process::{Gid, Pid, Signal, Uid};
+
+/// Proof that forking this process is safe whatever the child runs: the process has
+/// one thread (so no other thread can hold a lock the child would need).
+///
+/// imp-core makes it itself right before it forks, by asking `/proc`; a program that
+/// knows better than `/proc` (a static binary that starts no thread, run under
+/// qemu-user, whose `/proc` shows the emulator's threads) gives it with the `unsafe`
+/// [`SingleThreaded::assume`].
+#[derive(Debug)]
+pub struct SingleThreaded(());
+
+impl SingleThreaded {
+    /// The process's own word that it has one thread.
+    ///
+    /// # Safety
+    /// The process must have exactly one thread whenever imp-core forks with this
+    /// proof.
+    pub const unsafe fn assume() -> SingleThreaded {
+        SingleThreaded(())
+    }
+
+    /// Asks `/proc/self/stat` for the thread count (its 20th field); `None` when it
+    /// is not 1. Without `/proc` the check passes: there is no other way to count, and
+    /// the programs imp-core serves there (static, libc-free) start no thread. (Not
+    /// public: a proof checked now says nothing about threads started later, so it is
+    /// made right before each fork.)
+    pub(crate) fn check() -> Option<SingleThreaded> {
+        const STAT_MAX: usize = 512;
+        let mut buf = [0u8; STAT_MAX];
+        let Ok(file) = rustix::fs::open(
+            c"/proc/self/stat",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) else {
+            return Some(SingleThreaded(()));
+        };
+        let mut n = 0;
+        while n < buf.len() {
+            match rustix::io::read(&file, &mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(Errno::INTR) => {}
+                Err(_) => return Some(SingleThreaded(())),
+            }
+        }
+        thread_count_is_one(&buf[..n]).then_some(SingleThreaded(()))
+    }
+}
+
+/// Whether a `/proc/PID/stat` line says the process has one thread (field 20). Field 2
+/// (the command name) may hold spaces and parentheses: fields are counted after the
+/// last `)`. A line cut before field 20 counts as one thread.
+pub(crate) fn thread_count_is_one(stat: &[u8]) -> bool {
+    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
+        return true;
+    };
+    let mut fields = stat[end + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    // After ')' come fields 3.. ; num_threads is field 20, so the 18th here.
+    matches!(fields.nth(17), Some(b"1") | None)
+}
+
+/// A promise that the process will use no fd handle (`OwnedFd`, `BorrowedFd`, `File`,
+/// ...) again except those on fds 0-2 and on the fds it asks imp-core to keep: every
+/// other fd may be closed under it.
+///
+/// True in a child of `fork` that only runs imp-core's steps before `execve` or
+/// `exit` (the handles of the code that called fork are never used there again); a
+/// program makes it for itself with the `unsafe` [`OnlyKeptFds::promise`], for
+/// [`run`](crate::spawn::run), which closes every other fd and then execs in place.
+#[derive(Debug)]
+pub struct OnlyKeptFds(());
+
+impl OnlyKeptFds {
+    /// The program's promise.
+    ///
+    /// # Safety
+    /// From this call on, no fd handle other than those on fds 0-2 and on the kept
+    /// fds may be used or dropped (closing a handle's fd a second time, or using it
+    /// after its number was reused, breaks Rust's I/O safety).
+    pub const unsafe fn promise() -> OnlyKeptFds {
+        OnlyKeptFds(())
+    }
+}
 
 /// The result of [`fork`].
-pub enum Fork {
-    /// In the child.
-    Child,
+pub(crate) enum Fork {
+    /// In the child, which has one thread, and which must never return into the code
+    /// that called [`fork`]: it runs imp-core's steps and then execs or exits (hence
+    /// the [`OnlyKeptFds`]).
+    Child(OnlyKeptFds, SingleThreaded),
     /// In the parent: the child's pid.
     Parent(Pid),
 }
@@ -29,12 +120,51 @@ pub enum Fork {
 /// # References
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/fork.html)
 /// - [Linux](https://man7.org/linux/man-pages/man2/fork.2.html)
-pub fn fork() -> Result<Fork, Errno> {
-    // SAFETY: the process is single-threaded (checked by callers via `single_threaded`)
-    // and uses no allocator or lock, so the child may run any code of this crate.
+pub(crate) fn fork(_: &SingleThreaded) -> Result<Fork, Errno> {
+    // SAFETY: the process has one thread (the proof), so the child holds no lock
+    // another thread took; imp-core installs no atfork handler and allocates nothing.
     match unsafe { rustix::runtime::fork()? } {
-        rustix::runtime::Fork::Child(_) => Ok(Fork::Child),
+        // A child of fork has one thread; it runs only imp-core's steps.
+        rustix::runtime::Fork::Child(_) => Ok(Fork::Child(OnlyKeptFds(()), SingleThreaded(()))),
         rustix::runtime::Fork::Parent(pid) => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// A NULL-terminated array of pointers to C strings that outlive it: the `envp` of
+/// [`execve`]. Entries past its capacity are counted, not stored.
+pub(crate) struct CStrList<'a, const N: usize> {
+    /// `N` entries and the NULL after them.
+    ptrs: [*const c_char; N],
+    len: usize,
+    strings: core::marker::PhantomData<&'a CStr>,
+}
+
+impl<'a, const N: usize> CStrList<'a, N> {
+    const CAPACITY: usize = {
+        assert!(N > 1);
+        N - 1
+    };
+
+    /// An empty list.
+    pub(crate) fn new() -> Self {
+        CStrList {
+            ptrs: [core::ptr::null(); N],
+            len: 0,
+            strings: core::marker::PhantomData,
+        }
+    }
+
+    /// Adds a string (counted only when the list is full).
+    pub(crate) fn push(&mut self, s: &'a CStr) {
+        if self.len < Self::CAPACITY {
+            self.ptrs[self.len] = s.as_ptr();
+        }
+        self.len += 1;
+    }
+
+    /// True when some pushed strings did not fit.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.len > Self::CAPACITY
     }
 }
 
@@ -42,37 +172,38 @@ pub fn fork() -> Result<Fork, Errno> {
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/execve.2.html)
-pub fn execve(path: &CStr, argv: CStrArray, envp: *const *const c_char) -> Errno {
-    // SAFETY: argv comes from a CStrArray (NULL-terminated array of C strings); envp is
-    // built by `spawn::Env`, which always NULL-terminates its array of pointers to
-    // NUL-terminated strings that outlive this call.
-    unsafe { rustix::runtime::execve(path, argv.as_ptr().cast(), envp.cast()) }
+pub(crate) fn execve<const N: usize>(
+    path: &CStr,
+    argv: CStrArray,
+    envp: &CStrList<'_, N>,
+) -> Errno {
+    // SAFETY: argv is a CStrArray (NULL-terminated array of C strings, valid for the
+    // process's life); envp's pointers are to strings that outlive the list, and its
+    // last slot (and every one past `len`) is NULL.
+    unsafe { rustix::runtime::execve(path, argv.as_ptr().cast(), envp.ptrs.as_ptr().cast()) }
 }
 
-/// `exit_group(code)`—End the process, without running anything else.
-#[inline(never)]
+/// `exit_group(code)`—End the process at once: no destructor, no atexit handler runs.
+#[inline(never)] // MEASURE
 pub fn exit(code: i32) -> ! {
     rustix::runtime::exit_group(code)
 }
 
-/// A signal set.
-pub type SigSet = rustix::runtime::Sigset;
-
 /// The empty signal set.
-pub fn sigset_empty() -> SigSet {
+fn sigset_empty() -> rustix::runtime::Sigset {
     // SAFETY: the kernel sigset is a plain array of integers; all-zero is the empty set.
     unsafe { core::mem::zeroed() }
 }
 
 /// Unblocks every signal (`sigprocmask(SIG_SETMASK, {})`).
-pub fn unblock_all_signals() -> Result<(), Errno> {
-    // SAFETY: changing the mask of this single-threaded process affects nothing else.
+pub(crate) fn unblock_all_signals() -> Result<(), Errno> {
+    // SAFETY: sets this thread's mask only; imp-core relies on no blocked signal.
     unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&sigset_empty())) }
         .map(|_| ())
 }
 
 /// Blocks every signal that can be blocked (`sigprocmask(SIG_SETMASK, all)`).
-pub fn block_all_signals() -> Result<(), Errno> {
+pub(crate) fn block_all_signals() -> Result<(), Errno> {
     let mut all = sigset_empty();
     for w in all.sig.iter_mut() {
         *w = !0;
@@ -83,7 +214,7 @@ pub fn block_all_signals() -> Result<(), Errno> {
 
 /// Puts every catchable signal back to its default disposition (`SIG_DFL`): `execve`
 /// keeps ignored signals ignored, and a daemon must not inherit its caller's `SIG_IGN`.
-pub fn reset_signal_dispositions() {
+pub(crate) fn reset_signal_dispositions() {
     for raw in 1..=31 {
         let Some(sig) = Signal::from_raw(raw) else {
             continue;
@@ -100,7 +231,7 @@ pub fn reset_signal_dispositions() {
     }
 }
 
-/// `setgroups(n, gids)`—Set the supplementary groups of this (single) thread.
+/// `setgroups(n, gids)`—Set the supplementary groups of this thread.
 ///
 /// On 32-bit ARM, rustix 0.38 calls `__NR_setgroups`, which there is the legacy
 /// 16-bit call (gids would be read as pairs of `u16`: `[2000]` became `0 2000`); the
@@ -109,10 +240,11 @@ pub fn reset_signal_dispositions() {
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/setgroups.2.html) ("C library/kernel differences")
-pub fn set_groups(gids: &[u32]) -> Result<(), Errno> {
+pub(crate) fn set_groups(gids: &[Gid]) -> Result<(), Errno> {
     #[cfg(target_arch = "arm")]
     {
-        // SAFETY: setgroups32 reads exactly `len` u32 gids from `ptr`, which `gids` is.
+        // SAFETY: setgroups32 reads exactly `len` 32-bit gids from `ptr`; `Gid` is a
+        // `repr(transparent)` u32.
         unsafe {
             syscalls::syscall2(
                 syscalls::Sysno::setgroups32,
@@ -125,17 +257,13 @@ pub fn set_groups(gids: &[u32]) -> Result<(), Errno> {
     }
     #[cfg(not(target_arch = "arm"))]
     {
-        let mut buf = [rustix::process::Gid::ROOT; crate::user::GROUPS_MAX];
-        for (slot, &g) in buf.iter_mut().zip(gids) {
-            *slot = gid(g);
-        }
-        rustix::thread::set_thread_groups(&buf[..gids.len().min(buf.len())])
+        rustix::thread::set_thread_groups(gids)
     }
 }
 
 /// A POSIX record lock as `F_GETLK` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockHolder {
+pub(crate) enum LockHolder {
     /// Nobody holds a conflicting lock.
     None,
     /// A process holds a write lock (pid 0: outside this PID namespace).
@@ -148,12 +276,12 @@ pub enum LockHolder {
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record locking")
-pub fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
+pub(crate) fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
     #[cfg(target_pointer_width = "64")]
     use linux_raw_sys::general::{flock, F_GETLK as GETLK};
     #[cfg(target_pointer_width = "32")]
     use linux_raw_sys::general::{flock64 as flock, F_GETLK64 as GETLK};
-    use linux_raw_sys::general::{F_RDLCK, F_UNLCK, F_WRLCK, SEEK_SET};
+    use linux_raw_sys::general::{F_UNLCK, F_WRLCK, SEEK_SET};
     #[cfg(target_pointer_width = "64")]
     const NR: syscalls::Sysno = syscalls::Sysno::fcntl;
     #[cfg(target_pointer_width = "32")]
@@ -179,19 +307,22 @@ pub fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
     .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
     Ok(match lk.l_type as u32 {
         F_UNLCK => LockHolder::None,
-        F_RDLCK => LockHolder::Read(lk.l_pid),
-        _ if lk.l_type as u32 == F_WRLCK => LockHolder::Write(lk.l_pid),
+        F_WRLCK => LockHolder::Write(lk.l_pid),
+        // F_RDLCK (and anything else the kernel might say).
         _ => LockHolder::Read(lk.l_pid),
     })
 }
 
 /// `close_range(first, last, 0)`—Close every fd in `first..=last`.
 ///
+/// The caller must not name fds in the range that it keeps (0-2 are never closed by
+/// imp-core: callers start at 3).
+///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/close_range.2.html) (5.9+)
-pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
-    // SAFETY: closing fds invalidates any OwnedFd/BorrowedFd still naming them; callers
-    // (`fd::close_all_except`) only close ranges that hold no fd the program still uses.
+pub(crate) fn close_range(_: &OnlyKeptFds, first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: the syscall takes plain numbers; the promise says no handle on them is
+    // used again.
     unsafe {
         syscalls::syscall3(
             syscalls::Sysno::close_range,
@@ -206,42 +337,34 @@ pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
 
 /// `close(fd)` on a raw number, for the fallbacks of `close_range`; errors are ignored
 /// (and `close` is never retried, even on EINTR).
-pub fn close_raw(fd: i32) {
-    // SAFETY: as for close_range: the caller owns no handle to `fd`.
+pub(crate) fn close_raw(_: &OnlyKeptFds, fd: i32) {
+    // SAFETY: as for close_range.
     unsafe { rustix::io::close(fd) }
 }
 
-/// Borrows a raw fd number that is known to be open for the duration of the borrow.
-pub fn borrow_raw(fd: i32) -> BorrowedFd<'static> {
-    // SAFETY: callers pass fds that stay open for the process's life (0..2, kept fds
-    // checked with fcntl(F_GETFD) first); a wrong number only yields EBADF errors.
-    unsafe { BorrowedFd::borrow_raw(fd) }
+/// True when `fd` is an open fd of this process (`fcntl(F_GETFD)` succeeds).
+pub(crate) fn fd_is_open(fd: i32) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the borrow lives for one F_GETFD, which reads a flag and changes nothing;
+    // on a closed number it fails with EBADF.
+    rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_ok()
 }
 
-/// Takes ownership of a raw fd number.
-pub fn own_raw(fd: i32) -> rustix::fd::OwnedFd {
-    // SAFETY: the caller hands over an fd it opened and no one else closes.
-    unsafe { rustix::fd::FromRawFd::from_raw_fd(fd) }
+/// Standard output (fd 1), as std treats it: open for the process's whole life.
+/// imp-core never closes fds 0-2 (it only `dup2`s onto them, and opens `/dev/null`
+/// onto any of them that is closed before it opens anything else).
+pub(crate) fn stdout() -> BorrowedFd<'static> {
+    // SAFETY: std's convention for the standard streams, above; a write to a closed
+    // fd 1 fails with EBADF.
+    unsafe { BorrowedFd::borrow_raw(1) }
 }
 
-/// Detaches ownership: the fd stays open (across exec, for the pidfile lock).
-pub fn leak_fd(fd: rustix::fd::OwnedFd) -> i32 {
-    rustix::fd::IntoRawFd::into_raw_fd(fd)
-}
-
-/// Whether this process has exactly one thread (`Threads:` of /proc/self/status, or
-/// field 20 of /proc/self/stat). Unknown (no /proc) counts as single-threaded: a
-/// static, libc-free binary cannot have started threads.
-pub fn thread_count_is_one(buf_stat: &[u8]) -> bool {
-    // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
-    let Some(end) = buf_stat.iter().rposition(|&b| b == b')') else {
-        return true;
-    };
-    let mut fields = buf_stat[end + 1..]
-        .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty());
-    // After ')' come fields 3.. ; num_threads is field 20, so the 18th here.
-    matches!(fields.nth(17), Some(b"1") | None)
+/// Standard error (fd 2), as [`stdout`].
+pub(crate) fn stderr() -> BorrowedFd<'static> {
+    // SAFETY: as for stdout.
+    unsafe { BorrowedFd::borrow_raw(2) }
 }
 
 /// The kernel's view of argv or envp: a NULL-terminated array of NUL-terminated
@@ -325,40 +448,36 @@ impl CStrArray {
     }
 }
 
-/// A uid; `u32::MAX` (-1, "no change" to the kernel) is refused by the parsers.
-#[inline(never)]
-pub fn uid(raw: u32) -> rustix::process::Uid {
-    // SAFETY: from_raw is unsafe only because -1 means "unchanged" to set*id calls;
-    // the user parsers never produce it (decimal() caps at u32 and lookup rejects it).
-    unsafe { rustix::process::Uid::from_raw(raw.min(u32::MAX - 1)) }
+/// A uid; `u32::MAX` (-1, "no change" to the kernel) becomes `u32::MAX - 1`, so a
+/// set*id call can never be told to keep root.
+#[inline(never)] // MEASURE
+pub(crate) fn uid(raw: u32) -> Uid {
+    // SAFETY: from_raw is unsafe only because -1 means "unchanged" to set*id calls,
+    // and -1 is mapped away above.
+    unsafe { Uid::from_raw(raw.min(u32::MAX - 1)) }
 }
 
 /// A gid, as [`uid`].
-pub fn gid(raw: u32) -> rustix::process::Gid {
+pub(crate) fn gid(raw: u32) -> Gid {
     // SAFETY: as for uid.
-    unsafe { rustix::process::Gid::from_raw(raw.min(u32::MAX - 1)) }
+    unsafe { Gid::from_raw(raw.min(u32::MAX - 1)) }
 }
 
 /// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty if `at`
 /// is past the end.
-pub fn cstr_tail(s: &CStr, at: usize) -> &CStr {
+pub(crate) fn cstr_tail(s: &CStr, at: usize) -> &CStr {
     let bytes = s.to_bytes_with_nul();
     // SAFETY: `bytes[at..]` (at clamped to the NUL) ends with the original NUL and has
     // no interior NUL, since `s` had none.
     unsafe { CStr::from_bytes_with_nul_unchecked(&bytes[at.min(bytes.len() - 1)..]) }
 }
 
-/// The C string at the start of `buf`, whose last byte must be NUL (else: empty).
-/// For paths assembled in fixed buffers, which hold no interior NUL by construction.
-pub fn cstr_in(buf: &[u8]) -> &CStr {
+/// The C string at the start of `buf` up to its first NUL (empty without one). For
+/// paths assembled in fixed buffers.
+pub(crate) fn cstr_in(buf: &[u8]) -> &CStr {
     match buf.iter().position(|&b| b == 0) {
         // SAFETY: `buf[..=i]` ends at its first NUL, so it has no interior NUL.
         Some(i) => unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=i]) },
         None => c"",
     }
-}
-
-/// The fd as a borrowed handle (helper for generic code).
-pub fn raw<F: AsFd>(f: &F) -> i32 {
-    f.as_fd().as_raw_fd()
 }

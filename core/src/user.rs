@@ -3,20 +3,11 @@
 
 use crate::error::{Context, Error, Op, Reason};
 use crate::fd;
+use crate::limits::{GROUPS_MAX, HOME_MAX, PASSWD_LINE_MAX as LINE_MAX, USER_NAME_MAX as NAME_MAX};
+use crate::sys;
 use core::ffi::CStr;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Gid, Uid};
-
-/// Longest `/etc/passwd` or `/etc/group` line considered; longer lines are skipped.
-pub const LINE_MAX: usize = 2048;
-/// Longest user name kept.
-pub const NAME_MAX: usize = 64;
-/// Longest home directory kept.
-pub const HOME_MAX: usize = 256;
-/// Most supplementary groups kept (Linux allows 65536; a daemon needs a handful).
-pub const GROUPS_MAX: usize = 64;
-
-const _: () = assert!(LINE_MAX >= NAME_MAX + HOME_MAX);
 
 /// Supplementary groups.
 pub type Groups = heapless::Vec<u32, GROUPS_MAX>;
@@ -37,9 +28,10 @@ pub struct User {
 }
 
 /// Calls `f` on each line of a small text file until it returns `true`. A line longer
-/// than [`LINE_MAX`] is passed cut, with `false` for "complete".
-#[inline(never)]
-pub fn for_each_line(
+/// than [`PASSWD_LINE_MAX`](crate::limits::PASSWD_LINE_MAX) is passed cut, with `false`
+/// for "complete".
+#[inline(never)] // MEASURE
+fn for_each_line(
     path: &CStr,
     f: &mut dyn FnMut(&[u8], bool) -> bool,
 ) -> Result<(), rustix::io::Errno> {
@@ -92,13 +84,13 @@ fn fields(line: &[u8]) -> [&[u8]; 7] {
 fn read_error(read: Result<(), rustix::io::Errno>, op: Op, missing: Reason) -> Error {
     match read {
         Err(e) if e != rustix::io::Errno::NOENT => Error::sys(op, e),
-        _ => Error::reason(op, missing),
+        _ => Error::check(op, missing),
     }
 }
 
 /// A uid or gid field (no wrap-around).
 fn id(field: &[u8]) -> Option<u32> {
-    u32::try_from(crate::parse::decimal(field)?).ok()
+    u32::try_from(crate::num::decimal(field)?).ok()
 }
 
 /// Finds a user by name or number in `passwd` and fills `user` (which should be
@@ -107,7 +99,7 @@ fn id(field: &[u8]) -> Option<u32> {
 /// [`User`] are skipped.
 pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(), Error> {
     if spec.is_empty() {
-        return Err(Error::reason(Op::User, Reason::UnknownUser));
+        return Err(Error::check(Op::User, Reason::UnknownUser));
     }
     let numeric = id(spec);
     // A cut line still has its first fields: name, uid, gid, home fit in LINE_MAX.
@@ -197,14 +189,14 @@ pub fn groups_of_in(
         full || cut
     });
     if cut {
-        return Err(Error::reason(Op::Group, Reason::LineTooLong));
+        return Err(Error::check(Op::Group, Reason::LineTooLong));
     }
     match read {
         Err(e) if e != rustix::io::Errno::NOENT => return Err(Error::sys(Op::Group, e)),
         _ => {}
     }
     if full {
-        return Err(Error::reason(Op::Setgroups, Reason::TooMany));
+        return Err(Error::check(Op::Setgroups, Reason::TooMany));
     }
     Ok(())
 }
@@ -214,13 +206,21 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
     groups_of_in(c"/etc/group", user, primary, out)
 }
 
-/// Drops to `uid`/`gid` with exactly `groups`: setgroups, then setresgid, then
-/// setresuid, then checks that root cannot be regained. These are the raw per-thread
-/// syscalls, which is all there is: imp is single-threaded.
-#[inline(never)]
+/// Drops to `uid`/`gid` with exactly `groups` (at most
+/// [`GROUPS_MAX`](crate::limits::GROUPS_MAX)): setgroups, then setresgid, then
+/// setresuid, then checks that root cannot be regained.
+///
+/// These are the raw per-thread syscalls: in a process with other threads, those keep
+/// their credentials (imp-core calls it in a process of one thread).
+#[inline(never)] // MEASURE
 pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
-    crate::sys::set_groups(&groups[..groups.len().min(GROUPS_MAX)]).op(Op::Setgroups)?;
-    let (u, g) = (crate::sys::uid(uid), crate::sys::gid(gid));
+    let mut gids = [Gid::ROOT; GROUPS_MAX];
+    let n = groups.len().min(GROUPS_MAX);
+    for (slot, &g) in gids.iter_mut().zip(groups) {
+        *slot = sys::gid(g);
+    }
+    sys::set_groups(&gids[..n]).op(Op::Setgroups)?;
+    let (u, g) = (sys::uid(uid), sys::gid(gid));
     rustix::thread::set_thread_res_gid(g, g, g).op(Op::Setgid)?;
     rustix::thread::set_thread_res_uid(u, u, u).op(Op::Setuid)?;
     if uid != 0
@@ -228,7 +228,7 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> 
             || rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok()
                 && gid != 0)
     {
-        return Err(Error::reason(Op::Regain, Reason::Regained));
+        return Err(Error::check(Op::Regain, Reason::Regained));
     }
     Ok(())
 }
@@ -301,7 +301,7 @@ mod tests {
             (c"/nonexistent/passwd", b"www"),
         ] {
             assert_eq!(
-                lookup(passwd, spec).unwrap_err().reason_of(),
+                lookup(passwd, spec).unwrap_err().reason(),
                 Some(Reason::UnknownUser)
             );
         }
@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(lookup_group_in(&g, b"adm").unwrap(), 4);
         assert_eq!(lookup_group_in(&g, b"77").unwrap(), 77);
         assert_eq!(
-            lookup_group_in(&g, b"nosuch").unwrap_err().reason_of(),
+            lookup_group_in(&g, b"nosuch").unwrap_err().reason(),
             Some(Reason::UnknownGroup)
         );
         let mut out = Groups::new();
@@ -343,7 +343,7 @@ mod tests {
         // The user could be past the cut: an explicit error, not a silent omission.
         let (_t, g) = file(&format!("big:x:7:{many},www\n"));
         let e = groups_of_in(&g, b"www", 34, &mut out).unwrap_err();
-        assert_eq!(e.reason_of(), Some(Reason::LineTooLong));
+        assert_eq!(e.reason(), Some(Reason::LineTooLong));
         assert_eq!(Reason::LineTooLong.as_str(), "line too long");
     }
 }

@@ -1,0 +1,50 @@
+//! Every fixed buffer size of imp-core, with its reason. Nothing here allocates: each
+//! limit is the capacity of an array on the stack or inside a value, checked at compile
+//! time against the others it must hold.
+
+/// The longest path handled (Linux `PATH_MAX`, counting the NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// The longest message line written, newline included; a longer one is cut, never
+/// split.
+pub const MESSAGE_MAX: usize = 1024;
+
+/// The longest `/etc/passwd` or `/etc/group` line read whole; a longer line is read
+/// cut (its first fields still count).
+pub const PASSWD_LINE_MAX: usize = 2048;
+
+/// The longest user name kept (`useradd` allows 32; some systems 64).
+pub const USER_NAME_MAX: usize = 64;
+
+/// The longest home directory kept from `/etc/passwd`.
+pub const HOME_MAX: usize = 256;
+
+/// The most supplementary groups set for `--user` (Linux allows 65,536; a daemon needs
+/// a handful, and a longer list is an explicit error, never a silent cut).
+pub const GROUPS_MAX: usize = 64;
+
+/// The most `--env NAME=VALUE` settings.
+pub const SET_ENV_MAX: usize = 32;
+
+/// The most fds passed through to the program (`--keep-fd`).
+pub const KEEP_FD_MAX: usize = 16;
+
+/// The most environment entries the program gets.
+pub const ENV_MAX: usize = 256;
+
+/// At most this many bytes of a pidfile are ever read: a pid has at most 7 digits.
+pub const PIDFILE_READ_MAX: usize = 32;
+
+/// The most steps in a stop schedule (`TERM/30/KILL/5` has four).
+pub const SCHEDULE_MAX: usize = 16;
+
+/// The most bytes read of `/proc/self/stat` (the thread count is its 20th field; the
+/// command name before it is at most 64 bytes, the numbers a few hundred).
+pub const PROC_STAT_MAX: usize = 512;
+
+// A passwd line cut at PASSWD_LINE_MAX still holds a whole name and home directory.
+const _: () = assert!(PASSWD_LINE_MAX >= USER_NAME_MAX + HOME_MAX + 64);
+// Kept fds, the report pipe and the pidfile's directory fit the child's keep list.
+const _: () = assert!(KEEP_FD_MAX + 2 < 64);
+const _: () = assert!(GROUPS_MAX > 0 && SET_ENV_MAX > 0 && ENV_MAX > SET_ENV_MAX);
+const _: () = assert!(PIDFILE_READ_MAX > 8 && SCHEDULE_MAX >= 4);

@@ -1,0 +1,49 @@
+//! Waiting for a process to be gone: by polling its pidfd (no polling quantum), else by
+//! looking every [`TICK_MS`].
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags};
+
+/// How often a wait without pidfd looks again.
+pub(crate) const TICK_MS: u32 = 10;
+
+/// Sleeps `ms` milliseconds (an interrupted sleep ends early).
+pub(crate) fn sleep_ms(ms: u32) {
+    let _ = rustix::thread::nanosleep(&rustix::time::Timespec {
+        tv_sec: (ms / 1000) as _,
+        tv_nsec: ((ms % 1000) * 1_000_000) as _,
+    });
+}
+
+/// Polls a pidfd until it is readable (the process exited) or `ms` pass. (An EINTR,
+/// from imp itself being stopped and continued, restarts the full wait: no clock is
+/// needed for that rare case.)
+pub(crate) fn poll_exit(fd: &OwnedFd, ms: u32) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut fds, ms.min(i32::MAX as u32) as i32) {
+            Ok(n) => return n > 0,
+            Err(Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Waits up to `ms` for `pid` to exit; true when it is gone (or was never there).
+pub(crate) fn wait_gone(pid: Pid, ms: u32) -> bool {
+    match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(fd) => poll_exit(&fd, ms),
+        Err(Errno::SRCH) => true,
+        Err(_) => {
+            for _ in 0..ms / TICK_MS {
+                if rustix::process::test_kill_process(pid).is_err() {
+                    return true;
+                }
+                sleep_ms(TICK_MS);
+            }
+            rustix::process::test_kill_process(pid).is_err()
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Starting a program: as a daemon ([`start`]: double fork, reported through a
+//! close-on-exec pipe) or in place ([`run`]: the same preparation, then exec).
+//!
+//! Both run the [`steps`] between fork and exec: close inherited fds → quiet signals →
+//! take the pidfile → stdio → dirs (umask, nice, chroot, chdir) → drop privileges →
+//! exec. The first error ends the child; in [`start`] it travels to the caller as a
+//! [`report`] record (step, errno or reason). The caller says "started" only after the
+//! "reached exec" record and EOF (the pipe is close-on-exec); EOF before it means the
+//! daemon died.
+
+mod env;
+mod report;
+pub(crate) mod steps;
+
+use crate::error::{Context, Error, Op, Reason};
+use crate::fd;
+use crate::pidfile::{self, State};
+use crate::sys::{self, CStrArray, Fork, OnlyKeptFds, SingleThreaded};
+use crate::user::{self, Groups, User};
+use core::ffi::CStr;
+use report::Outcome;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Pid;
+use steps::Mode as StepMode;
+
+/// Who the program runs as, resolved before forking (so an unknown user is reported
+/// before anything happens).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// The user entry (or a bare uid).
+    pub user: User,
+    /// The primary group.
+    pub gid: u32,
+    /// Supplementary groups, primary first.
+    pub groups: Groups,
+}
+
+impl Credentials {
+    /// Resolves `--user USER[:GROUP]` and `--group GROUP` against /etc/passwd and
+    /// /etc/group into `out` (left alone when neither is given): supplementary groups
+    /// from /etc/group, none but the primary group for a numeric uid without passwd
+    /// entry or for `--group` alone.
+    pub fn resolve(
+        user: Option<&[u8]>,
+        group: Option<&[u8]>,
+        out: &mut Option<Credentials>,
+    ) -> Result<(), Error> {
+        let (user, group_in_user) = match user {
+            Some(u) => match u.iter().position(|&b| b == b':') {
+                Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
+                None => (Some(u), None),
+            },
+            None => (None, None),
+        };
+        let group = group.or(group_in_user);
+        if user.is_none() && group.is_none() {
+            return Ok(());
+        }
+        let c = out.insert(Credentials::default());
+        match user {
+            Some(spec) => user::lookup_user(spec, &mut c.user)?,
+            // --group alone: keep the uid, change the group, clear supplementary groups.
+            None => c.user.uid = rustix::process::geteuid().as_raw(),
+        }
+        c.gid = match group {
+            Some(g) => user::lookup_group(g)?,
+            None => c.user.gid,
+        };
+        if c.user.has_entry {
+            user::groups_of(&c.user.name, c.gid, &mut c.groups)
+        } else {
+            let _ = c.groups.push(c.gid);
+            Ok(())
+        }
+    }
+}
+
+/// Where a standard stream goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Stdio<'a> {
+    /// Left as inherited (`run` without output options).
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// Appended to this file (created 0640).
+    File(&'a CStr),
+}
+
+/// Everything about the program to start.
+pub struct Spec<'a> {
+    /// The program: a path, or a name looked up in `PATH`.
+    pub program: &'a CStr,
+    /// Its argv (argv[0] first).
+    pub argv: CStrArray,
+    /// The caller's environment.
+    pub envp: CStrArray,
+    /// `NAME=VALUE` settings, applied over the inherited environment.
+    pub set_env: &'a [&'a CStr],
+    /// Start from an empty environment.
+    pub clear_env: bool,
+    /// The pidfile.
+    pub pidfile: Option<&'a CStr>,
+    /// The user to run as.
+    pub credentials: Option<Credentials>,
+    /// Working directory (default `/`).
+    pub chdir: Option<&'a CStr>,
+    /// Root directory.
+    pub chroot: Option<&'a CStr>,
+    /// File mode creation mask (default 022).
+    pub umask: u32,
+    /// Niceness.
+    pub nice: Option<i32>,
+    /// Standard output.
+    pub stdout: Stdio<'a>,
+    /// Standard error.
+    pub stderr: Stdio<'a>,
+    /// Fd numbers passed through to the program (each must be open); every other fd
+    /// above 2 is closed. They are numbers, not handles: imp-core never reads, writes
+    /// or closes them.
+    pub keep_fds: &'a [i32],
+    /// The program's word that it has one thread; without it, [`start`] asks `/proc`
+    /// right before forking and refuses a multi-threaded process.
+    single_threaded: Option<SingleThreaded>,
+}
+
+impl<'a> Spec<'a> {
+    /// A spec with the defaults: no pidfile, `/`, umask 022, stdio to /dev/null.
+    pub fn new(program: &'a CStr, argv: CStrArray, envp: CStrArray) -> Spec<'a> {
+        Spec {
+            program,
+            argv,
+            envp,
+            set_env: &[],
+            clear_env: false,
+            pidfile: None,
+            credentials: None,
+            chdir: None,
+            chroot: None,
+            umask: 0o022,
+            nice: None,
+            stdout: Stdio::Null,
+            stderr: Stdio::Null,
+            keep_fds: &[],
+            single_threaded: None,
+        }
+    }
+
+    /// Skips the thread count check of [`start`]: `proof` (from the `unsafe`
+    /// [`SingleThreaded::assume`]) says the process has one thread whatever `/proc`
+    /// says (under qemu-user, `/proc` reports the emulator's threads).
+    pub fn single_threaded(&mut self, proof: SingleThreaded) {
+        self.single_threaded = Some(proof);
+    }
+}
+
+/// The outcome of a successful [`start`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Started {
+    /// The program was exec'd as this pid, which holds the pidfile's lock.
+    Started(Pid),
+    /// A daemon already holds the pidfile: nothing was started.
+    AlreadyRunning(Pid),
+}
+
+/// Makes sure fds 0, 1 and 2 are open (on /dev/null if they were closed), so that no
+/// pipe, pidfile or lock imp-core opens can land on them.
+pub fn sanitize_stdio() -> Result<(), Error> {
+    for _ in 0..3 {
+        let fd = fd::openat(
+            rustix::fs::CWD,
+            c"/dev/null",
+            OFlags::RDWR | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .op(Op::DevNull)?;
+        if fd::raw(&fd) > 2 {
+            return Ok(());
+        }
+        // The fd landed on 0, 1 or 2: keep it there.
+        fd::leak(fd);
+    }
+    Ok(())
+}
+
+/// Before anything forks, so that a bad spec or pidfile is reported with nothing done:
+/// stdio made safe, every `keep_fds` fd open (`EBADF` with [`Op::KeepFd`] otherwise),
+/// the pidfile's path split and its directory opened and checked.
+fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
+    sanitize_stdio()?;
+    for &fd in spec.keep_fds {
+        fd::check_open(fd)?;
+    }
+    let Some(p) = spec.pidfile else {
+        return Ok(None);
+    };
+    let path = pidfile::Path::new(p)?;
+    let dir = path.open_dir()?;
+    Ok(Some((path, dir)))
+}
+
+/// The pidfile as the steps use it: its directory and its name there.
+pub(crate) type PidfileAt<'a> = Option<(BorrowedFd<'a>, &'a CStr)>;
+
+/// The steps' view of what [`prepare`] opened.
+fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
+    pidfile.as_ref().map(|(p, d)| (d.as_fd(), p.base()))
+}
+
+/// Starts `spec` as a daemon and returns once it is known to have started (exec
+/// succeeded, pidfile written and locked) or known to have failed.
+///
+/// The caller's process forks a child that calls `setsid` and forks the daemon, then
+/// exits; the daemon runs the [`steps`] and reports through a close-on-exec pipe: its
+/// pid once the pidfile is locked, "reached exec", or the first error. EOF after
+/// "reached exec" means exec succeeded.
+pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
+    let pf = prepare(spec)?;
+    if let Some(p) = spec.pidfile {
+        if let State::Running(pid) = pidfile::probe(p)?.state {
+            return Ok(Started::AlreadyRunning(pid));
+        }
+    }
+    // Forking is safe on the spec's word, or on /proc's thread count: a multi-threaded
+    // process is refused (other threads' locks would be copied held).
+    let checked;
+    let proof = match &spec.single_threaded {
+        Some(proof) => proof,
+        None => {
+            checked = SingleThreaded::check().ok_or(Error::check(Op::Threads, Reason::Threaded))?;
+            &checked
+        }
+    };
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
+    let child = match sys::fork(proof).op(Op::Fork)? {
+        Fork::Child(fds, one_thread) => {
+            drop(rd);
+            intermediate(spec, at(&pf), wr, fds, one_thread)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    drop(wr);
+    // Reap the intermediate child (it exits right after its fork).
+    let _ =
+        fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
+    let outcome = report::read(&rd);
+    drop(rd);
+    match outcome {
+        Outcome::Started(pid) => Ok(Started::Started(pid)),
+        Outcome::Failed(e, locked) => {
+            if e.reason() == Some(Reason::AlreadyRunning) {
+                if let Some(pid) = e.pid() {
+                    return Ok(Started::AlreadyRunning(pid));
+                }
+            }
+            // The daemon failed after locking the pidfile: once it is gone (and with it
+            // its lock), remove what it wrote, unless a new daemon holds it by then.
+            if let (Some(pid), Some(p)) = (locked, spec.pidfile) {
+                crate::process::wait_gone(pid, 5000);
+                if let Ok(mut probe) = pidfile::probe(p) {
+                    if probe.state == State::Stale {
+                        let _ = probe.remove();
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The intermediate child: new session, fork the daemon, exit. Never returns.
+fn intermediate(
+    spec: &Spec<'_>,
+    pidfile: PidfileAt<'_>,
+    wr: OwnedFd,
+    fds: OnlyKeptFds,
+    one_thread: SingleThreaded,
+) -> ! {
+    let fail = |e: Error, code: i32| -> ! {
+        report::send(&wr, report::Record::Failed(e));
+        sys::exit(code)
+    };
+    if let Err(e) = rustix::process::setsid() {
+        fail(Error::sys(Op::Setsid, e), 1);
+    }
+    // The child of fork holds none of the caller's fd handles in use: the daemon's
+    // promise is the same as this one's.
+    drop(fds);
+    match sys::fork(&one_thread) {
+        Ok(Fork::Child(fds, _)) => fail(
+            steps::all(spec, pidfile, StepMode::Detached(&wr), &fds),
+            127,
+        ),
+        Ok(Fork::Parent(_)) => sys::exit(0),
+        Err(e) => fail(Error::sys(Op::Fork, e), 1),
+    }
+}
+
+/// Runs `spec` in this process: the same steps as the daemon of [`start`] (pidfile
+/// locked by this process, user, chdir, umask, environment, output files), without
+/// fork or setsid, and execs. Returns only on failure.
+///
+/// It closes every fd above 2 but `keep_fds` before it takes the pidfile's lock:
+/// `fds` is the program's promise that it uses no other fd handle again.
+pub fn run(spec: &Spec<'_>, fds: OnlyKeptFds) -> Error {
+    let pf = match prepare(spec) {
+        Ok(pf) => pf,
+        Err(e) => return e,
+    };
+    steps::all(spec, at(&pf), StepMode::InPlace, &fds)
+}

@@ -1,0 +1,130 @@
+//! Word tables with one source: [`words!`](crate::words!) declares an enum and the word
+//! of each variant side by side, so that a variant and its word cannot drift apart.
+//!
+//! The words are kept as one string, `"a\nb\nc\n"`, looked up by index or by word: a
+//! table of `&str` costs 8 to 16 bytes of pointer and length per entry (plus a
+//! relocation each); a blob costs the text alone.
+
+/// The `i`-th entry of a `\n`-terminated blob (empty past the end).
+#[inline(never)] // MEASURE
+pub fn nth(blob: &'static str, i: usize) -> &'static str {
+    let mut rest = blob;
+    let mut k = 0;
+    while let Some(end) = rest.bytes().position(|b| b == b'\n') {
+        if k == i {
+            return rest.get(..end).unwrap_or("");
+        }
+        rest = rest.get(end + 1..).unwrap_or("");
+        k += 1;
+    }
+    ""
+}
+
+/// The index of `word` in a `\n`-terminated blob, ignoring ASCII case when asked.
+pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let w = nth(blob, i);
+        if w.is_empty() {
+            return None;
+        }
+        if w.len() == word.len()
+            && w.bytes()
+                .zip(word)
+                .all(|(a, &b)| a == b || (ignore_case && a.eq_ignore_ascii_case(&b)))
+        {
+            return Some(i);
+        }
+        i += 1;
+    }
+}
+
+/// Declares a `#[repr(u8)]` enum whose variants each carry a word, with:
+/// - `ALL`: every variant in declaration order (the discriminants are `0..ALL.len()`);
+/// - `WORDS`: the words as one `\n`-terminated blob, in the same order;
+/// - `as_str()`: the variant's word; `from_u8()`: the variant of a discriminant.
+///
+/// ```ignore
+/// words! {
+///     /// What a thing is.
+///     pub enum Kind {
+///         /// A first one.
+///         First = "first",
+///         /// A second one.
+///         Second = "second",
+///     }
+/// }
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! words {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $word:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order (discriminant order).
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The words of [`Self::ALL`], each followed by `\n`.
+            pub const WORDS: &'static str = concat!($($word, "\n",)+);
+
+            /// The word of this value.
+            pub fn as_str(self) -> &'static str {
+                $crate::__cli::nth(Self::WORDS, self as usize)
+            }
+
+            /// The value whose discriminant is `b`.
+            pub const fn from_u8(b: u8) -> Option<$name> {
+                if (b as usize) < Self::ALL.len() {
+                    Some(Self::ALL[b as usize])
+                } else {
+                    None
+                }
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::words! {
+        /// A test table.
+        enum Kind {
+            /// 1
+            One = "one",
+            /// 2
+            Two = "two",
+            /// 3
+            Three = "three",
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        assert_eq!(Kind::WORDS, "one\ntwo\nthree\n");
+        for (i, &k) in Kind::ALL.iter().enumerate() {
+            assert_eq!(k as usize, i);
+            assert_eq!(Kind::from_u8(i as u8), Some(k));
+            assert_eq!(find(Kind::WORDS, k.as_str().as_bytes(), false), Some(i));
+        }
+        assert_eq!(Kind::Three.as_str(), "three");
+        assert_eq!(Kind::from_u8(3), None);
+        assert_eq!(nth(Kind::WORDS, 3), "");
+        assert_eq!(find(Kind::WORDS, b"TWO", true), Some(1));
+        assert_eq!(find(Kind::WORDS, b"TWO", false), None);
+        assert_eq!(find(Kind::WORDS, b"", false), None);
+        assert_eq!(find(Kind::WORDS, b"on", false), None);
+    }
+}
