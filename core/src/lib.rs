@@ -63,6 +63,8 @@
 //! assert_eq!(imp_core::parse::signal(b"TERM"), Some(imp_core::Signal::Term));
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
+// Unit tests stop at the first surprise, on purpose.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod control;
 pub mod error;

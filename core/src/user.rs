@@ -207,7 +207,7 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
 }
 
 /// Drops to `uid`/`gid` with exactly `groups` (at most
-/// [`GROUPS_MAX`](crate::limits::GROUPS_MAX)): setgroups, then setresgid, then
+/// [`GROUPS_MAX`]): setgroups, then setresgid, then
 /// setresuid, then checks that root cannot be regained.
 ///
 /// These are the raw per-thread syscalls: in a process with other threads, those keep

@@ -1,10 +1,10 @@
 //! Starting a program: as a daemon ([`start`]: double fork, reported through a
 //! close-on-exec pipe) or in place ([`run`]: the same preparation, then exec).
 //!
-//! Both run the [`steps`] between fork and exec: close inherited fds → quiet signals →
+//! Both run the steps between fork and exec: close inherited fds → quiet signals →
 //! take the pidfile → stdio → dirs (umask, nice, chroot, chdir) → drop privileges →
 //! exec. The first error ends the child; in [`start`] it travels to the caller as a
-//! [`report`] record (step, errno or reason). The caller says "started" only after the
+//! report record (step, errno or reason). The caller says "started" only after the
 //! "reached exec" record and EOF (the pipe is close-on-exec); EOF before it means the
 //! daemon died.
 
@@ -91,7 +91,7 @@ pub enum Stdio<'a> {
 pub struct Spec<'a> {
     /// The program: a path, or a name looked up in `PATH`.
     pub program: &'a CStr,
-    /// Its argv (argv[0] first).
+    /// Its argv (`argv[0]` first).
     pub argv: CStrArray,
     /// The caller's environment.
     pub envp: CStrArray,
@@ -211,7 +211,7 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// succeeded, pidfile written and locked) or known to have failed.
 ///
 /// The caller's process forks a child that calls `setsid` and forks the daemon, then
-/// exits; the daemon runs the [`steps`] and reports through a close-on-exec pipe: its
+/// exits; the daemon runs the steps and reports through a close-on-exec pipe: its
 /// pid once the pidfile is locked, "reached exec", or the first error. EOF after
 /// "reached exec" means exec succeeded.
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
@@ -233,9 +233,9 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     };
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
     let child = match sys::fork(proof).op(Op::Fork)? {
-        Fork::Child(fds, one_thread) => {
+        Fork::Child(_, one_thread) => {
             drop(rd);
-            intermediate(spec, at(&pf), wr, fds, one_thread)
+            intermediate(spec, at(&pf), wr, one_thread)
         }
         Fork::Parent(pid) => pid,
     };
@@ -273,7 +273,6 @@ fn intermediate(
     spec: &Spec<'_>,
     pidfile: PidfileAt<'_>,
     wr: OwnedFd,
-    fds: OnlyKeptFds,
     one_thread: SingleThreaded,
 ) -> ! {
     let fail = |e: Error, code: i32| -> ! {
@@ -283,9 +282,6 @@ fn intermediate(
     if let Err(e) = rustix::process::setsid() {
         fail(Error::sys(Op::Setsid, e), 1);
     }
-    // The child of fork holds none of the caller's fd handles in use: the daemon's
-    // promise is the same as this one's.
-    drop(fds);
     match sys::fork(&one_thread) {
         Ok(Fork::Child(fds, _)) => fail(
             steps::all(spec, pidfile, StepMode::Detached(&wr), &fds),
