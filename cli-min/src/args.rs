@@ -122,33 +122,33 @@ macro_rules! options {
         }
     };
     (@short _) => { 0 };
-    (@short $c:literal) => { $c as u8 };
+    (@short $c:literal) => { $c };
     (@value value) => { true };
     (@value flag) => { false };
 }
 
 options! {
-    Pidfile 'p' "pidfile" value,
-    User 'u' "user" value,
-    Group 'g' "group" value,
-    Chdir 'd' "chdir" value,
-    Chroot 'r' "chroot" value,
-    Umask 'm' "umask" value,
-    Output 'o' "output" value,
-    KeepFd 'k' "keep-fd" value,
-    Env 'e' "env" value,
-    Nice 'N' "nice" value,
-    Name 'n' "name" value,
-    Signal 's' "signal" value,
-    Timeout 't' "timeout" value,
-    Retry 'R' "retry" value,
+    Pidfile b'p' "pidfile" value,
+    User b'u' "user" value,
+    Group b'g' "group" value,
+    Chdir b'd' "chdir" value,
+    Chroot b'r' "chroot" value,
+    Umask b'm' "umask" value,
+    Output b'o' "output" value,
+    KeepFd b'k' "keep-fd" value,
+    Env b'e' "env" value,
+    Nice b'N' "nice" value,
+    Name b'n' "name" value,
+    Signal b's' "signal" value,
+    Timeout b't' "timeout" value,
+    Retry b'R' "retry" value,
     Stdout _ "stdout" value,
     Stderr _ "stderr" value,
     Format _ "format" value,
     ClearEnv _ "clear-env" flag,
     DryRun _ "dry-run" flag,
-    Quiet 'q' "quiet" flag,
-    Verbose 'v' "verbose" flag,
+    Quiet b'q' "quiet" flag,
+    Verbose b'v' "verbose" flag,
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
     // Accepted by SPEC, not by this build yet.

@@ -1,11 +1,12 @@
 //! The dangerous boundary: the only module of imp-core with `unsafe`, and a leaf (it
 //! imports nothing of imp's).
 //!
-//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigaction,
-//! exit_group); the two syscalls rustix 0.38 lacks, `fcntl(F_GETLK)` and `close_range`,
-//! through the `syscalls` crate; `setgroups32` on 32-bit ARM; the calls that act on an
-//! fd by number (closing, probing, the standard streams); and [`CStrArray`], the view
-//! of the kernel's argv and envp.
+//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
+//! two syscalls rustix 0.38 lacks, `fcntl(F_GETLK)` and `close_range`, through the
+//! `syscalls` crate, with two more that rustix makes wrongly for imp: `setgroups32` on
+//! 32-bit ARM and `rt_sigaction` without an old action (qemu-user on MIPS); the calls
+//! that act on an fd by number (closing, probing, the standard streams); and
+//! [`CStrArray`], the view of the kernel's argv and envp.
 //!
 //! # Safety
 //! Every function that can invalidate a handle it does not own (closing by number) or
@@ -18,7 +19,7 @@
 use core::ffi::{c_char, CStr};
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
-use rustix::process::{Gid, Pid, Signal, Uid};
+use rustix::process::{Gid, Pid, Uid};
 
 /// Proof that forking this process is safe whatever the child runs: the process has
 /// one thread (so no other thread can hold a lock the child would need).
@@ -212,23 +213,43 @@ pub(crate) fn block_all_signals() -> Result<(), Errno> {
     unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&all)) }.map(|_| ())
 }
 
-/// Puts every catchable signal back to its default disposition (`SIG_DFL`): `execve`
-/// keeps ignored signals ignored, and a daemon must not inherit its caller's `SIG_IGN`.
+/// Puts every catchable signal, real-time ones included, back to its default
+/// disposition (`SIG_DFL`): `execve` keeps ignored signals ignored, and a daemon must
+/// not inherit its caller's `SIG_IGN`.
+///
+/// This is `rt_sigaction(sig, &SIG_DFL, NULL)` through the `syscalls` crate, not
+/// rustix's `sigaction`: rustix always asks for the old action, and qemu-user's MIPS
+/// o32 emulation (7.2, Debian 12) writes 28 bytes into that 24-byte buffer, which
+/// clobbered a saved register of ours (docs/qemu-mips-sigaction.md).
 pub(crate) fn reset_signal_dispositions() {
-    for raw in 1..=31 {
-        let Some(sig) = Signal::from_raw(raw) else {
+    use linux_raw_sys::general::{SIGKILL, SIGSTOP};
+    let dfl = sigaction_default();
+    // Every signal number the kernel's sigset has: 64, or 128 on MIPS.
+    let nsig = 8 * core::mem::size_of::<rustix::runtime::Sigset>();
+    for sig in 1..=nsig {
+        if sig == SIGKILL as usize || sig == SIGSTOP as usize {
             continue;
+        }
+        // SAFETY: installing SIG_DFL (a null handler) never runs code of ours; `dfl`
+        // is a valid kernel_sigaction (empty mask, no flags) read only during the
+        // call; a NULL old-action pointer asks for nothing back. A number the kernel
+        // (or qemu) does not have fails with EINVAL, which changes nothing.
+        let _ = unsafe {
+            syscalls::syscall4(
+                syscalls::Sysno::rt_sigaction,
+                sig,
+                &dfl as *const rustix::runtime::Sigaction as usize,
+                0,
+                core::mem::size_of::<rustix::runtime::Sigset>(),
+            )
         };
-        if matches!(sig, Signal::Kill | Signal::Stop) {
-            continue;
-        }
-        // SAFETY: installing SIG_DFL (a null handler) never runs code of ours; the
-        // zeroed struct is a valid kernel_sigaction with an empty mask and no flags.
-        unsafe {
-            let act: rustix::runtime::Sigaction = core::mem::zeroed();
-            let _ = rustix::runtime::sigaction(sig, Some(act));
-        }
     }
+}
+
+/// `SIG_DFL` with no flags and an empty mask.
+fn sigaction_default() -> rustix::runtime::Sigaction {
+    // SAFETY: kernel_sigaction is plain integers and pointers; all-zero is SIG_DFL.
+    unsafe { core::mem::zeroed() }
 }
 
 /// `setgroups(n, gids)`—Set the supplementary groups of this thread.
