@@ -1,6 +1,7 @@
 //! `cargo xtask`: imp's build, release and test tasks, in plain Rust (the
 //! cargo-xtask pattern: a cargo alias in `.cargo/config.toml`, `std::process::Command`,
-//! no dependencies).
+//! two read-only dependencies for `size`: `object` reads the ELF files, `rustc-demangle`
+//! the symbol names).
 //!
 //! ```text
 //! cargo xtask dist [--host | --all | --target T[,T...]] [--experimental] [--strict]
@@ -11,7 +12,6 @@
 
 mod bench;
 mod dist;
-mod elf;
 mod mipsbe;
 mod size;
 mod suite;
