@@ -229,16 +229,14 @@ fn build_dir(t: &Target) -> PathBuf {
 /// One `cargo build` for targets that share toolchain, flags and target dir.
 fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
     let first = targets[0];
-    let mut c = Command::new("cargo");
-    if first.toolchain == Toolchain::NightlyBuildStd {
-        c.arg(format!("+{}", p.nightly));
-    }
+    let nightly = first.toolchain == Toolchain::NightlyBuildStd;
+    let mut c = util::cargo(nightly.then_some(p.nightly.as_str()));
     c.args(["build", "--release", "-p", "imp"]);
     for t in targets {
         c.args(["--target", t.triple]);
     }
     c.arg("--target-dir").arg(build_dir(first));
-    if first.toolchain == Toolchain::NightlyBuildStd {
+    if nightly {
         // core (and compiler_builtins, without its `mem` feature: rt.rs has the
         // memory functions) from rust-src, for targets rustup has no std for.
         c.arg("-Zbuild-std=core");

@@ -250,7 +250,7 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
 }
 
 fn cargo_test() -> Command {
-    let mut c = Command::new("cargo");
+    let mut c = util::cargo(None);
     c.args(["test", "--no-fail-fast"])
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
