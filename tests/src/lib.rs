@@ -28,11 +28,12 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `imp` binary under test: `$IMP_BIN`, else `target/dist/x86_64-unknown-linux-gnu/imp`.
+/// The `imp` binary under test: `$IMP_BIN` (`cargo xtask test` always sets it), else
+/// the one `cargo xtask dist` built for this machine ([`host_dist_bin`]).
 pub fn imp_bin() -> PathBuf {
     let p = match std::env::var_os("IMP_BIN") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => workspace_root().join("target/dist/x86_64-unknown-linux-gnu/imp"),
+        _ => host_dist_bin(),
     };
     if !p.is_file() {
         panic!(
@@ -41,6 +42,49 @@ pub fn imp_bin() -> PathBuf {
         );
     }
     std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// `target/dist/<triple>/imp` for rustc's host triple (`rustc -vV`, `$RUSTC` when
+/// set), or when that row does not exist (an aarch64 machine's `aarch64-unknown-linux-gnu`)
+/// the first `target/dist/<arch>-*-linux-*/imp` of the same architecture, as xtask's
+/// targets table picks the host row.
+pub fn host_dist_bin() -> PathBuf {
+    let dist = workspace_root().join("target/dist");
+    let host = rustc_host().unwrap_or_else(|e| panic!("{e}; set IMP_BIN"));
+    let own = dist.join(&host).join("imp");
+    if own.is_file() {
+        return own;
+    }
+    let arch = host.split('-').next().unwrap_or(&host).to_string();
+    let mut same_arch: Vec<PathBuf> = std::fs::read_dir(&dist)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|t| t.split('-').next() == Some(arch.as_str()) && t.contains("-linux"))
+        .map(|t| dist.join(t).join("imp"))
+        .filter(|p| p.is_file())
+        .collect();
+    same_arch.sort();
+    same_arch.into_iter().next().unwrap_or(own)
+}
+
+/// The `host:` line of `rustc -vV` (`$RUSTC` when set).
+fn rustc_host() -> Result<String, String> {
+    let rustc = std::env::var_os("RUSTC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", rustc.to_string_lossy()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host:"))
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("`{} -vV` printed no host line", rustc.to_string_lossy()))
 }
 
 /// Optional command prefix for running imp (e.g. `qemu-aarch64` for cross binaries).
@@ -825,6 +869,15 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_host_binary_without_naming_it() {
+        let host = rustc_host().expect("rustc -vV");
+        assert!(host.contains('-'), "{host}");
+        let bin = host_dist_bin();
+        assert!(bin.starts_with(workspace_root().join("target/dist")));
+        assert!(bin.ends_with("imp"));
+    }
 
     #[test]
     fn spy_parses_strace_lines() {

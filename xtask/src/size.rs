@@ -754,7 +754,7 @@ fn feature_table(targets: &[&'static Target]) {
 /// `cargo xtask size [--top N] [--target T]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut top_n = None;
-    let mut triple = crate::targets::HOST.to_string();
+    let mut triple = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -765,13 +765,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
                         .ok_or("--top needs a number")?,
                 )
             }
-            "--target" => triple = it.next().ok_or("--target needs a triple")?.clone(),
+            "--target" => triple = Some(it.next().ok_or("--target needs a triple")?.clone()),
             other => return Err(format!("size: unknown argument `{other}`")),
         }
     }
     let result = run(None).map(|_| ());
     feature_table(&built());
     if let Some(n) = top_n {
+        let triple = match triple {
+            Some(t) => t,
+            None => crate::targets::host()?.triple.to_string(),
+        };
         top(&triple, n)?;
     }
     result

@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::dist::{self, Outcome, Selection};
-use crate::targets::{Target, HOST, TARGETS};
+use crate::targets::{Target, TARGETS};
 use crate::util::{self, table};
 
 /// How one suite ended.
@@ -405,6 +405,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
     let limit = Duration::from_secs(limit);
     let started = Instant::now();
+    let host = crate::targets::host()?.triple;
     // The host always; cross targets as asked, by default those already in target/dist.
     let selection = match targets.as_deref() {
         Some("host") => Selection::Host,
@@ -419,7 +420,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         None => Selection::List(
             TARGETS
                 .iter()
-                .filter(|t| t.triple == HOST || util::dist_bin(t.triple).is_file())
+                .filter(|t| t.triple == host || util::dist_bin(t.triple).is_file())
                 .map(|t| t.triple.to_string())
                 .collect(),
         ),
@@ -434,7 +435,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .filter(|(_, o)| matches!(o, Outcome::Built(_)))
         .map(|(t, _)| *t)
         .collect();
-    if !built.iter().any(|t| t.triple == HOST) {
+    if !built.iter().any(|t| t.triple == host) {
         dist::check(&outcomes, false)?;
         return Err("test: the host binary was not built".into());
     }
@@ -481,7 +482,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // The host suite through cargo, as a developer runs it.
     let budget = Duration::from_secs(budget);
     let left = |started: Instant| budget.saturating_sub(started.elapsed());
-    for t in built.iter().filter(|t| t.triple == HOST) {
+    for t in built.iter().filter(|t| t.triple == host) {
         suites.push(integration(
             t,
             None,
@@ -494,7 +495,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     // The other binaries, `jobs` suites at a time (qemu suites mostly wait); each
     // gets at most what is left of the budget, and one that would start with less
     // than a minute left is skipped, saying how to run it alone.
-    let cross: Vec<&'static Target> = built.iter().copied().filter(|t| t.triple != HOST).collect();
+    let cross: Vec<&'static Target> = built.iter().copied().filter(|t| t.triple != host).collect();
     if !cross.is_empty() {
         match test_executables() {
             Err(e) => suites.push(Suite {
