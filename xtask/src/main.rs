@@ -39,11 +39,11 @@ cargo xtask: build, check and test imp
         Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]
-        dist + size + unit tests + the integration suite on the host binary and,
-        under qemu-user, on each cross binary (default: those in target/dist).
+        tidy + dist + size + unit tests + the integration suite on the host binary
+        and, under qemu-user, on each cross binary (default: those in target/dist).
         A suite is killed after --timeout (600 s); cross suites that would start
         after --budget (840 s from the start) are skipped, with the reason.
-        Runs tidy first, as a suite of its own; the other suites run either way.
+        A failed suite (tidy included) fails the run; the others still run.
   tidy
         every #[inline], #[inline(always)], #[inline(never)] in core/src and
         cli-min/src needs a one-line reason with its measured bytes, in a // comment

@@ -1,12 +1,14 @@
 //! `cargo xtask test`: every test, as CI runs it.
 //!
-//! 1. build the host binary (and the cross binaries selected) with `dist`;
-//! 2. `size`: the byte budget, static linking, no `core::fmt`, no allocator;
-//! 3. unit tests: `cargo test --workspace --exclude imp --exclude imp-tests`
+//! 1. `tidy`: every `#[inline]` in core and cli-min has its reason and bytes (fast, so
+//!    first; its failure fails the run, but the other suites still run);
+//! 2. build the host binary (and the cross binaries selected) with `dist`;
+//! 3. `size`: the byte budget, static linking, no `core::fmt`, no allocator;
+//! 4. unit tests: `cargo test --workspace --exclude imp --exclude imp-tests`
 //!    (imp-core's parsers, xtask's own);
-//! 4. the integration suite (`cargo test -p imp-tests`) against the host binary,
+//! 5. the integration suite (`cargo test -p imp-tests`) against the host binary,
 //!    `IMP_BIN=target/dist/<host>/imp`;
-//! 5. the same suite against each cross binary, `IMP_BIN=<its binary>` and
+//! 6. the same suite against each cross binary, `IMP_BIN=<its binary>` and
 //!    `IMP_RUNNER=qemu-<arch>` (a command prefix the tests' harness puts before imp),
 //!    where qemu-user is installed.
 //!
@@ -389,6 +391,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let config = parse(args, |k| std::env::var(k).ok())?;
     let started = Instant::now();
     let host = crate::targets::host()?.triple;
+    let tidy = tidy_suite();
     let outcomes = dist::build(&plan(config.targets.as_deref(), host).targets()?);
     dist::report(&outcomes);
     let built: Vec<&'static Target> = outcomes
@@ -400,7 +403,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
         dist::check(&outcomes, false)?;
         return Err("test: the host binary was not built".into());
     }
-    let mut suites = build_suites(&outcomes);
+    let mut suites = vec![tidy];
+    suites.extend(build_suites(&outcomes));
     suites.push(size_suite(&built));
     suites.push(unit_suite(config.limit));
     let (native, cross): (Vec<_>, Vec<_>) = built.into_iter().partition(|t| t.triple == host);
@@ -472,6 +476,32 @@ fn plan(targets: Option<&str>, host: &str) -> Selection {
                 .map(|t| t.triple.to_string())
                 .collect(),
         ),
+    }
+}
+
+/// `cargo xtask tidy`, first: it takes milliseconds and needs no build. Its offenders
+/// are printed here; a failure fails the run, after the other suites.
+fn tidy_suite() -> Suite {
+    let t0 = Instant::now();
+    eprintln!("\n=== tidy");
+    let status = match crate::tidy::check(&util::root()) {
+        Ok(found) if found.is_empty() => Status::Passed,
+        Ok(found) => {
+            for line in &found {
+                println!("{line}");
+            }
+            Status::Failed(format!(
+                "{} #[inline] without a reason and measured bytes (cargo xtask tidy)",
+                found.len()
+            ))
+        }
+        Err(e) => Status::Failed(e),
+    };
+    Suite {
+        name: "tidy: #[inline] reasons with bytes".into(),
+        status,
+        secs: t0.elapsed().as_secs_f64(),
+        results: Vec::new(),
     }
 }
 
