@@ -6,7 +6,7 @@
 //! asserts that the canary survived, that the script ran to its end, and returns the
 //! `key=value` lines the script printed as an [`Outcome`].
 //!
-//! Inside the script (see `PRELUDE` below for the helpers):
+//! Inside the script (see `tests/sh/prelude.sh` for the helpers):
 //! * `$IMP` is `"$IMP_RUNNER $IMP_BIN"` (use it unquoted: `$IMP start -p $T/d.pid -- ...`),
 //!   `$TDAEMON` the test helper program, `$T` the test directory, `$OUT` a 1777
 //!   directory for dumps and markers, `$H` a harness-private tmpfs (never remounted by
@@ -28,11 +28,12 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `imp` binary under test: `$IMP_BIN`, else `target/dist/x86_64-unknown-linux-gnu/imp`.
+/// The `imp` binary under test: `$IMP_BIN` (`cargo xtask test` always sets it), else
+/// the one `cargo xtask dist` built for this machine ([`host_dist_bin`]).
 pub fn imp_bin() -> PathBuf {
     let p = match std::env::var_os("IMP_BIN") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => workspace_root().join("target/dist/x86_64-unknown-linux-gnu/imp"),
+        _ => host_dist_bin(),
     };
     if !p.is_file() {
         panic!(
@@ -41,6 +42,49 @@ pub fn imp_bin() -> PathBuf {
         );
     }
     std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+/// `target/dist/<triple>/imp` for rustc's host triple (`rustc -vV`, `$RUSTC` when
+/// set), or when that row does not exist (an aarch64 machine's `aarch64-unknown-linux-gnu`)
+/// the first `target/dist/<arch>-*-linux-*/imp` of the same architecture, as xtask's
+/// targets table picks the host row.
+pub fn host_dist_bin() -> PathBuf {
+    let dist = workspace_root().join("target/dist");
+    let host = rustc_host().unwrap_or_else(|e| panic!("{e}; set IMP_BIN"));
+    let own = dist.join(&host).join("imp");
+    if own.is_file() {
+        return own;
+    }
+    let arch = host.split('-').next().unwrap_or(&host).to_string();
+    let mut same_arch: Vec<PathBuf> = std::fs::read_dir(&dist)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|t| t.split('-').next() == Some(arch.as_str()) && t.contains("-linux"))
+        .map(|t| dist.join(t).join("imp"))
+        .filter(|p| p.is_file())
+        .collect();
+    same_arch.sort();
+    same_arch.into_iter().next().unwrap_or(own)
+}
+
+/// The `host:` line of `rustc -vV` (`$RUSTC` when set).
+fn rustc_host() -> Result<String, String> {
+    let rustc = std::env::var_os("RUSTC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", rustc.to_string_lossy()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host:"))
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("`{} -vV` printed no host line", rustc.to_string_lossy()))
 }
 
 /// Optional command prefix for running imp (e.g. `qemu-aarch64` for cross binaries).
@@ -78,152 +122,17 @@ pub fn tdaemon_bin() -> PathBuf {
     );
 }
 
-/// Shell helpers available to every sandbox script.
-const PRELUDE: &str = r#"
-set -u
-IMP="${IMP_RUNNER:+$IMP_RUNNER }$IMP_BIN"
-OUT=$T/out
-SPYLOG=$H/spy.log
-SPYCALLS=kill,tkill,tgkill,pidfd_send_signal,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_open
-
-# esc FILE: the file on one line, newlines as \n (trailing newlines dropped).
-esc() { local s; s=$(cat "$1" 2>>"$H/harness.err"); s=${s//\\/\\\\}; printf '%s' "${s//$'\n'/\\n}"; }
-
-# hex FILE: the exact bytes of FILE as hex (e.g. 3132330a for "123\n").
-hex() { od -An -tx1 -v "$1" 2>>"$H/harness.err" | tr -d ' \n'; }
-
-# r NAME CMD...: run CMD, print NAME.rc / NAME.ms / NAME.out / NAME.err. Returns CMD's status.
-r() {
-    local name=$1 t0 t1 rc; shift
-    t0=$(date +%s%N)
-    "$@" >"$H/r.out" 2>"$H/r.err"; rc=$?
-    t1=$(date +%s%N)
-    echo "$name.rc=$rc"
-    echo "$name.ms=$(( (t1 - t0) / 1000000 ))"
-    echo "$name.out=$(esc "$H/r.out")"
-    echo "$name.err=$(esc "$H/r.err")"
-    return $rc
+/// `tests/sh/`: the shell side of the harness. `prelude.sh` holds the helpers every
+/// sandbox script gets (`r`, `spy`, `launch`...); `sandbox.sh` is the sandbox's PID 1
+/// (mounts `$T` and `$H`, starts the CANARY, runs the script, reports).
+pub fn sh_dir() -> PathBuf {
+    workspace_root().join("tests/sh")
 }
 
-# spy CMD...: run CMD under strace (KILLSPY), appending to $SPYLOG. Detaches at execve so
-# a daemon started by `imp start` is not traced (SPYNODETACH=1 to follow execs too).
-# Traced calls: SPYTRACE (default: the signal calls); extra strace options: SPYOPTS.
-spy() {
-    # Each spy writes its own log, appended whole under a lock: strace's buffered
-    # output from concurrent spies would otherwise interleave in the middle of lines.
-    local detach="-b execve" log rc; [ "${SPYNODETACH:-}" = 1 ] && detach=""
-    log=$(mktemp "$H/spy.one.XXXXXX")
-    strace -f -qq -s 256 -o "$log" $detach -e signal=none \
-        -e trace="${SPYTRACE:-$SPYCALLS}" ${SPYOPTS:-} "$@"
-    rc=$?
-    { flock 9; cat "$log" >> "$SPYLOG"; } 9>>"$SPYLOG.lock"
-    rm -f "$log"
-    return $rc
+/// `s` as one word for bash: in single quotes, each `'` as `'\''`.
+fn sh_quote(s: &Path) -> String {
+    format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"))
 }
-
-# state PID: the process state letter (R, S, D, Z, T...) or "gone".
-state() {
-    local s
-    [ -n "${1:-}" ] || { echo gone; return; }
-    s=$(cat /proc/$1/stat 2>>"$H/harness.err") || { echo gone; return; }
-    s=${s##*) }; echo "${s%% *}"
-}
-# alive PID: yes if the process exists and is not a zombie.
-alive() { case $(state "${1:-}") in gone|Z|X) echo no;; *) echo yes;; esac; }
-
-# waitfile FILE [SECS]: wait until FILE exists (default 10 s).
-waitfile() {
-    local i=0 n=$(( ${2:-10} * 50 ))
-    while [ ! -e "$1" ]; do
-        i=$((i + 1)); [ $i -ge $n ] && { echo "waitfile_timeout=$1"; return 1; }
-        sleep 0.02
-    done
-}
-# waitdead PID [SECS]: wait until PID is gone or a zombie (default 10 s).
-waitdead() {
-    local i=0 n=$(( ${2:-10} * 50 ))
-    while [ "$(alive "${1:-}")" = yes ]; do
-        i=$((i + 1)); [ $i -ge $n ] && { echo "waitdead_timeout=$1"; return 1; }
-        sleep 0.02
-    done
-}
-
-# kv PREFIX FILE: print FILE's key=value lines as PREFIX.key=value.
-kv() { sed "s/^/$1./" "$2" 2>>"$H/harness.err"; }
-
-# lockholder FILE: pid holding a POSIX lock on FILE's inode ("TYPE PID"), or "none".
-lockholder() {
-    local d ino maj min id
-    d=$(stat -c %d "$1" 2>>"$H/harness.err") || { echo none; return; }
-    ino=$(stat -c %i "$1")
-    maj=$(( (d >> 8) & 0xfff )); min=$(( (d & 0xff) | ((d >> 12) & 0xfff00) ))
-    id=$(printf '%02x:%02x:%s' $maj $min $ino)
-    awk -v id="$id" '$2 != "->" && $6 == id { print $2 "-" $4 " " $5; f=1 } END { if (!f) print "none" }' /proc/locks
-}
-
-# nprocs PATTERN: number of live processes whose command line contains PATTERN.
-nprocs() { pgrep -f -c -- "$1" || true; }
-# zombies: number of zombie processes in the sandbox.
-zombies() { local n=0 p; for p in /proc/[0-9]*; do [ "$(state ${p#/proc/})" = Z ] && n=$((n+1)); done; echo $n; }
-
-# launch NAME [TDAEMON ARGS]: imp start (under KILLSPY) a tdaemon with pidfile $T/NAME.pid, dump in
-# $OUT/NAME.dump; prints NAME.start.rc/err and NAME.pid (the daemon's pid from the dump).
-launch() {
-    local name=$1; shift
-    r "$name.start" spy $IMP start -p "$T/$name.pid" -- "$TDAEMON" --dump "$OUT/$name.dump" --sleep 1000 "$@"
-    waitfile "$OUT/$name.dump" && echo "$name.pid=$(sed -n 's/^pid=//p' "$OUT/$name.dump")"
-    echo "$name.ppid_now=$(ppid_now "$(dpid "$name")")"
-}
-# ppid_now PID: the parent now (the dump's ppid was taken when the program started,
-# possibly before imp's intermediate child had exited; start returns after it has).
-ppid_now() { local s; s=$(cat /proc/$1/stat 2>>"$H/harness.err") || return; s=${s##*) }; set -- $s; echo "$2"; }
-# dpid NAME: the daemon pid recorded in NAME's dump.
-dpid() { sed -n 's/^pid=//p' "$OUT/$1.dump" 2>>"$H/harness.err"; }
-
-# Unprivileged callers.
-asuser() { setpriv --reuid 1000 --regid 1000 --clear-groups "$@"; }
-asnobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$@"; }
-
-# Private copies of /etc/passwd and /etc/group (bind-mounted in this mount namespace only).
-private_etc() {
-    [ -e "$H/etc.passwd" ] && return 0
-    cp /etc/passwd "$H/etc.passwd"; cp /etc/group "$H/etc.group"
-    chmod 0644 "$H/etc.passwd" "$H/etc.group"
-    mount --bind "$H/etc.passwd" /etc/passwd && mount --bind "$H/etc.group" /etc/group
-}
-# add_user NAME UID GID HOME; add_group NAME GID [MEMBERS]
-add_user() { private_etc; echo "$1:x:$2:$3:test user:$4:/bin/sh" >> /etc/passwd; }
-add_group() { private_etc; echo "$1:x:$2:${3:-}" >> /etc/group; }
-# empty_etc: empty /etc/passwd and /etc/group (static initramfs).
-empty_etc() { private_etc; : > /etc/passwd; : > /etc/group; }
-
-# ro DIR: make DIR a read-only bind mount of itself.
-ro() { mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"; }
-"#;
-
-/// The PID-1 wrapper: mounts `$T` and `$H`, starts the CANARY, runs the script, reports.
-const WRAPPER: &str = r#"
-for f in /proc/self/fd/*; do
-    n=${f##*/}
-    case $n in 0|1|2) ;; *) eval "exec $n>&-" 2>/dev/null ;; esac
-done
-mount -t tmpfs -o mode=0755,size=512m imp-sbx "$T" || { echo "__setup=mount T failed"; exit 99; }
-mount -t tmpfs -o mode=0755,size=64m imp-sbx-h "$H" || { echo "__setup=mount H failed"; exit 99; }
-mkdir -m 1777 "$T/out"
-sleep 100000 </dev/null >/dev/null 2>&1 &
-CANARY=$!
-echo "__canary_pid=$CANARY"
-CANARY=$CANARY bash "$BASE/run.sh" </dev/null
-rc=$?
-echo "__rc=$rc"
-if kill -0 $CANARY 2>/dev/null && ! grep -q '^[^)]*) Z' /proc/$CANARY/stat 2>/dev/null; then
-    echo "__canary=alive"
-else
-    echo "__canary=dead"
-fi
-if [ -f "$H/spy.log" ]; then sed 's/^/__spy: /' "$H/spy.log"; fi
-true
-"#;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -307,8 +216,10 @@ impl Sandbox {
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(base.join("t")).expect("create sandbox dir");
         std::fs::create_dir_all(base.join("h")).expect("create sandbox dir");
+        let prelude = sh_quote(&sh_dir().join("prelude.sh"));
         let run_sh = format!(
-            "{PRELUDE}\ncd \"$T\"\n# ---- test script ----\n{script}\n# ---- end ----\necho __end=1\n"
+            ". {prelude}\ncd \"$T\"\n# ---- test script ----\n{script}\n# ---- end ----\n\
+             echo __end=1\n"
         );
         std::fs::write(base.join("run.sh"), run_sh).expect("write run.sh");
         let mut cmd = Command::new("timeout");
@@ -323,9 +234,8 @@ impl Sandbox {
                 "private",
                 "setsid",
                 "bash",
-                "-c",
-                WRAPPER,
             ])
+            .arg(sh_dir().join("sandbox.sh"))
             .env_clear()
             .env(
                 "PATH",
@@ -825,6 +735,25 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_files_parse() {
+        for f in ["prelude.sh", "sandbox.sh"] {
+            let path = sh_dir().join(f);
+            let st = Command::new("bash").arg("-n").arg(&path).status();
+            assert!(st.is_ok_and(|s| s.success()), "bash -n {}", path.display());
+        }
+        assert_eq!(sh_quote(Path::new("/a b/it's")), r"'/a b/it'\''s'");
+    }
+
+    #[test]
+    fn finds_the_host_binary_without_naming_it() {
+        let host = rustc_host().expect("rustc -vV");
+        assert!(host.contains('-'), "{host}");
+        let bin = host_dist_bin();
+        assert!(bin.starts_with(workspace_root().join("target/dist")));
+        assert!(bin.ends_with("imp"));
+    }
 
     #[test]
     fn spy_parses_strace_lines() {

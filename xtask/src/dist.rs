@@ -30,7 +30,7 @@ impl Selection {
     /// The table rows selected, in table order.
     pub fn targets(&self) -> Result<Vec<&'static Target>, String> {
         match self {
-            Selection::Host => Ok(vec![&TARGETS[0]]),
+            Selection::Host => Ok(vec![crate::targets::host()?]),
             Selection::All { experimental } => Ok(TARGETS
                 .iter()
                 .filter(|t| *experimental || !t.experimental)
@@ -39,7 +39,7 @@ impl Selection {
                 let mut out = Vec::new();
                 for name in list {
                     let t = match name.as_str() {
-                        "host" => &TARGETS[0],
+                        "host" => crate::targets::host()?,
                         _ => crate::targets::find(name).ok_or_else(|| {
                             let known: Vec<_> = TARGETS.iter().map(|t| t.triple).collect();
                             format!("unknown target `{name}`; known: host, {}", known.join(", "))
@@ -229,16 +229,14 @@ fn build_dir(t: &Target) -> PathBuf {
 /// One `cargo build` for targets that share toolchain, flags and target dir.
 fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
     let first = targets[0];
-    let mut c = Command::new("cargo");
-    if first.toolchain == Toolchain::NightlyBuildStd {
-        c.arg(format!("+{}", p.nightly));
-    }
+    let nightly = first.toolchain == Toolchain::NightlyBuildStd;
+    let mut c = util::cargo(nightly.then_some(p.nightly.as_str()));
     c.args(["build", "--release", "-p", "imp"]);
     for t in targets {
         c.args(["--target", t.triple]);
     }
     c.arg("--target-dir").arg(build_dir(first));
-    if first.toolchain == Toolchain::NightlyBuildStd {
+    if nightly {
         // core (and compiler_builtins, without its `mem` feature: rt.rs has the
         // memory functions) from rust-src, for targets rustup has no std for.
         c.arg("-Zbuild-std=core");
@@ -272,10 +270,9 @@ const STRIP_FLAGS: [&str; 2] = ["--strip-all", "--strip-sections"];
 fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
     let mut tried = Vec::new();
     if let Some(root) = sysroot {
-        let host_bin = root
-            .join("lib/rustlib")
-            .join(crate::targets::HOST)
-            .join("bin/rust-objcopy");
+        let host_bin = crate::targets::host_triple()
+            .ok()
+            .map(|h| root.join("lib/rustlib").join(h).join("bin/rust-objcopy"));
         let any_bin = std::fs::read_dir(root.join("lib/rustlib"))
             .ok()
             .into_iter()
@@ -283,7 +280,7 @@ fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
             .flatten()
             .map(|e| e.path().join("bin/rust-objcopy"))
             .find(|p| p.is_file());
-        for objcopy in [Some(host_bin), any_bin]
+        for objcopy in [host_bin, any_bin]
             .into_iter()
             .flatten()
             .filter(|p| p.is_file())
@@ -495,7 +492,10 @@ mod tests {
         let l = list.targets().expect("list");
         assert_eq!(
             l.iter().map(|t| t.triple).collect::<Vec<_>>(),
-            [crate::targets::HOST, "mipsel-unknown-linux-musl"]
+            [
+                crate::targets::host().expect("host").triple,
+                "mipsel-unknown-linux-musl"
+            ]
         );
         assert!(Selection::List(vec!["sparc-sun-solaris".into()])
             .targets()

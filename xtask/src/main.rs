@@ -1,21 +1,28 @@
 //! `cargo xtask`: imp's build, release and test tasks, in plain Rust (the
 //! cargo-xtask pattern: a cargo alias in `.cargo/config.toml`, `std::process::Command`,
-//! no dependencies).
+//! two read-only dependencies for `size`: `object` reads the ELF files, `rustc-demangle`
+//! the symbol names).
 //!
 //! ```text
 //! cargo xtask dist [--host | --all | --target T[,T...]] [--experimental] [--strict]
 //! cargo xtask size [--top N] [--target T]
 //! cargo xtask test [--targets host|all|T[,T...]] [--timeout SECS] [--budget SECS] [-- TEST ARGS]
+//! cargo xtask tidy
 //! cargo xtask bench [-n CYCLES]
 //! ```
+//!
+//! `tidy` is the check in code that no compiler makes: every `#[inline]`,
+//! `#[inline(always)]` and `#[inline(never)]` in `core/src` and `cli-min/src` carries a
+//! one-line `//` reason with its measured bytes (`#[inline(never)] // why: -96 B`, or
+//! the comment on the line above); `test` runs it as a suite of its own, first.
 
 mod bench;
 mod dist;
-mod elf;
 mod mipsbe;
 mod size;
 mod suite;
 mod targets;
+mod tidy;
 mod util;
 
 const HELP: &str = "\
@@ -32,10 +39,17 @@ cargo xtask: build, check and test imp
         Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]
-        dist + size + unit tests + the integration suite on the host binary and,
-        under qemu-user, on each cross binary (default: those in target/dist).
+        tidy + dist + size + unit tests + the integration suite on the host binary
+        and, under qemu-user, on each cross binary (default: those in target/dist).
         A suite is killed after --timeout (600 s); cross suites that would start
         after --budget (840 s from the start) are skipped, with the reason.
+        A failed suite (tidy included) fails the run; the others still run.
+  tidy
+        every #[inline], #[inline(always)], #[inline(never)] in core/src and
+        cli-min/src needs a one-line reason with its measured bytes, in a // comment
+        on its line or the line above: `#[inline(never)] // why: -96 B`
+        (a figure: optional sign, digits with optional commas, a space, B).
+        Prints each offender as path:line and fails if there is one.
   bench [-n CYCLES]
         the shared bench harness: imp vs busybox, Debian start-stop-daemon, daemonize.
 
@@ -55,6 +69,7 @@ fn main() {
         "dist" => dist::main(rest),
         "size" => size::main(rest),
         "test" => suite::main(rest),
+        "tidy" => tidy::main(rest),
         "bench" => bench::main(rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");

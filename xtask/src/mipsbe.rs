@@ -97,7 +97,7 @@ fn registry_source(version: &str) -> Result<PathBuf, String> {
     if let Some(p) = find() {
         return Ok(p);
     }
-    let mut fetch = std::process::Command::new("cargo");
+    let mut fetch = crate::util::cargo(None);
     fetch.arg("fetch").current_dir(crate::util::root());
     crate::util::run(&mut fetch)?;
     find().ok_or_else(|| {

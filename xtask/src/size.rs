@@ -8,7 +8,10 @@
 //! SPEC §7 "no heap"). Then what each feature costs: the code bytes of every
 //! binary split by the imp module (or other crate) it comes from, per [`FEATURES`].
 
-use crate::elf::{self, Elf};
+use object::elf;
+use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader as _, Sym as _};
+use object::{Endianness, FileKind};
+
 use crate::targets::{Target, TARGETS};
 use crate::util::{self, table, thousands};
 
@@ -34,12 +37,173 @@ pub fn budget(t: &Target) -> u64 {
 /// `e_machine` expected for a target's architecture.
 fn machine(arch: &str) -> u16 {
     match arch {
-        "x86_64" => 62,
-        "aarch64" => 183,
-        "arm" => 40,
-        "riscv64" => 243,
-        "mips" => 8,
+        "x86_64" => elf::EM_X86_64,
+        "aarch64" => elf::EM_AARCH64,
+        "arm" => elf::EM_ARM,
+        "riscv64" => elf::EM_RISCV,
+        "mips" => elf::EM_MIPS,
         _ => 0,
+    }
+}
+
+/// Human name of an `e_machine`, for messages.
+fn machine_name(machine: u16) -> &'static str {
+    match machine {
+        elf::EM_386 => "x86",
+        elf::EM_MIPS => "mips",
+        elf::EM_ARM => "arm",
+        elf::EM_X86_64 => "x86_64",
+        elf::EM_AARCH64 => "aarch64",
+        elf::EM_RISCV => "riscv",
+        _ => "other",
+    }
+}
+
+/// What `size` reads from one ELF file (32- or 64-bit, either byte order), through
+/// the `object` crate's ELF reader.
+///
+/// References: the System V gABI, "Object Files" (ELF header, sections, symbol
+/// table, dynamic section); `elf(5)`.
+struct Binary {
+    /// `e_type`: `ET_EXEC` for a fixed-address executable, `ET_DYN` for PIE or a library.
+    kind: u16,
+    /// `e_machine`.
+    machine: u16,
+    /// The `p_type` of every program header (`PT_INTERP`, `PT_DYNAMIC`, ...).
+    segments: Vec<u32>,
+    /// The section headers, in index order (none in the shipped, `--strip-sections` file).
+    sections: Vec<Section>,
+    /// The named entries of `.symtab`; none in a stripped file.
+    symbols: Vec<Symbol>,
+    /// The `DT_NEEDED` libraries of the dynamic section (none for a static file).
+    needed: Vec<String>,
+}
+
+/// One section header, with its name resolved.
+struct Section {
+    name: String,
+    flags: u64,
+    size: u64,
+}
+
+/// One symbol table entry.
+struct Symbol {
+    name: String,
+    size: u64,
+    /// `st_value`: the address, in an executable.
+    value: u64,
+    /// The type from `st_info`: `STT_FUNC`, `STT_NOTYPE`, ...
+    kind: u8,
+    /// `st_shndx`: the index of the section the symbol is in (0: undefined).
+    section: u16,
+}
+
+impl Binary {
+    /// Reads and parses a file; fails on anything that is not ELF.
+    fn read(path: &std::path::Path) -> Result<Binary, String> {
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let parsed = match FileKind::parse(&*data) {
+            Ok(FileKind::Elf32) => Binary::parse::<elf::FileHeader32<Endianness>>(&data),
+            Ok(FileKind::Elf64) => Binary::parse::<elf::FileHeader64<Endianness>>(&data),
+            _ => return Err(format!("{}: not an ELF file", path.display())),
+        };
+        parsed.map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn parse<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> object::Result<Binary> {
+        let header = Elf::parse(data)?;
+        let endian = header.endian()?;
+        let segments = header.program_headers(endian, data)?;
+        let table = header.sections(endian, data)?;
+        let mut sections = Vec::new();
+        for s in table.iter() {
+            sections.push(Section {
+                name: String::from_utf8_lossy(table.section_name(endian, s)?).into_owned(),
+                flags: s.sh_flags(endian).into(),
+                size: s.sh_size(endian).into(),
+            });
+        }
+        let symtab = table.symbols(endian, data, elf::SHT_SYMTAB)?;
+        let mut symbols = Vec::new();
+        for sym in symtab.iter().skip(1) {
+            let name = symtab.symbol_name(endian, sym)?;
+            if !name.is_empty() {
+                symbols.push(Symbol {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    size: sym.st_size(endian).into(),
+                    value: sym.st_value(endian).into(),
+                    kind: sym.st_type(),
+                    section: sym.st_shndx(endian),
+                });
+            }
+        }
+        let mut needed = Vec::new();
+        for s in table.iter() {
+            let Some((entries, strtab)) = s.dynamic(endian, data)? else {
+                continue;
+            };
+            let strings = table.strings(endian, data, strtab)?;
+            for d in entries {
+                match d.tag32(endian) {
+                    Some(elf::DT_NULL) => break,
+                    Some(elf::DT_NEEDED) => needed
+                        .push(String::from_utf8_lossy(d.string(endian, strings)?).into_owned()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(Binary {
+            kind: header.e_type(endian),
+            machine: header.e_machine(endian),
+            segments: segments.iter().map(|p| p.p_type(endian)).collect(),
+            sections,
+            symbols,
+            needed,
+        })
+    }
+
+    /// True when a program header of this kind exists (`PT_INTERP`, `PT_DYNAMIC`).
+    fn has_segment(&self, kind: u32) -> bool {
+        self.segments.contains(&kind)
+    }
+
+    /// Total size of the executable sections (`.text` and friends).
+    fn text_size(&self) -> u64 {
+        const ALLOC: u64 = elf::SHF_ALLOC as u64;
+        const EXEC: u64 = elf::SHF_EXECINSTR as u64;
+        self.sections
+            .iter()
+            .filter(|s| s.flags & ALLOC != 0 && s.flags & EXEC != 0)
+            .map(|s| s.size)
+            .sum()
+    }
+}
+
+/// Why a symbol name is forbidden in imp, or `None` when it is fine.
+///
+/// `core::fmt` shows up as `4core3fmt` in both the legacy (`_ZN4core3fmt...`) and the
+/// v0 (`_RNv...4core3fmt...`) manglings; the allocator as the `__rust_alloc` /
+/// `__rdl_alloc` / `__rg_alloc` shims, the C allocator, or paths in the `alloc` crate.
+fn forbidden(name: &str) -> Option<&'static str> {
+    const ALLOC_PREFIXES: [&str; 6] = [
+        "__rust_alloc",
+        "__rust_dealloc",
+        "__rust_realloc",
+        "__rdl_",
+        "__rg_",
+        "__rust_no_alloc",
+    ];
+    const C_ALLOC: [&str; 5] = ["malloc", "calloc", "realloc", "free", "posix_memalign"];
+    if name.contains("4core3fmt") || name.contains("core::fmt") {
+        Some("core::fmt")
+    } else if ALLOC_PREFIXES.iter().any(|p| name.starts_with(p))
+        || C_ALLOC.contains(&name)
+        || name.starts_with("_ZN5alloc")
+        || (name.starts_with("_R") && name.contains("_5alloc"))
+    {
+        Some("allocator")
+    } else {
+        None
     }
 }
 
@@ -57,7 +221,7 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     let bytes = std::fs::metadata(&bin)
         .map_err(|e| format!("{}: {e}", bin.display()))?
         .len();
-    let e = Elf::read(&bin)?;
+    let e = Binary::read(&bin)?;
     let mut problems = Vec::new();
     let limit = budget(t);
     if bytes > limit {
@@ -69,23 +233,24 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     if e.machine != machine(t.arch) {
         problems.push(format!(
             "is a {} binary, expected {}",
-            e.machine_name(),
+            machine_name(e.machine),
             t.arch
         ));
     }
-    if e.has_segment(elf::PT_INTERP)? {
+    if e.has_segment(elf::PT_INTERP) {
         problems.push("has PT_INTERP: it wants a dynamic loader".into());
     }
     // The shipped file has no section headers (see dist's STRIP_FLAGS): its program
     // headers say whether it is dynamic; the unstripped copy names the libraries.
-    if e.has_segment(elf::PT_DYNAMIC)? {
+    if e.has_segment(elf::PT_DYNAMIC) {
         problems.push("has PT_DYNAMIC: it is dynamically linked".into());
     }
     let unstripped = util::dist_unstripped(t.triple);
-    let full = Elf::read(&unstripped);
-    let needed = full.as_ref().map_or(Ok(Vec::new()), Elf::needed)?;
-    if !needed.is_empty() {
-        problems.push(format!("needs shared libraries: {}", needed.join(", ")));
+    let full = Binary::read(&unstripped);
+    if let Ok(f) = &full {
+        if !f.needed.is_empty() {
+            problems.push(format!("needs shared libraries: {}", f.needed.join(", ")));
+        }
     }
     if e.kind != elf::ET_EXEC {
         problems.push(format!(
@@ -93,10 +258,10 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
             e.kind
         ));
     }
-    if !e.symbols()?.is_empty() {
+    if !e.symbols.is_empty() {
         problems.push("is not stripped".into());
     }
-    match full.as_ref().map_err(Clone::clone).and_then(Elf::symbols) {
+    match full.as_ref().map(|f| &f.symbols) {
         Err(err) => problems.push(format!("no unstripped copy to check symbols: {err}")),
         Ok(symbols) if symbols.is_empty() => problems.push(format!(
             "{} has no symbol table to check",
@@ -106,7 +271,7 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
             for what in ["core::fmt", "allocator"] {
                 let found: Vec<_> = symbols
                     .iter()
-                    .filter(|s| elf::forbidden(&s.name) == Some(what))
+                    .filter(|s| forbidden(&s.name) == Some(what))
                     .map(|s| s.name.as_str())
                     .collect();
                 if !found.is_empty() {
@@ -126,7 +291,7 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     Ok(Report {
         target: t,
         bytes,
-        text: full.as_ref().map_or(Ok(0), Elf::text_size)?,
+        text: full.as_ref().map_or(0, Binary::text_size),
         problems,
     })
 }
@@ -195,14 +360,14 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
 /// The largest symbols of one target's unstripped binary: where the bytes go.
 fn top(triple: &str, n: usize) -> Result<(), String> {
     let path = util::dist_unstripped(triple);
-    let mut syms = Elf::read(&path)?.symbols()?;
+    let mut syms = Binary::read(&path)?.symbols;
     syms.sort_by(|a, b| b.size.cmp(&a.size).then(a.name.cmp(&b.name)));
     syms.dedup_by(|a, b| a.name == b.name);
     let total: u64 = syms.iter().map(|s| s.size).sum();
     let rows: Vec<Vec<String>> = syms
         .iter()
         .take(n)
-        .map(|s| vec![thousands(s.size), demangle_lite(&s.name)])
+        .map(|s| vec![thousands(s.size), demangled(&s.name)])
         .collect();
     println!(
         "\n{triple}: largest of {} symbols ({} bytes in sized symbols)",
@@ -213,35 +378,11 @@ fn top(triple: &str, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// `_ZN4core5slice4sort17h0123E` -> `core::slice::sort` (legacy mangling only; v0 names
-/// are printed as they are).
-fn demangle_lite(name: &str) -> String {
-    let Some(mut rest) = name.strip_prefix("_ZN") else {
-        return name.to_string();
-    };
-    let mut parts = Vec::new();
-    while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()) {
-        let Ok(len) = rest[..len_end].parse::<usize>() else {
-            break;
-        };
-        let Some(part) = rest.get(len_end..len_end + len) else {
-            break;
-        };
-        if !(part.len() == 17 && part.starts_with('h')) {
-            parts.push(
-                part.replace("$LT$", "<")
-                    .replace("$GT$", ">")
-                    .replace("$u20$", " ")
-                    .replace("..", "::"),
-            );
-        }
-        rest = &rest[len_end + len..];
-    }
-    if parts.is_empty() {
-        name.to_string()
-    } else {
-        parts.join("::")
-    }
+/// A symbol name as a reader wants it: `_ZN4core5slice4sort17h0123E` and
+/// `_RNvNtCs1234_4core5slice4sort` -> `core::slice::sort` (rustc-demangle, in its
+/// alternate form: no hash, no crate disambiguators); other names as they are.
+fn demangled(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name))
 }
 
 /// What each feature costs: symbol path patterns -> the feature they are part of.
@@ -363,12 +504,12 @@ fn feature(name: &str) -> usize {
 
 /// True when `pattern` (`a::b`, a trailing `*` on a segment matches its start) is a
 /// prefix of `path`.
-fn path_matches(pattern: &str, path: &[&str]) -> bool {
-    let mut segments = path.iter();
+fn path_matches<S: AsRef<str>>(pattern: &str, path: &[S]) -> bool {
+    let mut segments = path.iter().map(AsRef::as_ref);
     pattern.split("::").all(|p| {
         segments.next().is_some_and(|s| match p.strip_suffix('*') {
             Some(start) => s.starts_with(start),
-            None => p == *s,
+            None => p == s,
         })
     })
 }
@@ -378,158 +519,124 @@ fn path_matches(pattern: &str, path: &[&str]) -> bool {
 /// and for `_RNvNtCs1234_8imp_core7pidfile4lock` (v0); `[name]` for an unmangled name
 /// (without a `.suffix`).
 ///
-/// Only the leading crate and module identifiers matter, so the parse is partial: a
-/// legacy `<A as B>` impl gives A's path (B's when A is a bare type parameter); a v0
-/// name gives the identifiers that directly follow its first crate root, up to the
-/// first tag it does not read (generic arguments, back-references like `B4_`, impl
-/// self types). Generic `core` code instantiated for an imp type or closure
-/// (`drop_in_place<imp_core::pidfile::Probe>`, `Split<u8, imp_core::user::..
-/// ::{closure}>::any`) gives that imp path instead: the imp feature pulled it in.
-/// A mangled name it cannot read gives an empty path.
-fn symbol_path(name: &str) -> Vec<&str> {
-    let (path, instance) = if let Some(rest) = name.strip_prefix("_ZN") {
-        (legacy_path(rest), legacy_instance(name))
-    } else if let Some(rest) = name.strip_prefix("_R") {
-        let runs = v0_runs(rest);
-        let instance = runs
-            .iter()
-            .skip(1)
-            .find(|r| r.len() >= 2 && IMP_CRATES.contains(&r[0]))
-            .cloned();
-        (runs.into_iter().next().unwrap_or_default(), instance)
-    } else {
-        return vec![name.split_once('.').map_or(name, |(n, _)| n)];
+/// The name is demangled by rustc-demangle and the path read from that text
+/// ([`item_path`]): an impl's `<A as B>::f` gives A's path (B's when A is not a path,
+/// e.g. a type parameter or a slice), generic arguments are dropped, closures are
+/// segments of their own (`{closure#0}`, `{{closure}}`). Generic `core` code
+/// instantiated for an imp type or closure (`drop_in_place<imp_core::pidfile::Probe>`,
+/// `Split<u8, imp_core::user::..::{closure#0}>::any`) gives that imp path instead
+/// ([`imp_instance`]): the imp feature pulled it in. A mangled name rustc-demangle
+/// cannot read gives an empty path.
+fn symbol_path(name: &str) -> Vec<String> {
+    let Ok(d) = rustc_demangle::try_demangle(name) else {
+        if name.starts_with("_ZN") || name.starts_with("_R") {
+            return Vec::new();
+        }
+        return vec![name.split_once('.').map_or(name, |(n, _)| n).to_string()];
     };
-    match instance {
-        Some(imp) if path.first() == Some(&"core") => imp,
+    let text = format!("{d:#}");
+    let path = item_path(&text);
+    match imp_instance(&text) {
+        Some(imp) if path.first().is_some_and(|c| c == "core") => imp,
         _ => path,
     }
 }
 
-/// The path of a legacy name after its `_ZN`: the identifiers up to the hash, the
-/// first one (an impl's `<A as B>`) replaced by the path of A (or B).
-fn legacy_path(mut rest: &str) -> Vec<&str> {
-    let mut idents = Vec::new();
-    while let Some(digits) = rest.find(|c: char| !c.is_ascii_digit()) {
-        let Ok(len) = rest[..digits].parse::<usize>() else {
-            break;
-        };
-        let Some(id) = rest.get(digits..digits + len) else {
-            break;
-        };
-        let hash =
-            id.len() == 17 && id.starts_with('h') && id[1..].bytes().all(|c| c.is_ascii_hexdigit());
-        if !hash {
-            idents.push(id);
-        }
-        rest = &rest[digits + len..];
-    }
-    let Some(first) = idents.first() else {
-        return idents;
+/// The path of a demangled name: `a::b::c`, or for `<A as B>::c` A's path (B's when A
+/// holds no path) then `c`. An inherent impl of a type that is no path (`<[u8]>::f`,
+/// a primitive, a slice, an array) can only be core's: `core`, then `f`.
+fn item_path(text: &str) -> Vec<String> {
+    let Some(inner) = text.strip_prefix('<') else {
+        return path_at(text);
     };
-    let Some(inner) = first.trim_start_matches('_').strip_prefix("$LT$") else {
-        return idents;
-    };
-    let (own, of_trait) = inner.split_once("$u20$as$u20$").unwrap_or((inner, ""));
-    let mut ty = if own.contains("..") || of_trait.is_empty() {
-        own
-    } else {
-        of_trait
-    };
-    // Leading `&`, `*const`, `[`: `$RF$`, `$BP$const$u20$`, `$u5b$`, `mut$u20$`.
-    loop {
-        if let Some(after) = ty.strip_prefix('$').and_then(|r| r.split_once('$')) {
-            ty = after.1;
-        } else if let Some(after) = ["mut$u20$", "const$u20$"]
+    let end = generics_end(inner);
+    let (qself, rest) = (&inner[..end], inner.get(end + 1..).unwrap_or(""));
+    let (own, of_trait) = qself.split_once(" as ").unwrap_or((qself, ""));
+    let mut path = if own.contains("::") {
+        // A reference, pointer, slice or array of a type is charged to that type.
+        let ty = own.trim_start_matches(['&', '*', '[', '(', ' ']);
+        let ty = ["mut ", "const ", "dyn "]
             .iter()
             .find_map(|p| ty.strip_prefix(p))
-        {
-            ty = after;
-        } else {
-            break;
-        }
-    }
-    let end = ty.find('$').unwrap_or(ty.len());
-    let mut path: Vec<&str> = ty[..end].split("..").filter(|s| !s.is_empty()).collect();
-    path.extend(&idents[1..]);
+            .unwrap_or(ty);
+        path_at(ty)
+    } else if !of_trait.is_empty() {
+        path_at(of_trait)
+    } else {
+        vec!["core".to_string()]
+    };
+    path.extend(rest.strip_prefix("::").map(path_at).unwrap_or_default());
     path
 }
 
-/// An imp path inside the generic arguments of a legacy name
-/// (`drop_in_place$LT$imp_core..pidfile..Probe$GT$` -> `imp_core::pidfile::Probe`).
-fn legacy_instance(name: &str) -> Option<Vec<&str>> {
-    name.match_indices("$imp").find_map(|(at, _)| {
-        let ty = &name[at + 1..];
-        let end = ty.find('$').unwrap_or(ty.len());
-        let path: Vec<&str> = ty[..end].split("..").collect();
-        (path.len() >= 2 && IMP_CRATES.contains(&path[0])).then_some(path)
-    })
+/// The first imp path (crate `imp` or `imp_core` and at least one more segment) in a
+/// demangled name, e.g. in its generic arguments or an impl's trait.
+fn imp_instance(text: &str) -> Option<Vec<String>> {
+    let in_path = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    text.char_indices()
+        .filter(|&(i, c)| c.is_alphabetic() && !text[..i].ends_with(in_path))
+        .map(|(i, _)| path_at(&text[i..]))
+        .find(|path| path.len() >= 2 && IMP_CRATES.contains(&path[0].as_str()))
 }
 
-/// The identifier runs of a v0 name after its `_R`: each crate root
-/// (`Cs<disambiguator>_<ident>`) with the identifiers nested right under it, e.g.
-/// `imp_core, pidfile, lock` in `NvNtCs1234_8imp_core7pidfile4lock`.
-fn v0_runs(s: &str) -> Vec<Vec<&str>> {
-    let b = s.as_bytes();
-    let mut runs = Vec::new();
-    let mut from = 0;
-    while let Some(at) = s.get(from..).and_then(|r| r.find("Cs")) {
-        let mut i = from + at + 1;
-        from = i;
-        let Some(after) = v0_disambiguator(b, i) else {
-            continue;
-        };
-        i = after;
-        let mut run = Vec::new();
-        loop {
-            if let Some(next) = v0_disambiguator(b, i) {
-                i = next;
-            } else if let Some((id, next)) = v0_ident(s, i) {
-                run.push(id);
-                i = next;
-            } else {
-                break;
-            }
+/// The `::`-separated segments at the start of `s`: identifiers and `{closure#0}`-like
+/// segments, skipping generic arguments (`Split<T, P>`, `::<T>`); it stops at anything
+/// else (a space, `>`, `,`, a `.suffix`).
+fn path_at(s: &str) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut rest = s;
+    loop {
+        let len = segment_len(rest);
+        if len > 0 {
+            path.push(rest[..len].to_string());
         }
-        if !run.is_empty() {
-            runs.push(run);
-            from = i;
+        rest = &rest[len..];
+        if let Some(args) = rest.strip_prefix('<') {
+            rest = args.get(generics_end(args) + 1..).unwrap_or("");
+        }
+        match rest.strip_prefix("::") {
+            Some(next) => rest = next,
+            None => return path,
         }
     }
-    runs
 }
 
-/// The index after a v0 disambiguator `s<base-62>_` at `i`.
-fn v0_disambiguator(b: &[u8], i: usize) -> Option<usize> {
-    if b.get(i) != Some(&b's') {
-        return None;
+/// The length of the path segment at the start of `s`: an identifier, or a `{...}`
+/// segment (`{closure#0}`, legacy `{{closure}}`) up to its closing brace.
+fn segment_len(s: &str) -> usize {
+    if !s.starts_with('{') {
+        return s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
     }
-    let n = b
-        .get(i + 1..)?
-        .iter()
-        .position(|c| !c.is_ascii_alphanumeric())?;
-    (b.get(i + 1 + n) == Some(&b'_')).then_some(i + 2 + n)
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return i + 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    s.len()
 }
 
-/// The v0 identifier `<decimal length>[_]<bytes>` at `i`, and the index after it
-/// (`0` is the empty name of a closure).
-fn v0_ident(s: &str, i: usize) -> Option<(&str, usize)> {
-    let b = s.as_bytes();
-    let digits = match b.get(i)? {
-        b'0' => 1,
-        b'1'..=b'9' => b[i..]
-            .iter()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(b.len() - i),
-        _ => return None,
-    };
-    let len: usize = s.get(i..i + digits)?.parse().ok()?;
-    let mut start = i + digits;
-    if len > 0 && b.get(start) == Some(&b'_') {
-        start += 1;
+/// The index of the `>` that closes generic arguments starting at `s` (just after
+/// their `<`), or `s.len()`; a `->` of a fn type does not close anything.
+fn generics_end(s: &str) -> usize {
+    let mut depth = 0;
+    let mut prev = ' ';
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if prev == '-' => {}
+            '>' if depth == 0 => return i,
+            '>' => depth -= 1,
+            _ => {}
+        }
+        prev = c;
     }
-    let end = start.checked_add(len)?;
-    Some((s.get(start..end)?, end))
+    s.len()
 }
 
 /// Where the bytes of one binary go.
@@ -545,15 +652,15 @@ struct Costs {
 /// Splits the code of an unstripped binary by feature: the functions (`STT_FUNC`)
 /// and sized untyped symbols in executable sections, each address counted once.
 fn costs(path: &std::path::Path) -> Result<Costs, String> {
-    let e = Elf::read(path)?;
-    let sections = e.sections()?;
+    let Binary {
+        sections, symbols, ..
+    } = Binary::read(path)?;
     let in_code = |i: u16| {
         sections
             .get(usize::from(i))
-            .is_some_and(|s| s.flags & elf::SHF_EXECINSTR != 0)
+            .is_some_and(|s| s.flags & u64::from(elf::SHF_EXECINSTR) != 0)
     };
-    let mut code: Vec<elf::Symbol> = e
-        .symbols()?
+    let mut code: Vec<Symbol> = symbols
         .into_iter()
         .filter(|s| {
             s.size > 0
@@ -647,7 +754,7 @@ fn feature_table(targets: &[&'static Target]) {
 /// `cargo xtask size [--top N] [--target T]`.
 pub fn main(args: &[String]) -> Result<(), String> {
     let mut top_n = None;
-    let mut triple = crate::targets::HOST.to_string();
+    let mut triple = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -658,13 +765,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
                         .ok_or("--top needs a number")?,
                 )
             }
-            "--target" => triple = it.next().ok_or("--target needs a triple")?.clone(),
+            "--target" => triple = Some(it.next().ok_or("--target needs a triple")?.clone()),
             other => return Err(format!("size: unknown argument `{other}`")),
         }
     }
     let result = run(None).map(|_| ());
     feature_table(&built());
     if let Some(n) = top_n {
+        let triple = match triple {
+            Some(t) => t,
+            None => crate::targets::host()?.triple.to_string(),
+        };
         top(&triple, n)?;
     }
     result
@@ -675,12 +786,94 @@ mod tests {
     use super::*;
 
     #[test]
-    fn demangles_legacy_names() {
+    fn demangles_legacy_and_v0_names() {
         assert_eq!(
-            demangle_lite("_ZN8imp_core7pidfile4lock17h0123456789abcdefE"),
+            demangled("_ZN8imp_core7pidfile4lock17h0123456789abcdefE"),
             "imp_core::pidfile::lock"
         );
-        assert_eq!(demangle_lite("memcpy"), "memcpy");
+        assert_eq!(
+            demangled("_RNvNtCsf7gCaGInNqK_8imp_core3sys11lock_holder"),
+            "imp_core::sys::lock_holder"
+        );
+        assert_eq!(demangled("memcpy"), "memcpy");
+    }
+
+    /// A hand-made ELF64 LE header with one program header (`PT_INTERP` or `PT_LOAD`).
+    fn tiny(interp: bool) -> Vec<u8> {
+        let mut d = vec![0u8; 64 + 56];
+        d[..4].copy_from_slice(b"\x7fELF");
+        d[4] = 2;
+        d[5] = 1;
+        d[6] = 1; // EI_VERSION
+        d[16..18].copy_from_slice(&elf::ET_EXEC.to_le_bytes());
+        d[18..20].copy_from_slice(&elf::EM_X86_64.to_le_bytes());
+        d[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        d[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        d[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let kind = if interp { elf::PT_INTERP } else { elf::PT_LOAD };
+        d[64..68].copy_from_slice(&kind.to_le_bytes());
+        d
+    }
+
+    /// Writes `bytes` to a file of its own and reads it back as a [`Binary`].
+    fn read_bytes(name: &str, bytes: &[u8]) -> Result<Binary, String> {
+        let path = std::env::temp_dir().join(format!("xtask-size-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let b = Binary::read(&path);
+        let _ = std::fs::remove_file(&path);
+        b
+    }
+
+    #[test]
+    fn header_and_interp() {
+        let e = read_bytes("plain", &tiny(false)).expect("parses");
+        assert_eq!((e.kind, machine_name(e.machine)), (elf::ET_EXEC, "x86_64"));
+        assert!(!e.has_segment(elf::PT_INTERP));
+        assert!(!e.has_segment(elf::PT_DYNAMIC));
+        assert!(read_bytes("interp", &tiny(true))
+            .expect("parses")
+            .has_segment(elf::PT_INTERP));
+        assert!(e.sections.is_empty());
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(read_bytes("script", &b"#!/bin/sh\n".repeat(10)).is_err());
+        let mut t = tiny(false);
+        t.truncate(66);
+        assert!(read_bytes("short", &t).is_err());
+    }
+
+    #[test]
+    fn forbidden_symbols() {
+        assert_eq!(
+            forbidden("_ZN4core3fmt5write17h0123456789abcdefE"),
+            Some("core::fmt")
+        );
+        assert_eq!(forbidden("_RNvNtCs1234_4core3fmt5write"), Some("core::fmt"));
+        assert_eq!(forbidden("__rust_alloc"), Some("allocator"));
+        assert_eq!(forbidden("__rdl_alloc"), Some("allocator"));
+        assert_eq!(forbidden("malloc"), Some("allocator"));
+        assert_eq!(
+            forbidden("_ZN5alloc3vec8Vec$LT$T$GT$4push17hE"),
+            Some("allocator")
+        );
+        assert_eq!(forbidden("memcpy"), None);
+        assert_eq!(forbidden("_ZN8imp_core7pidfile4lock17h00E"), None);
+        assert_eq!(forbidden("_ZN4core9panicking5panic17h00E"), None);
+    }
+
+    /// The xtask binary itself is a real ELF with sections and symbols.
+    #[test]
+    fn reads_a_real_binary() {
+        let me = std::env::current_exe().expect("current_exe");
+        let e = Binary::read(&me).expect("reads itself");
+        assert!(e.text_size() > 0);
+        assert!(!e.sections.is_empty());
+        assert!(e
+            .symbols
+            .iter()
+            .any(|s| s.kind == elf::STT_FUNC && s.size > 0));
     }
 
     /// The label of the row a symbol name is charged to.
@@ -718,11 +911,11 @@ mod tests {
         );
         assert_eq!(
             symbol_path("_RNvMs_NtCsf7gCaGInNqK_8imp_core3sysNtB4_9CStrArray3get"),
-            ["imp_core", "sys"]
+            ["imp_core", "sys", "CStrArray", "get"]
         );
         assert_eq!(
             symbol_path("_RNCNvNtCs9H9eDMrBMaS_8imp_core2fd16close_all_except0B5_"),
-            ["imp_core", "fd", "close_all_except", ""]
+            ["imp_core", "fd", "close_all_except", "{closure#0}"]
         );
         assert_eq!(
             symbol_path("_RNvCseulmdZsCeCG_7___rustc17rust_begin_unwind"),
@@ -734,9 +927,36 @@ mod tests {
         );
         assert_eq!(
             symbol_path("_RINvYINtNtNtCsakjjTc6oI4a_4core5slice4iter5SplithNCNCNvNtCs9H9eDMrBMaS_8imp_core4user12groups_of_in00ENtNtNtNtBa_4iter6traits8iterator8Iterator3anyNCBN_s_0EBT_"),
-            ["imp_core", "user", "groups_of_in", "", ""]
+            ["imp_core", "user", "groups_of_in", "{closure#0}", "{closure#0}"]
+        );
+        assert_eq!(
+            symbol_path("_ZN3imp7dry_run28_$u7b$$u7b$closure$u7d$$u7d$17hee858f7c91e6545cE"),
+            ["imp", "dry_run", "{{closure}}"]
+        );
+        // Inherent impls of slices: legacy names the module, v0 only the type.
+        assert_eq!(
+            symbol_path(
+                "_ZN4core5slice29_$LT$impl$u20$$u5b$T$u5d$$GT$12strip_prefix17h994242b790ad8597E"
+            ),
+            ["core", "slice", "strip_prefix"]
+        );
+        assert_eq!(
+            symbol_path(
+                "_RINvMNtCsakjjTc6oI4a_4core5sliceSh12strip_prefixAhj1_ECs9H9eDMrBMaS_8imp_core"
+            ),
+            ["core", "strip_prefix"]
+        );
+        // LLVM's suffixes are not part of the path.
+        assert_eq!(
+            symbol_path("_ZN3imp5start17hd6d2bd2f952f4212E.llvm.1234567890ABCDEF"),
+            ["imp", "start"]
+        );
+        assert_eq!(
+            symbol_path("_RNvNtCsi7JhZb8rHzr_3imp4args5parse.cold.1"),
+            ["imp", "args", "parse"]
         );
         assert_eq!(symbol_path("memcpy"), ["memcpy"]);
+        assert_eq!(symbol_path("memcpy.part.0"), ["memcpy"]);
         assert!(symbol_path("_RNvXB5_").is_empty());
     }
 

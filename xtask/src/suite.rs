@@ -1,12 +1,14 @@
 //! `cargo xtask test`: every test, as CI runs it.
 //!
-//! 1. build the host binary (and the cross binaries selected) with `dist`;
-//! 2. `size`: the byte budget, static linking, no `core::fmt`, no allocator;
-//! 3. unit tests: `cargo test --workspace --exclude imp --exclude imp-tests`
+//! 1. `tidy`: every `#[inline]` in core and cli-min has its reason and bytes (fast, so
+//!    first; its failure fails the run, but the other suites still run);
+//! 2. build the host binary (and the cross binaries selected) with `dist`;
+//! 3. `size`: the byte budget, static linking, no `core::fmt`, no allocator;
+//! 4. unit tests: `cargo test --workspace --exclude imp --exclude imp-tests`
 //!    (imp-core's parsers, xtask's own);
-//! 4. the integration suite (`cargo test -p imp-tests`) against the host binary,
+//! 5. the integration suite (`cargo test -p imp-tests`) against the host binary,
 //!    `IMP_BIN=target/dist/<host>/imp`;
-//! 5. the same suite against each cross binary, `IMP_BIN=<its binary>` and
+//! 6. the same suite against each cross binary, `IMP_BIN=<its binary>` and
 //!    `IMP_RUNNER=qemu-<arch>` (a command prefix the tests' harness puts before imp),
 //!    where qemu-user is installed.
 //!
@@ -14,6 +16,7 @@
 //! summary of what ran, what was skipped and why closes the run. Exits non-zero if
 //! any suite that ran failed.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -21,7 +24,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::dist::{self, Outcome, Selection};
-use crate::targets::{Target, HOST, TARGETS};
+use crate::targets::{Target, TARGETS};
 use crate::util::{self, table};
 
 /// How one suite ended.
@@ -44,6 +47,15 @@ impl Suite {
         Suite {
             name,
             status: Status::Skipped(why),
+            secs: 0.0,
+            results: Vec::new(),
+        }
+    }
+
+    fn failed(name: String, error: String) -> Suite {
+        Suite {
+            name,
+            status: Status::Failed(error),
             secs: 0.0,
             results: Vec::new(),
         }
@@ -250,7 +262,7 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
 }
 
 fn cargo_test() -> Command {
-    let mut c = Command::new("cargo");
+    let mut c = util::cargo(None);
     c.args(["test", "--no-fail-fast"])
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -358,43 +370,69 @@ fn integration(
 /// The whole run's default time budget: CI allows about 15 minutes.
 const BUDGET_SECS: u64 = 14 * 60;
 
-/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS] [--jobs N] [-- ARGS]`.
+/// What `cargo xtask test` was asked for: its arguments over the environment's defaults.
+#[derive(Debug, PartialEq)]
+struct Config {
+    /// `--targets`: `host`, `all` or a list; `None`: the host and what is in target/dist.
+    targets: Option<String>,
+    /// `--timeout`: the most one suite may take.
+    limit: Duration,
+    /// `--budget`: the whole run's time; a cross suite is not started past it.
+    budget: Duration,
+    /// `--jobs`: how many cross suites run side by side.
+    jobs: usize,
+    /// After `--`: arguments for the test executables.
+    extra: Vec<String>,
+}
+
+/// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS]
+/// [--jobs N] [-- ARGS]`.
 pub fn main(args: &[String]) -> Result<(), String> {
-    let mut targets: Option<String> = None;
-    let env_secs = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
+    let config = parse(args, |k| std::env::var(k).ok())?;
+    let started = Instant::now();
+    let host = crate::targets::host()?.triple;
+    let tidy = tidy_suite();
+    let outcomes = dist::build(&plan(config.targets.as_deref(), host).targets()?);
+    dist::report(&outcomes);
+    let built: Vec<&'static Target> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Built(_)))
+        .map(|(t, _)| *t)
+        .collect();
+    if !built.iter().any(|t| t.triple == host) {
+        dist::check(&outcomes, false)?;
+        return Err("test: the host binary was not built".into());
+    }
+    let mut suites = vec![tidy];
+    suites.extend(build_suites(&outcomes));
+    suites.push(size_suite(&built));
+    suites.push(unit_suite(config.limit));
+    let (native, cross): (Vec<_>, Vec<_>) = built.into_iter().partition(|t| t.triple == host);
+    for t in native {
+        suites.push(host_suite(t, &config, started));
+    }
+    suites.extend(cross_suites(&cross, &config, started));
+    summarize(&suites, started.elapsed())
+}
+
+/// Parses the arguments; `env` gives the defaults (`IMP_XTASK_SUITE_TIMEOUT`,
+/// `IMP_XTASK_BUDGET`, `IMP_XTASK_JOBS`).
+fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+    let env_secs = |k: &str| env(k).and_then(|s| s.parse::<u64>().ok());
     let mut limit = env_secs("IMP_XTASK_SUITE_TIMEOUT").unwrap_or(600);
     let mut budget = env_secs("IMP_XTASK_BUDGET").unwrap_or(BUDGET_SECS);
     let mut jobs = env_secs("IMP_XTASK_JOBS").unwrap_or(2) as usize;
+    let mut targets = None;
     let mut extra = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        let mut value = |what: &str| it.next().cloned().ok_or(format!("{a} needs {what}"));
         match a.as_str() {
-            "--targets" => {
-                targets = Some(
-                    it.next()
-                        .ok_or("--targets needs host, all or a list")?
-                        .clone(),
-                )
-            }
+            "--targets" => targets = Some(value("host, all or a list")?),
             s if s.starts_with("--targets=") => targets = Some(s[10..].to_string()),
-            "--timeout" => {
-                limit = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--timeout needs seconds")?
-            }
-            "--budget" => {
-                budget = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--budget needs seconds")?
-            }
-            "--jobs" | "-j" => {
-                jobs = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--jobs needs a number")?
-            }
+            "--timeout" => limit = number(value("seconds")?, "--timeout needs seconds")?,
+            "--budget" => budget = number(value("seconds")?, "--budget needs seconds")?,
+            "--jobs" | "-j" => jobs = number(value("a number")?, "--jobs needs a number")?,
             "--" => extra.extend(it.by_ref().cloned()),
             other => {
                 return Err(format!(
@@ -403,205 +441,216 @@ pub fn main(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let limit = Duration::from_secs(limit);
-    let started = Instant::now();
-    // The host always; cross targets as asked, by default those already in target/dist.
-    let selection = match targets.as_deref() {
+    Ok(Config {
+        targets,
+        limit: Duration::from_secs(limit),
+        budget: Duration::from_secs(budget),
+        jobs,
+        extra,
+    })
+}
+
+/// A number argument, or `error`.
+fn number<T: std::str::FromStr>(s: String, error: &str) -> Result<T, String> {
+    s.parse().map_err(|_| error.to_string())
+}
+
+/// The targets to build and test: the host always; cross targets as asked, by default
+/// those already in target/dist.
+fn plan(targets: Option<&str>, host: &str) -> Selection {
+    match targets {
         Some("host") => Selection::Host,
         Some("all") => Selection::All {
             experimental: false,
         },
         Some(list) => Selection::List(
-            std::iter::once("host".to_string())
-                .chain(list.split(',').map(str::to_string))
+            std::iter::once("host")
+                .chain(list.split(','))
+                .map(str::to_string)
                 .collect(),
         ),
         None => Selection::List(
             TARGETS
                 .iter()
-                .filter(|t| t.triple == HOST || util::dist_bin(t.triple).is_file())
+                .filter(|t| t.triple == host || util::dist_bin(t.triple).is_file())
                 .map(|t| t.triple.to_string())
                 .collect(),
         ),
-    };
-    let selected = selection.targets()?;
-    let outcomes = dist::build(&selected);
-    dist::report(&outcomes);
-
-    let mut suites = Vec::new();
-    let built: Vec<&'static Target> = outcomes
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Built(_)))
-        .map(|(t, _)| *t)
-        .collect();
-    if !built.iter().any(|t| t.triple == HOST) {
-        dist::check(&outcomes, false)?;
-        return Err("test: the host binary was not built".into());
     }
+}
 
-    // Failed builds are failed suites; skipped ones are reported as such.
-    for (t, o) in &outcomes {
-        match o {
-            Outcome::Failed(e) => suites.push(Suite {
-                name: format!("dist {}", t.triple),
-                status: Status::Failed(e.clone()),
-                secs: 0.0,
-                results: Vec::new(),
-            }),
-            Outcome::Skipped { reason, fix } => suites.push(Suite::skipped(
-                format!("dist {}", t.triple),
-                format!("{reason}; fix: {fix}"),
-            )),
-            Outcome::Built(_) => {}
-        }
-    }
-
+/// `cargo xtask tidy`, first: it takes milliseconds and needs no build. Its offenders
+/// are printed here; a failure fails the run, after the other suites.
+fn tidy_suite() -> Suite {
     let t0 = Instant::now();
-    eprintln!("\n=== size");
-    let size = crate::size::run(Some(&built));
-    suites.push(Suite {
-        name: "size: budget, static, no core::fmt, no allocator".into(),
-        status: match size {
-            Ok(_) => Status::Passed,
-            Err(e) => Status::Failed(e),
-        },
+    eprintln!("\n=== tidy");
+    let status = match crate::tidy::check(&util::root()) {
+        Ok(found) if found.is_empty() => Status::Passed,
+        Ok(found) => {
+            for line in &found {
+                println!("{line}");
+            }
+            Status::Failed(format!(
+                "{} #[inline] without a reason and measured bytes (cargo xtask tidy)",
+                found.len()
+            ))
+        }
+        Err(e) => Status::Failed(e),
+    };
+    Suite {
+        name: "tidy: #[inline] reasons with bytes".into(),
+        status,
         secs: t0.elapsed().as_secs_f64(),
         results: Vec::new(),
-    });
+    }
+}
 
+/// Failed builds are failed suites; skipped ones are reported as such.
+fn build_suites(outcomes: &[(&'static Target, Outcome)]) -> Vec<Suite> {
+    outcomes
+        .iter()
+        .filter_map(|(t, o)| {
+            let name = format!("dist {}", t.triple);
+            match o {
+                Outcome::Failed(e) => Some(Suite::failed(name, e.clone())),
+                Outcome::Skipped { reason, fix } => {
+                    Some(Suite::skipped(name, format!("{reason}; fix: {fix}")))
+                }
+                Outcome::Built(_) => None,
+            }
+        })
+        .collect()
+}
+
+/// `cargo xtask size` on the binaries just built.
+fn size_suite(built: &[&'static Target]) -> Suite {
+    let t0 = Instant::now();
+    eprintln!("\n=== size");
+    let status = match crate::size::run(Some(built)) {
+        Ok(_) => Status::Passed,
+        Err(e) => Status::Failed(e),
+    };
+    Suite {
+        name: "size: budget, static, no core::fmt, no allocator".into(),
+        status,
+        secs: t0.elapsed().as_secs_f64(),
+        results: Vec::new(),
+    }
+}
+
+/// The unit tests of every crate but the binary and the integration suite.
+fn unit_suite(limit: Duration) -> Suite {
     let mut unit = cargo_test();
     unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
-    suites.push(run_suite(
+    run_suite(
         "unit: cargo test --workspace (imp-core, xtask)",
         vec![unit],
         limit,
         Sink::Live,
-    ));
+    )
+}
 
-    // The host suite through cargo, as a developer runs it.
-    let budget = Duration::from_secs(budget);
-    let left = |started: Instant| budget.saturating_sub(started.elapsed());
-    for t in built.iter().filter(|t| t.triple == HOST) {
-        suites.push(integration(
-            t,
-            None,
-            &extra,
-            limit.min(left(started).max(Duration::from_secs(60))),
-            Sink::Live,
-        ));
+/// The host binary's suite through cargo, as a developer runs it; at least a minute
+/// even when the budget is spent.
+fn host_suite(t: &Target, config: &Config, started: Instant) -> Suite {
+    let left = config.budget.saturating_sub(started.elapsed());
+    let limit = config.limit.min(left.max(Duration::from_secs(60)));
+    integration(t, None, &config.extra, limit, Sink::Live)
+}
+
+/// The suites of the other binaries, `jobs` at a time (qemu suites mostly wait), in
+/// table order.
+fn cross_suites(cross: &[&'static Target], config: &Config, started: Instant) -> Vec<Suite> {
+    if cross.is_empty() {
+        return Vec::new();
     }
-
-    // The other binaries, `jobs` suites at a time (qemu suites mostly wait); each
-    // gets at most what is left of the budget, and one that would start with less
-    // than a minute left is skipped, saying how to run it alone.
-    let cross: Vec<&'static Target> = built.iter().copied().filter(|t| t.triple != HOST).collect();
-    if !cross.is_empty() {
-        match test_executables() {
-            Err(e) => suites.push(Suite {
-                name: "integration (cross targets)".into(),
-                status: Status::Failed(e),
-                secs: 0.0,
-                results: Vec::new(),
-            }),
-            Ok(exes) => {
-                let queue = Mutex::new(
-                    cross
-                        .iter()
-                        .copied()
-                        .enumerate()
-                        .collect::<std::collections::VecDeque<_>>(),
-                );
-                let done = Mutex::new(Vec::new());
-                std::thread::scope(|scope| {
-                    for _ in 0..jobs.max(1) {
-                        // The guard is consumed inside `and_then`: the queue is not
-                        // held while a suite runs.
-                        scope.spawn(|| {
-                            while let Some((i, t)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
-                            let remaining = left(started);
-                            let suite = if remaining < Duration::from_secs(60) {
-                                Suite::skipped(
-                                    format!("integration {}", t.triple),
-                                    format!(
-                                        "time budget of {}s used up (--budget); run alone: cargo xtask test --targets {}",
-                                        budget.as_secs(),
-                                        t.triple
-                                    ),
-                                )
-                            } else if jobs <= 1 {
-                                integration(t, Some(&exes), &extra, limit.min(remaining), Sink::Live)
-                            } else {
-                                let buf = Arc::new(Mutex::new(Vec::new()));
-                                eprintln!("xtask: started integration {} (output follows when it ends)", t.triple);
-                                let s = integration(t, Some(&exes), &extra, limit.min(remaining), Sink::Buffer(buf.clone()));
-                                if let Ok(b) = buf.lock() {
-                                    let mut out = std::io::stdout().lock();
-                                    let _ = out.write_all(&b).and_then(|()| out.flush());
-                                }
-                                s
-                            };
-                            if let Ok(mut d) = done.lock() {
-                                d.push((i, suite));
-                            }
-                            }
-                        });
+    let exes = match test_executables() {
+        Ok(exes) => exes,
+        Err(e) => return vec![Suite::failed("integration (cross targets)".into(), e)],
+    };
+    let queue = Mutex::new(cross.iter().copied().enumerate().collect::<VecDeque<_>>());
+    let done = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..config.jobs.max(1) {
+            scope.spawn(|| {
+                // The guard is consumed inside `and_then`: the queue is not held while
+                // a suite runs.
+                while let Some((i, t)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                    let suite = cross_suite(t, &exes, config, started);
+                    if let Ok(mut d) = done.lock() {
+                        d.push((i, suite));
                     }
-                });
-                let mut done = done.into_inner().unwrap_or_default();
-                done.sort_by_key(|(i, _)| *i);
-                suites.extend(done.into_iter().map(|(_, s)| s));
-            }
+                }
+            });
         }
-    }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, s)| s).collect()
+}
 
-    // The summary.
-    let mut rows = Vec::new();
-    let (mut ran, mut failed, mut skipped) = (0, 0, 0);
-    let mut total = (0, 0, 0);
-    for s in &suites {
-        let (p, f, i) = counts(&s.results);
-        total = (total.0 + p, total.1 + f, total.2 + i);
-        let tests = if s.results.is_empty() {
-            String::new()
-        } else {
-            format!("{p} passed, {f} failed, {i} ignored")
-        };
-        let (verdict, detail) = match &s.status {
-            Status::Passed => {
-                ran += 1;
-                ("ok", tests)
-            }
-            Status::Failed(e) => {
-                ran += 1;
-                failed += 1;
-                (
-                    "FAILED",
-                    if tests.is_empty() {
-                        e.clone()
-                    } else {
-                        format!("{tests}; {e}")
-                    },
-                )
-            }
-            Status::Skipped(why) => {
-                skipped += 1;
-                ("skipped", why.clone())
-            }
-        };
-        let secs = if matches!(s.status, Status::Skipped(_)) {
-            String::new()
-        } else {
-            format!("{:.0}s", s.secs)
-        };
-        rows.push(vec![s.name.clone(), verdict.into(), secs, detail]);
+/// One cross binary's suite, with at most what is left of the budget; skipped when that
+/// is under a minute, saying how to run it alone. Side by side with others, its output
+/// comes in one piece when it ends.
+fn cross_suite(t: &Target, exes: &[(String, PathBuf)], config: &Config, started: Instant) -> Suite {
+    let remaining = config.budget.saturating_sub(started.elapsed());
+    if remaining < Duration::from_secs(60) {
+        return Suite::skipped(
+            format!("integration {}", t.triple),
+            format!(
+                "time budget of {}s used up (--budget); run alone: cargo xtask test --targets {}",
+                config.budget.as_secs(),
+                t.triple
+            ),
+        );
     }
+    let limit = config.limit.min(remaining);
+    if config.jobs <= 1 {
+        return integration(t, Some(exes), &config.extra, limit, Sink::Live);
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    eprintln!(
+        "xtask: started integration {} (output follows when it ends)",
+        t.triple
+    );
+    let suite = integration(
+        t,
+        Some(exes),
+        &config.extra,
+        limit,
+        Sink::Buffer(buf.clone()),
+    );
+    if let Ok(b) = buf.lock() {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&b).and_then(|()| out.flush());
+    }
+    suite
+}
+
+/// Prints the table of suites and the totals; Err when a suite failed.
+fn summarize(suites: &[Suite], elapsed: Duration) -> Result<(), String> {
+    let rows: Vec<Vec<String>> = suites.iter().map(summary_row).collect();
+    let failed = suites
+        .iter()
+        .filter(|s| matches!(s.status, Status::Failed(_)))
+        .count();
+    let skipped = suites
+        .iter()
+        .filter(|s| matches!(s.status, Status::Skipped(_)))
+        .count();
+    let ran = suites.len() - skipped;
+    let total = suites
+        .iter()
+        .map(|s| counts(&s.results))
+        .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
     println!(
         "\n=== cargo xtask test: summary ({:.0}s)",
-        started.elapsed().as_secs_f64()
+        elapsed.as_secs_f64()
     );
     print!("{}", table(&["suite", "result", "time", "detail"], &rows));
     println!(
-        "\nxtask test: {ran} suites ran ({failed} failed), {skipped} skipped; tests: {} passed, {} failed, {} ignored",
+        "\nxtask test: {ran} suites ran ({failed} failed), {skipped} skipped; \
+         tests: {} passed, {} failed, {} ignored",
         total.0, total.1, total.2
     );
     if failed > 0 {
@@ -612,6 +661,24 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// One row of the summary: suite, result, time, detail (test counts, error, why skipped).
+fn summary_row(s: &Suite) -> Vec<String> {
+    let (p, f, i) = counts(&s.results);
+    let tests = if s.results.is_empty() {
+        String::new()
+    } else {
+        format!("{p} passed, {f} failed, {i} ignored")
+    };
+    let secs = format!("{:.0}s", s.secs);
+    let (verdict, secs, detail) = match &s.status {
+        Status::Passed => ("ok", secs, tests),
+        Status::Failed(e) if tests.is_empty() => ("FAILED", secs, e.clone()),
+        Status::Failed(e) => ("FAILED", secs, format!("{tests}; {e}")),
+        Status::Skipped(why) => ("skipped", String::new(), why.clone()),
+    };
+    vec![s.name.clone(), verdict.into(), secs, detail]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,10 +686,100 @@ mod tests {
     #[test]
     fn sums_test_results() {
         let r = vec![
-            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s".into(),
-            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s".into(),
+            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; \
+             finished in 0.01s"
+                .into(),
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; \
+             finished in 1.20s"
+                .into(),
         ];
         assert_eq!(counts(&r), (15, 2, 1));
+    }
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_arguments_over_the_environment() {
+        let none = |_: &str| None;
+        assert_eq!(
+            parse(&[], none).expect("defaults"),
+            Config {
+                targets: None,
+                limit: Duration::from_secs(600),
+                budget: Duration::from_secs(BUDGET_SECS),
+                jobs: 2,
+                extra: Vec::new(),
+            }
+        );
+        let env = |k: &str| (k == "IMP_XTASK_BUDGET").then(|| "100".to_string());
+        let a = args(&[
+            "--targets=host",
+            "--timeout",
+            "5",
+            "-j",
+            "1",
+            "--",
+            "pf",
+            "--exact",
+        ]);
+        assert_eq!(
+            parse(&a, env).expect("parses"),
+            Config {
+                targets: Some("host".into()),
+                limit: Duration::from_secs(5),
+                budget: Duration::from_secs(100),
+                jobs: 1,
+                extra: args(&["pf", "--exact"]),
+            }
+        );
+        let bad = |a: &[&str]| parse(&args(a), none).expect_err("refused");
+        assert_eq!(bad(&["--timeout", "soon"]), "--timeout needs seconds");
+        assert_eq!(bad(&["--targets"]), "--targets needs host, all or a list");
+        assert!(bad(&["--bogus"]).contains("unknown argument `--bogus`"));
+    }
+
+    #[test]
+    fn plans_the_host_and_what_was_asked() {
+        assert_eq!(plan(Some("host"), "h"), Selection::Host);
+        assert_eq!(
+            plan(Some("all"), "h"),
+            Selection::All {
+                experimental: false
+            }
+        );
+        assert_eq!(
+            plan(Some("a,b"), "h"),
+            Selection::List(args(&["host", "a", "b"]))
+        );
+        let Selection::List(default) = plan(None, "mipsel-unknown-linux-musl") else {
+            panic!("a list by default");
+        };
+        assert!(default.contains(&"mipsel-unknown-linux-musl".to_string()));
+    }
+
+    #[test]
+    fn summary_rows() {
+        let failed = Suite {
+            name: "integration x".into(),
+            status: Status::Failed("boom".into()),
+            secs: 2.4,
+            results: vec!["test result: FAILED. 3 passed; 2 failed; 0 ignored".into()],
+        };
+        assert_eq!(
+            summary_row(&failed),
+            [
+                "integration x",
+                "FAILED",
+                "2s",
+                "3 passed, 2 failed, 0 ignored; boom"
+            ]
+        );
+        let skipped = Suite::skipped("dist y".into(), "no qemu".into());
+        assert_eq!(summary_row(&skipped), ["dist y", "skipped", "", "no qemu"]);
+        assert!(summarize(&[skipped], Duration::ZERO).is_ok());
+        assert!(summarize(&[failed], Duration::ZERO).is_err());
     }
 
     #[test]

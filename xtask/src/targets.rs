@@ -5,6 +5,9 @@
 //! `core` from source. The binary's `_start` for a new architecture goes in
 //! `cli-min/src/rt.rs`.
 
+use std::process::Command;
+use std::sync::OnceLock;
+
 /// How the toolchain gets a target's `core`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Toolchain {
@@ -70,13 +73,10 @@ pub const NIGHTLY_RUSTFLAGS: &[&str] = &[
 /// that discards it (see the file). Passed as `-Clink-arg=-T<path>`.
 pub const DISCARD_UNWIND_SCRIPT: &str = "xtask/link/discard-unwind.ld";
 
-/// The host triple of the build machine's default toolchain (where tests run natively).
-pub const HOST: &str = "x86_64-unknown-linux-gnu";
-
-/// Every target of SPEC §1.2, host first.
+/// Every target of SPEC §1.2. Which row is the host's is asked of rustc ([`host`]).
 pub const TARGETS: &[Target] = &[
     Target {
-        triple: HOST,
+        triple: "x86_64-unknown-linux-gnu",
         toolchain: Toolchain::Stable,
         arch: "x86_64",
         qemu: "qemu-x86_64",
@@ -157,6 +157,59 @@ pub fn find(triple: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.triple == triple)
 }
 
+/// The host triple of the toolchain that builds: the `host:` line of `rustc -vV`
+/// (`$RUSTC` when set), asked once.
+pub fn host_triple() -> Result<&'static str, String> {
+    static HOST: OnceLock<Result<String, String>> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let rustc = std::env::var_os("RUSTC")
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "rustc".into());
+        let shown = rustc.to_string_lossy().into_owned();
+        let out = crate::util::output(Command::new(&rustc).arg("-vV"))
+            .ok_or_else(|| format!("`{shown} -vV` failed: is a Rust toolchain installed?"))?;
+        host_line(&out)
+            .map(str::to_string)
+            .ok_or_else(|| format!("`{shown} -vV` printed no `host:` line"))
+    })
+    .as_deref()
+    .map_err(Clone::clone)
+}
+
+/// The triple in the `host: ...` line of `rustc -vV` output.
+fn host_line(verbose_version: &str) -> Option<&str> {
+    verbose_version
+        .lines()
+        .find_map(|l| l.strip_prefix("host:"))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The row of this machine: the one [`for_host`] gives for rustc's host triple. Its
+/// binary runs natively; `dist --host`, `test` and `size --top` start from it.
+pub fn host() -> Result<&'static Target, String> {
+    let triple = host_triple()?;
+    for_host(triple).ok_or_else(|| {
+        format!(
+            "no row of the targets table (xtask/src/targets.rs) runs on this machine's {triple}"
+        )
+    })
+}
+
+/// The row that runs natively where rustc's host is `triple`: that triple's own row,
+/// else the first Linux row of the same architecture (`aarch64-unknown-linux-gnu` ->
+/// `aarch64-unknown-linux-musl`: imp links no libc, so any Linux row of the
+/// architecture runs there).
+pub fn for_host(triple: &str) -> Option<&'static Target> {
+    let arch = |t: &'static str| t.split('-').next().unwrap_or(t);
+    find(triple).or_else(|| {
+        let (host_arch, rest) = triple.split_once('-')?;
+        rest.contains("-linux")
+            .then(|| TARGETS.iter().find(|t| arch(t.triple) == host_arch))
+            .flatten()
+    })
+}
+
 impl Target {
     /// True when the binary runs on this machine without qemu.
     pub fn native(&self) -> bool {
@@ -198,8 +251,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn host_rows() {
+        let row = |h: &str| for_host(h).map(|t| t.triple);
+        assert_eq!(
+            row("x86_64-unknown-linux-gnu"),
+            Some("x86_64-unknown-linux-gnu")
+        );
+        assert_eq!(
+            row("x86_64-unknown-linux-musl"),
+            Some("x86_64-unknown-linux-musl")
+        );
+        assert_eq!(
+            row("aarch64-unknown-linux-gnu"),
+            Some("aarch64-unknown-linux-musl")
+        );
+        assert_eq!(
+            row("armv7-unknown-linux-gnueabihf"),
+            Some("armv7-unknown-linux-musleabihf")
+        );
+        assert_eq!(
+            row("riscv64gc-unknown-linux-gnu"),
+            Some("riscv64gc-unknown-linux-musl")
+        );
+        assert_eq!(
+            row("mipsel-unknown-linux-gnu"),
+            Some("mipsel-unknown-linux-musl")
+        );
+        assert_eq!(
+            row("mips-unknown-linux-gnu"),
+            Some("mips-unknown-linux-musl")
+        );
+        assert_eq!(row("x86_64-apple-darwin"), None);
+        assert_eq!(row("powerpc64le-unknown-linux-gnu"), None);
+        // Every row is the host row of its own triple, so each can be the host.
+        assert!(TARGETS.iter().all(|t| row(t.triple) == Some(t.triple)));
+    }
+
+    #[test]
+    fn asks_rustc() {
+        let vv = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nhost: aarch64-unknown-linux-gnu\nrelease: 1.95.0\n";
+        assert_eq!(host_line(vv), Some("aarch64-unknown-linux-gnu"));
+        assert_eq!(host_line("rustc 1.95.0\n"), None);
+        // This machine's own row runs here without qemu.
+        let host = host().expect("rustc -vV names a host with a row");
+        assert!(host.native(), "{}", host.triple);
+    }
+
+    #[test]
     fn table_is_consistent() {
-        assert_eq!(TARGETS[0].triple, HOST, "host first: test and bench use it");
         for (i, t) in TARGETS.iter().enumerate() {
             assert!(
                 t.triple.starts_with(t.arch) || t.arch == "arm" || t.arch == "mips",

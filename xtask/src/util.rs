@@ -31,6 +31,25 @@ pub fn dist_unstripped(triple: &str) -> PathBuf {
         .join("imp.unstripped")
 }
 
+/// `cargo`: the one that runs xtask (`$CARGO`, which cargo sets for `cargo run` and
+/// its aliases such as `cargo xtask`), else `cargo` from `PATH`. With a toolchain,
+/// `cargo +TOOLCHAIN` through rustup's proxy on `PATH`: only the proxy reads
+/// `+toolchain`, and `$CARGO` is one toolchain's own cargo.
+pub fn cargo(toolchain: Option<&str>) -> Command {
+    match toolchain {
+        Some(t) => {
+            let mut c = Command::new("cargo");
+            c.arg(format!("+{t}"));
+            c
+        }
+        None => Command::new(
+            std::env::var_os("CARGO")
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "cargo".into()),
+        ),
+    }
+}
+
 /// The command line as a shell would show it (environment settings first).
 pub fn show(cmd: &Command) -> String {
     let mut s = String::new();
@@ -184,5 +203,15 @@ mod tests {
         let mut c = Command::new("echo");
         c.arg("a b").env("K", "v");
         assert_eq!(show(&c), "K=v echo 'a b'");
+    }
+
+    #[test]
+    fn cargo_is_the_one_running_us() {
+        // `cargo test` sets $CARGO as `cargo run` does.
+        let own = std::env::var_os("CARGO").expect("cargo sets $CARGO");
+        assert_eq!(cargo(None).get_program(), own);
+        let c = cargo(Some("nightly"));
+        assert_eq!(c.get_program(), "cargo");
+        assert_eq!(c.get_args().collect::<Vec<_>>(), ["+nightly"]);
     }
 }
