@@ -87,8 +87,16 @@ crate::words! {
         HardLinked = "insecure: hard-linked",
         /// The pidfile's directory is writable by others (and not sticky).
         DirWritable = "insecure: directory writable by others",
-        /// The pidfile's directory belongs to another user (see [`Error::uid`]).
+        /// A directory on the way to the file belongs to another user (see
+        /// [`Error::uid`]).
         DirOwner = "insecure: directory owned by uid",
+        /// A symlink on the way to the file belongs to another user (see
+        /// [`Error::uid`]).
+        LinkOwner = "insecure: symlink owned by uid",
+        /// The file is on a kernel interface file system (procfs, sysfs, cgroup...).
+        KernelFile = "refused: a kernel interface file",
+        /// An output file is the pidfile itself.
+        IsPidfile = "refused: the pidfile",
         /// A process holds a read lock on the pidfile (see [`Error::pid`]).
         ReadLocked = "insecure: read-locked by pid",
         /// The lock holder is not the pid the pidfile names (see [`Error::pid`]).
@@ -136,6 +144,9 @@ impl Reason {
                 | Reason::HardLinked
                 | Reason::DirWritable
                 | Reason::DirOwner
+                | Reason::LinkOwner
+                | Reason::KernelFile
+                | Reason::IsPidfile
                 | Reason::ReadLocked
                 | Reason::HolderMismatch
                 | Reason::BadPath
@@ -248,10 +259,11 @@ impl Error {
         }
     }
 
-    /// The owner of a pidfile or directory refused as insecure (`Owner`, `DirOwner`).
+    /// The owner of a file, directory or symlink refused as insecure (`Owner`,
+    /// `DirOwner`, `LinkOwner`).
     pub const fn uid(self) -> Option<u32> {
         match self.cause {
-            Cause::Reason(Reason::Owner | Reason::DirOwner) => Some(self.id),
+            Cause::Reason(Reason::Owner | Reason::DirOwner | Reason::LinkOwner) => Some(self.id),
             _ => None,
         }
     }

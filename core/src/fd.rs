@@ -115,16 +115,6 @@ pub fn meta(dir: BorrowedFd<'_>, name: &CStr) -> Result<Meta, Errno> {
     })
 }
 
-/// Opens a directory for use as a `*at` base (`O_PATH|O_DIRECTORY`).
-pub fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
-    openat(
-        rustix::fs::CWD,
-        path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-}
-
 /// Reads up to `buf.len()` bytes from offset 0 (`pread`, so the file offset is
 /// untouched); returns how many were read.
 pub fn read_head(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {

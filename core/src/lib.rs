@@ -78,6 +78,7 @@ mod process;
 pub mod spawn;
 mod sys;
 pub mod user;
+mod walk;
 mod words;
 
 pub use error::{Cause, Error, Op, Reason};

@@ -9,6 +9,7 @@ use crate::fd::{self, FileId, Meta};
 use crate::limits::{PATH_MAX, PIDFILE_READ_MAX};
 use crate::num;
 use crate::sys::{self, LockHolder};
+use crate::walk;
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -50,24 +51,29 @@ pub struct Probe<'a> {
 
 /// A pidfile path, split once into its directory and name.
 pub struct Path<'a> {
-    dir: &'a [u8],
+    path: &'a CStr,
     base: &'a CStr,
 }
 
 impl<'a> Path<'a> {
-    /// Splits `path`; a path ending in `/` (or empty) is refused.
+    /// Checks `path` names a file: a path ending in `/` (or empty, or `.`) is refused.
     pub fn new(path: &'a CStr) -> Result<Path<'a>, Error> {
-        let (dir, base) = fd::split(path).map_err(|r| Error::check(Op::Open, r))?;
-        Ok(Path { dir, base })
+        let (_, base) = fd::split(path).map_err(|r| Error::check(Op::Open, r))?;
+        Ok(Path { path, base })
     }
 
-    /// Opens the directory as an `O_PATH` handle and checks it is safe to trust.
+    /// Opens the directory as an `O_PATH` handle, walking to it without following
+    /// anything another user could plant: every directory on the way (from `/`, or
+    /// from the working directory for a relative path) owned by root or the caller and
+    /// not writable by others unless sticky, symlinks only when root's or the
+    /// caller's. A directory on a kernel interface file system (procfs, sysfs...) is
+    /// refused: a pid written there would set a kernel tunable.
     pub fn open_dir(&self) -> Result<OwnedFd, Error> {
         let mut buf = [0; PATH_MAX];
-        let path =
-            fd::join(&mut buf, &[self.dir]).ok_or(Error::check(Op::Open, Reason::TooLong))?;
-        let dir = fd::open_dir(path).op(Op::Open)?;
-        check_dir(&fd::meta(dir.as_fd(), c"").op(Op::Open)?)?;
+        let dir = walk::walk(self.path, walk::Trust::caller(), &mut buf)?.dir;
+        if walk::is_kernel_interface(&dir).op(Op::Open)? {
+            return Err(Error::check(Op::Open, Reason::KernelFile));
+        }
         Ok(dir)
     }
 
@@ -88,19 +94,6 @@ pub fn pid_max() -> u32 {
 
 fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
-}
-
-/// The directory must not let anyone but root or us swap the pidfile: not owned by
-/// another user, not writable by others unless sticky (`/tmp`).
-fn check_dir(st: &Meta) -> Result<(), Error> {
-    let mode = st.mode;
-    if st.uid != 0 && st.uid != euid() {
-        return Err(Error::check(Op::Open, Reason::DirOwner).with_id(st.uid));
-    }
-    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
-        return Err(Error::check(Op::Open, Reason::DirWritable));
-    }
-    Ok(())
 }
 
 /// The file must be a regular file with one link, owned by root or us, writable by
@@ -396,6 +389,11 @@ impl Lock {
     /// Removes the pidfile (on a failed start), if the name still names our file.
     pub fn remove(self, dir: BorrowedFd<'_>, base: &CStr) -> Result<(), Error> {
         unlink_if_same(dir, base, &self.file)
+    }
+
+    /// Which file the pidfile is.
+    pub(crate) fn file_id(&self) -> Result<FileId, Error> {
+        Ok(fd::meta(self.file.as_fd(), c"").op(Op::Open)?.id)
     }
 
     /// The fd number holding the lock.

@@ -363,6 +363,18 @@ pub(crate) fn close_raw(_: &OnlyKeptFds, fd: i32) {
     unsafe { rustix::io::close(fd) }
 }
 
+/// `readlinkat(dir, name)` into `buf`: the target's length (`buf.len()` when it may
+/// not fit).
+pub(crate) fn readlink(dir: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `len` initialized bytes at `ptr`; the slice is
+    // a valid, writable byte buffer of that length for the call, and u8 and
+    // MaybeUninit<u8> have the same layout.
+    let out = unsafe {
+        core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<core::mem::MaybeUninit<u8>>(), buf.len())
+    };
+    rustix::fs::readlinkat_raw(dir, name, out).map(|(t, _)| t.len())
+}
+
 /// True when `fd` is an open fd of this process (`fcntl(F_GETFD)` succeeds).
 pub(crate) fn fd_is_open(fd: i32) -> bool {
     if fd < 0 {

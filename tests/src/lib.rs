@@ -87,6 +87,20 @@ fn rustc_host() -> Result<String, String> {
         .ok_or_else(|| format!("`{} -vV` printed no host line", rustc.to_string_lossy()))
 }
 
+/// Where sandboxes live: `$IMP_SBX_DIR`, else `imp-sbx` in the system's temporary
+/// directory (root-owned `/tmp`), not in the checkout: imp refuses pidfiles below a
+/// directory another user owns, and a checkout is often in someone's home.
+pub fn sandbox_root() -> PathBuf {
+    let root = match std::env::var_os("IMP_SBX_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => std::env::temp_dir().join("imp-sbx"),
+    };
+    std::fs::create_dir_all(&root).expect("create the sandbox root");
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755));
+    root
+}
+
 /// Optional command prefix for running imp (e.g. `qemu-aarch64` for cross binaries).
 pub fn imp_runner() -> String {
     std::env::var("IMP_RUNNER").unwrap_or_default()
@@ -207,12 +221,7 @@ impl Sandbox {
         };
         let tdaemon = tdaemon_bin();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let base = workspace_root().join("target/imp-sbx").join(format!(
-            "{}.{}.{}",
-            self.name,
-            std::process::id(),
-            n
-        ));
+        let base = sandbox_root().join(format!("{}.{}.{}", self.name, std::process::id(), n));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(base.join("t")).expect("create sandbox dir");
         std::fs::create_dir_all(base.join("h")).expect("create sandbox dir");

@@ -9,6 +9,7 @@
 //! daemon died.
 
 mod env;
+mod output;
 mod report;
 pub(crate) mod steps;
 

@@ -14,15 +14,15 @@
 //! detached daemon that reports to its caller, or in place.
 
 use super::env::{self, Env, Vars};
+use super::output;
 use super::report::{self, Record};
 use super::{PidfileAt, Spec, Stdio};
 use crate::error::{Context, Error, Op, Reason};
-use crate::fd;
+use crate::fd::{self, FileId};
 use crate::limits::KEEP_FD_MAX;
 use crate::pidfile::{self, Lock};
 use crate::sys::{self, OnlyKeptFds};
 use crate::user;
-use core::ffi::CStr;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{FileType, Mode as FileMode, OFlags};
 
@@ -74,7 +74,7 @@ fn try_all(
     close_inherited_fds(spec, pidfile, mode, fds);
     quiet_signals()?;
     let lock = take_pidfile(spec, pidfile, mode)?;
-    setup_stdio(spec, mode)?;
+    setup_stdio(spec, mode, lock.as_ref().map(Lock::file_id).transpose()?)?;
     enter_dirs(spec, mode)?;
     drop_privileges(spec)?;
     Err(exec(spec, lock, mode))
@@ -165,23 +165,11 @@ fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
     Ok(null)
 }
 
-/// Opens an output file for appending, created 0640.
-fn open_output(path: &CStr, op: Op) -> Result<OwnedFd, Error> {
-    let flags = OFlags::WRONLY
-        | OFlags::APPEND
-        | OFlags::CREATE
-        | OFlags::CLOEXEC
-        | OFlags::NOCTTY
-        | OFlags::NONBLOCK;
-    let f = fd::openat(rustix::fs::CWD, path, flags, FileMode::from_raw_mode(0o640)).op(op)?;
-    // Non-blocking only for the open (a FIFO without reader must not hang us).
-    rustix::fs::fcntl_setfl(&f, OFlags::APPEND).op(op)?;
-    Ok(f)
-}
-
 /// Step 4: stdin from /dev/null (when detached), stdout and stderr as configured, each
-/// opened close-on-exec and then moved onto its number.
-pub(crate) fn setup_stdio(spec: &Spec<'_>, mode: Mode<'_>) -> Result<(), Error> {
+/// opened close-on-exec and then moved onto its number. An output file that is the
+/// pidfile (`pidfile` names it) is refused: writing it would corrupt the pidfile, and
+/// closing it would drop the lock.
+pub(crate) fn setup_stdio(spec: &Spec<'_>, mode: Mode<'_>, pidfile: Option<FileId>) -> Result<(), Error> {
     if mode.detached() {
         move_to(open_null(OFlags::RDONLY)?, 0)?;
     }
@@ -193,7 +181,7 @@ pub(crate) fn setup_stdio(spec: &Spec<'_>, mode: Mode<'_>) -> Result<(), Error> 
             Stdio::File(_) if same && target == 2 => {
                 rustix::io::fcntl_dupfd_cloexec(sys::stdout(), 3).op(Op::Dup)?
             }
-            Stdio::File(p) => open_output(p, op)?,
+            Stdio::File(p) => output::open(spec, p, op, pidfile)?,
             Stdio::Null => open_null(OFlags::WRONLY)?,
         };
         move_to(f, target)?;
