@@ -50,7 +50,7 @@ exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
 ";
 
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.
-#[inline(always)]
+#[inline(always)] // folded into _start: -48 B
 fn main(argv: CStrArray, envp: CStrArray) -> i32 {
     // Borrowed where it lies: the command is large and is never moved.
     let parsed = args::parse(argv);
@@ -102,7 +102,6 @@ fn finish(l: &mut Line, pid: Option<u32>) -> &mut Line {
 }
 
 /// `imp: ACTION: PIDFILE: TEXT (pid N)` on stderr (the pid part when there is one).
-#[inline(never)]
 fn say(cmd: &Command, text: &str, pid: Option<u32>) {
     let mut l = Line::new();
     finish(about(&mut l, cmd).str(text), pid);
@@ -179,7 +178,6 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
 }
 
 /// One line for a failure, and its exit code.
-#[inline(never)]
 fn fail(cmd: &Command, e: &Error) -> i32 {
     let mut l = Line::new();
     // What failed: `kill pid N`, `chdir /x`, `user x` ...
@@ -237,7 +235,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
     exit_code(cmd.action, e)
 }
 
-#[inline(never)]
+#[inline(never)] // one copy: -32 B
 fn exit_code(action: Action, e: &Error) -> i32 {
     let refusal = e.reason().is_some_and(Reason::is_pidfile_refusal);
     if action == Action::Status {
@@ -255,12 +253,12 @@ fn exit_code(action: Action, e: &Error) -> i32 {
     }
 }
 
-#[inline(never)]
+#[inline(never)] // one copy: -32 B
 fn pidfile(cmd: &Command) -> &'static CStr {
     cmd.pidfile.unwrap_or(c"")
 }
 
-#[inline(never)]
+#[inline(never)] // kept out of main: -112 B
 fn status(cmd: &Command) -> i32 {
     let (text, kv, code) = match control::status(pidfile(cmd)) {
         Ok(State::Running(pid)) => {
@@ -294,7 +292,6 @@ fn status(cmd: &Command) -> i32 {
     code
 }
 
-#[inline(never)]
 fn stop(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
     if cmd.dry_run {
@@ -326,7 +323,7 @@ fn stop(cmd: &Command) -> i32 {
     code::OK
 }
 
-#[inline(never)]
+#[inline(never)] // kept out of main: -240 B
 fn signal(cmd: &Command) -> i32 {
     let Some(sig) = cmd.signal else {
         return code::USAGE;
@@ -434,7 +431,6 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
 }
 
 /// `start`, `restart` (after the stop) and `run`.
-#[inline(never)]
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
     if let Err(e) = spec(cmd, &mut s) {

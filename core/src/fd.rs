@@ -20,7 +20,6 @@ pub fn leak(fd: OwnedFd) -> i32 {
 }
 
 /// Runs `f` again while it fails with `EINTR`. (Never used for `close`.)
-#[inline(always)] // MEASURE
 pub fn retry<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     loop {
         match f() {
@@ -104,7 +103,6 @@ impl Meta {
 /// `lstat` of `name` in `dir`, or `fstat` of `dir` itself when `name` is empty: the one
 /// stat call imp makes (on 32-bit targets every rustix stat wrapper brings its own
 /// `statx` call, old-kernel fallback and struct conversions).
-#[inline(never)] // MEASURE
 pub fn meta(dir: BorrowedFd<'_>, name: &CStr) -> Result<Meta, Errno> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH)?;
     Ok(Meta {
@@ -171,7 +169,6 @@ pub fn check_open(fd: i32) -> Result<(), Error> {
 /// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
 ///
 /// `promise` says that no handle on the other fds is used again.
-#[inline(never)] // MEASURE
 pub fn close_all_except(promise: &OnlyKeptFds, keep: &[i32]) {
     let kept = |fd: u32| keep.iter().any(|&k| k as u32 == fd);
     // From 3 up: close up to the next kept fd, step over it, until none is left.

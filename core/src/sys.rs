@@ -185,7 +185,6 @@ pub(crate) fn execve<const N: usize>(
 }
 
 /// `exit_group(code)`—End the process at once: no destructor, no atexit handler runs.
-#[inline(never)] // MEASURE
 pub fn exit(code: i32) -> ! {
     rustix::runtime::exit_group(code)
 }
@@ -483,7 +482,6 @@ impl CStrArray {
 
 /// A uid; `u32::MAX` (-1, "no change" to the kernel) becomes `u32::MAX - 1`, so a
 /// set*id call can never be told to keep root.
-#[inline(never)] // MEASURE
 pub(crate) fn uid(raw: u32) -> Uid {
     // SAFETY: from_raw is unsafe only because -1 means "unchanged" to set*id calls,
     // and -1 is mapped away above.

@@ -30,7 +30,6 @@ pub struct User {
 /// Calls `f` on each line of a small text file until it returns `true`. A line longer
 /// than [`PASSWD_LINE_MAX`](crate::limits::PASSWD_LINE_MAX) is passed cut, with `false`
 /// for "complete".
-#[inline(never)] // MEASURE
 fn for_each_line(
     path: &CStr,
     f: &mut dyn FnMut(&[u8], bool) -> bool,
@@ -212,7 +211,6 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
 ///
 /// These are the raw per-thread syscalls: in a process with other threads, those keep
 /// their credentials (imp-core calls it in a process of one thread).
-#[inline(never)] // MEASURE
 pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
     let mut gids = [Gid::ROOT; GROUPS_MAX];
     let n = groups.len().min(GROUPS_MAX);

@@ -6,7 +6,6 @@
 //! relocation each); a blob costs the text alone.
 
 /// The `i`-th entry of a `\n`-terminated blob (empty past the end).
-#[inline(never)] // MEASURE
 pub fn nth(blob: &'static str, i: usize) -> &'static str {
     let mut rest = blob;
     let mut k = 0;

@@ -34,8 +34,8 @@ cargo xtask: build, check and test imp
         missing rustup pieces; prints sizes and what was skipped and why.
         --experimental adds big-endian MIPS (patched rustix); --strict fails on skips.
   size [--top N] [--target T]
-        size table of every binary in target/dist against the 32 KiB budget; fails
-        past it, or if a binary is not static or has core::fmt/allocator symbols.
+        size table of every binary in target/dist against SPEC §1.2's budget
+        (36 KiB, 48 KiB on MIPS32); fails past it, or if a binary is not static or has core::fmt/allocator symbols.
         Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]

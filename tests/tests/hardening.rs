@@ -1,0 +1,154 @@
+//! HD — the holes an adversary and a careless user found (issue 8, findings F1–F19):
+//! one test per finding, each failing on the binary before its fix.
+
+use imp_tests::*;
+
+/// F1: an output file is opened as root before the drop, so a daemon user who owns its
+/// log directory must not be able to point it anywhere: a symlink (whoever owns it) or
+/// a hard link there is refused, and nothing is written to the target. A legitimate
+/// log in a root-owned directory is created 0640 (whatever the umask) and owned by
+/// root; one in the user's own directory is given to the user.
+#[test]
+fn f1_output_file_symlink_and_hard_link_attacks() {
+    let o = sandbox("f1").run(
+        r#"
+        add_user app 2000 2000 /
+        mkdir $T/log; chown 2000:2000 $T/log
+        echo secret > $T/shadow; chmod 0600 $T/shadow
+        before=$(hex $T/shadow)
+        ln -s $T/shadow $T/log/out.log; chown -h 2000:2000 $T/log/out.log
+        r user_link $IMP start -p $T/a.pid -u app -o $T/log/out.log -- $TDAEMON --dump $OUT/a.dump --sleep 100
+        rm $T/log/out.log; ln -s $T/shadow $T/log/out.log
+        r root_link $IMP start -p $T/a.pid -u app --stderr $T/log/out.log -- $TDAEMON --dump $OUT/a.dump --sleep 100
+        rm $T/log/out.log; ln $T/shadow $T/log/out.log
+        r hard_link $IMP start -p $T/a.pid -u app --stdout $T/log/out.log -- $TDAEMON --dump $OUT/a.dump --sleep 100
+        rm $T/log/out.log
+        echo "shadow.same=$([ "$before" = "$(hex $T/shadow)" ] && echo yes || echo no)"
+        echo "shadow.mode=$(stat -c %a $T/shadow)"
+        echo "a.dump=$([ -e $OUT/a.dump ] && echo yes || echo no)"
+        echo "a.pidfile=$([ -e $T/a.pid ] && echo yes || echo no)"
+        mkdir $T/varlog
+        umask 077
+        r legit $IMP start -p $T/b.pid -u app -o $T/varlog/b.log -- $TDAEMON --dump $OUT/b.dump --say-hello --sleep 100
+        waitfile $OUT/b.dump
+        echo "legit.mode=$(stat -c '%a %u' $T/varlog/b.log)"
+        echo "legit.fd1=$(sed -n 's/^fdmode.1=//p' $OUT/b.dump)"
+        r own $IMP start -p $T/c.pid -u app -o $T/log/c.log -- $TDAEMON --dump $OUT/c.dump --sleep 100
+        waitfile $OUT/c.dump
+        echo "own.mode=$(stat -c '%a %u' $T/log/c.log)"
+        $IMP stop -p $T/b.pid >/dev/null; $IMP stop -p $T/c.pid >/dev/null
+        "#,
+    );
+    o.expect("user_link", 6, &["log/out.log", "refused: symlink"]);
+    o.expect("root_link", 6, &["log/out.log", "refused: symlink"]);
+    o.expect("hard_link", 6, &["log/out.log", "hard-linked"]);
+    o.expect_eq("shadow.same", "yes");
+    o.expect_eq("shadow.mode", "600");
+    o.expect_eq("a.dump", "no");
+    o.expect_eq("a.pidfile", "no");
+    o.expect("legit", 0, &["started"]);
+    o.expect_eq("legit.mode", "640 0");
+    o.expect_eq("legit.fd1", "w,append");
+    o.expect("own", 0, &["started"]);
+    o.expect_eq("own.mode", "640 2000");
+}
+
+/// F6: a user who owns an ancestor of the pidfile's directory can swap a component for a
+/// symlink to another service's directory: root's stop must refuse, not stop the other
+/// service's daemon. A root-owned symlink in root's own ground (`/var/run -> /run`)
+/// still works.
+#[test]
+fn f6_ancestor_owned_by_a_user() {
+    let o = sandbox("f6").run(
+        r#"
+        mkdir -p $T/srv/app/run $T/other
+        chown 2000:2000 $T/srv/app
+        launch o
+        mv $T/o.pid $T/other/o.pid 2>/dev/null
+        r st0 $IMP status -p $T/other/o.pid
+        mv $T/srv/app/run $T/srv/app/run.old
+        ln -s $T/other $T/srv/app/run; chown -h 2000:2000 $T/srv/app/run
+        r stop_user_link spy $IMP stop -p $T/srv/app/run/o.pid
+        rm $T/srv/app/run; ln -s $T/other $T/srv/app/run
+        r stop_root_link spy $IMP stop -p $T/srv/app/run/o.pid
+        r start_through spy $IMP start -p $T/srv/app/run/n.pid -- $TDAEMON --dump $OUT/n.dump --sleep 100
+        echo "n.created=$([ -e $T/other/n.pid ] && echo yes || echo no)"
+        echo "o.alive=$(alive $(dpid o))"
+        ln -s $T/other $T/varrun
+        r root_ground $IMP status -p $T/varrun/o.pid
+        r stop_real $IMP stop -p $T/varrun/o.pid
+        "#,
+    );
+    let pid = o.int("o.pid");
+    o.expect_out("st0", 0, &[&format!("running (pid {pid})")]);
+    o.expect("stop_user_link", 6, &["insecure", "uid 2000"]);
+    o.expect("stop_root_link", 6, &["insecure", "uid 2000"]);
+    o.expect("start_through", 6, &["insecure", "uid 2000"]);
+    o.expect_eq("n.created", "no");
+    o.expect_eq("o.alive", "yes");
+    o.expect_out("root_ground", 0, &[&format!("running (pid {pid})")]);
+    o.expect("stop_real", 0, &[&format!("stopped (pid {pid})")]);
+    o.assert_signals_only_to(&[pid]);
+}
+
+/// F8 (c): `-o P` where P is the pidfile would close the pidfile's lock in the daemon:
+/// refused before anything starts.
+#[test]
+fn f8c_output_is_the_pidfile() {
+    let o = sandbox("f8c").run(
+        r#"
+        r out $IMP start -p $T/d.pid -o $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        r err $IMP start -p $T/d.pid --stderr $T/./d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        ln -s $T/d.pid $T/link
+        r link $IMP start -p $T/d.pid --stdout $T/link -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        echo "dump=$([ -e $OUT/d.dump ] && echo yes || echo no)"
+        echo "pidfile=$([ -e $T/d.pid ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("out", 6, &["d.pid", "refused: the pidfile"]);
+    o.expect("err", 6, &["refused: the pidfile"]);
+    o.expect("link", 6, &["refused: the pidfile"]);
+    o.expect_eq("dump", "no");
+    o.expect_eq("pidfile", "no");
+}
+
+/// F11: real-time signals the caller ignores are reset in the daemon too (SPEC §4), not
+/// only 1–31.
+#[test]
+fn f11_realtime_signals_reset() {
+    let o = sandbox("f11").run(
+        r#"
+        trap '' 34 40 50 64 HUP
+        launch d
+        grep SigIgn /proc/self/status | sed 's/^SigIgn:\s*/ctl.SigIgn=/'
+        "#,
+    );
+    o.expect("d.start", 0, &["started"]);
+    o.expect_eq("ctl.SigIgn", "8002008200000001");
+    o.expect_eq("d.SigIgn", "0000000000000000");
+}
+
+/// F12: kernel interface files (procfs, sysfs) are refused as pidfiles and as output
+/// files: nothing is written into a kernel tunable.
+#[test]
+fn f12_kernel_interface_files_refused() {
+    let o = sandbox("f12").run(
+        r#"
+        before=$(cat /proc/sys/kernel/pid_max)
+        r proc $IMP start -p /proc/sys/kernel/pid_max -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        r procst $IMP status -p /proc/sys/kernel/pid_max
+        r procstop $IMP stop -p /proc/sys/kernel/pid_max
+        r sys $IMP start -p /sys/kernel/mm/ksm/pages_to_scan -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        r out $IMP start -p $T/d.pid -o /proc/sys/kernel/pid_max -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        echo "pid_max.same=$([ "$before" = "$(cat /proc/sys/kernel/pid_max)" ] && echo yes || echo no)"
+        echo "dump=$([ -e $OUT/d.dump ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("proc", 6, &["pid_max", "refused: a kernel interface file"]);
+    o.expect("procst", 4, &["refused: a kernel interface file"]);
+    o.expect("procstop", 6, &["refused: a kernel interface file"]);
+    o.expect("sys", 6, &["refused: a kernel interface file"]);
+    o.expect("out", 6, &["pid_max", "refused: a kernel interface file"]);
+    o.expect_eq("pid_max.same", "yes");
+    o.expect_eq("dump", "no");
+}
