@@ -248,7 +248,7 @@ fn exit_code(action: Action, e: &Error) -> i32 {
         (_, Cause::Reason(Reason::UnknownUser | Reason::UnknownGroup)) => code::USAGE,
         (Op::KeepFd, _) => code::USAGE,
         (Op::Exec, _) => code::NOT_INSTALLED,
-        (_, Cause::Errno(imp_core::Errno::PERM)) => code::PRIVILEGE,
+        (_, Cause::Errno(imp_core::Errno::PERM | imp_core::Errno::ACCESS)) => code::PRIVILEGE,
         _ => code::FAIL,
     }
 }

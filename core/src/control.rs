@@ -22,7 +22,7 @@ pub enum Step {
     Signal(Signal),
     /// Wait this long (ms) for the process to exit.
     Wait(u32),
-    /// Repeat the rest of the schedule from the start until the process exits.
+    /// Repeat the steps after this one until the process exits (dpkg's `forever`).
     Forever,
 }
 
@@ -163,28 +163,40 @@ pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
 
 /// Runs the schedule; true once the process is gone.
 fn run_schedule(target: &Target, probe: &Probe<'_>, schedule: &[Step]) -> Result<bool, Error> {
-    let mut i = 0;
-    while let Some(step) = schedule.get(i) {
+    let (mut i, mut repeat, mut killed) = (0, None, false);
+    loop {
+        let Some(step) = schedule.get(i) else {
+            match repeat {
+                Some(r) => {
+                    i = r;
+                    continue;
+                }
+                // A SIGKILL acts at once but the exit takes a moment (a process in
+                // the middle of a syscall, a big address space): a short grace.
+                None => return Ok(killed && target.wait(probe, KILL_GRACE_MS)),
+            }
+        };
         match *step {
             Step::Signal(sig) => {
                 if !target.signal(sig)? {
                     return Ok(true);
                 }
+                killed |= sig == Signal::Kill;
             }
             Step::Wait(ms) => {
                 if target.wait(probe, ms) {
                     return Ok(true);
                 }
             }
-            Step::Forever => {
-                i = 0;
-                continue;
-            }
+            Step::Forever => repeat = Some(i + 1),
         }
         i += 1;
     }
-    Ok(false)
 }
+
+/// How long a process that was sent SIGKILL as the schedule's last signal may take to
+/// be gone before `stop` reports it survived.
+const KILL_GRACE_MS: u32 = 1000;
 
 /// Sends one signal to the daemon. `Ok(None)`: not running (no pidfile, stale, or
 /// gone before the signal).

@@ -128,8 +128,9 @@ pub fn fd(s: &[u8]) -> Option<i32> {
 
 /// Parses a dpkg `--retry` schedule: `TERM/30/KILL/5`, or a bare timeout `N`, meaning
 /// `SIG/N/KILL/N` with `sig` the stop signal. Items are signals (`TERM`, `-TERM`,
-/// `15`... as dpkg accepts), timeouts in seconds, or `forever` (last-but-one item
-/// repeats until the process exits). The schedule must start with a signal.
+/// `15`... as dpkg accepts), timeouts in seconds, or `forever`: what follows it repeats
+/// until the process exits (`TERM/30/forever/KILL/5`); it appears at most once, not
+/// last, and what it repeats must wait. The first step must be a signal.
 pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
     let mut out = Schedule::new();
     if let Some(ms) = duration_ms(s) {
@@ -153,12 +154,17 @@ pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
         };
         out.push(step).ok()?;
     }
-    let starts_with_signal = matches!(out.first(), Some(Step::Signal(_)));
-    let forever_ok = out
-        .iter()
-        .position(|s| *s == Step::Forever)
-        .map_or(true, |i| i + 1 == out.len() && i > 0);
-    (starts_with_signal && forever_ok).then_some(out)
+    // As dpkg: `forever` repeats what follows it, so it appears at most once and not
+    // last; unlike dpkg, what it repeats must wait (a repeat without a wait would
+    // send signals as fast as the CPU goes).
+    let mut parts = out.split(|s| *s == Step::Forever).skip(1);
+    let repeat_ok = match (parts.next(), parts.next()) {
+        (None, _) => true,
+        (Some(r), None) => r.iter().any(|s| matches!(s, Step::Wait(ms) if *ms > 0)),
+        (Some(_), Some(_)) => false,
+    };
+    let first = out.iter().find(|s| **s != Step::Forever);
+    (matches!(first, Some(Step::Signal(_))) && repeat_ok).then_some(out)
 }
 
 #[cfg(test)]
@@ -277,18 +283,29 @@ mod tests {
                 Step::Wait(5000)
             ]
         );
-        let s = schedule(b"-HUP/1/forever", Signal::Term).unwrap();
+        let s = schedule(b"TERM/1/forever/KILL/1", Signal::Term).unwrap();
         assert_eq!(
             &s[..],
-            &[Step::Signal(Signal::Hup), Step::Wait(1000), Step::Forever]
+            &[
+                Step::Signal(Signal::Term),
+                Step::Wait(1000),
+                Step::Forever,
+                Step::Signal(Signal::Kill),
+                Step::Wait(1000)
+            ]
         );
+        assert!(schedule(b"forever/TERM/5", Signal::Term).is_some());
         for bad in [
             &b""[..],
             b"30/TERM",
             b"TERM//5",
             b"TERM/x",
             b"forever",
-            b"TERM/forever/5",
+            b"-HUP/1/forever",
+            b"TERM/forever",
+            b"TERM/forever/KILL",
+            b"TERM/forever/KILL/0",
+            b"TERM/forever/5/forever/5",
             b"TERM/-x",
         ] {
             assert!(schedule(bad, Signal::Term).is_none(), "{:?}", bad);

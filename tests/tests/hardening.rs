@@ -120,6 +120,7 @@ fn f11_realtime_signals_reset() {
         r#"
         trap '' 34 40 50 64 HUP
         launch d
+        kv d $OUT/d.dump
         grep SigIgn /proc/self/status | sed 's/^SigIgn:\s*/ctl.SigIgn=/'
         "#,
     );
@@ -151,4 +152,85 @@ fn f12_kernel_interface_files_refused() {
     o.expect("out", 6, &["pid_max", "refused: a kernel interface file"]);
     o.expect_eq("pid_max.same", "yes");
     o.expect_eq("dump", "no");
+}
+
+/// F7: `--retry` as dpkg reads it: `forever` repeats what follows it
+/// (`TERM/1/forever/KILL/1`); a trailing `forever`, a second one, or a repeat without a
+/// wait (which would spin sending signals) is a usage error.
+#[test]
+fn f7_retry_forever_as_dpkg() {
+    let o = sandbox("f7").run(
+        r#"
+        launch d --ignore-term
+        r dpkg spy $IMP stop -p $T/d.pid -R TERM/0.2/forever/KILL/1
+        echo "d.alive=$(alive $(dpid d))"
+        launch e --ignore-term
+        for bad in TERM/forever TERM/1/forever TERM/forever/KILL TERM/forever/1/forever/1 TERM/1/forever/KILL/0; do
+            r "bad.$bad" spy $IMP stop -p $T/e.pid -R $bad
+        done
+        echo "e.alive=$(alive $(dpid e))"
+        $IMP stop -p $T/e.pid -R TERM/0/KILL/1 >/dev/null 2>&1
+        "#,
+    );
+    let pid = o.int("d.pid");
+    o.expect("dpkg", 0, &[&format!("stopped (pid {pid})")]);
+    o.expect_eq("d.alive", "no");
+    let sent = o.spy.signals_to(pid);
+    o.check(
+        sent.len() <= 3,
+        &format!("a handful of signals, not a spin: {sent:?}"),
+    );
+    for bad in [
+        "TERM/forever",
+        "TERM/1/forever",
+        "TERM/forever/KILL",
+        "TERM/forever/1/forever/1",
+        "TERM/1/forever/KILL/0",
+    ] {
+        o.expect(&format!("bad.{bad}"), 2, &["usage", bad]);
+    }
+    o.expect_eq("e.alive", "yes");
+}
+
+/// F15: a schedule ending in SIGKILL with no wait (`-R 0`, `TERM/0/KILL/0`) still sees
+/// the process gone: the last KILL gets a short grace, the pidfile is removed.
+#[test]
+fn f15_grace_after_the_last_kill() {
+    let o = sandbox("f15").run(
+        r#"
+        launch a --ignore-term
+        r a.stop $IMP stop -p $T/a.pid -R TERM/0/KILL/0
+        echo "a.exists=$([ -e $T/a.pid ] && echo yes || echo no)"
+        launch b --ignore-term
+        r b.stop $IMP stop -p $T/b.pid -R 0
+        echo "b.exists=$([ -e $T/b.pid ] && echo yes || echo no)"
+        "#,
+    );
+    for d in ["a", "b"] {
+        let pid = o.int(&format!("{d}.pid"));
+        o.expect(&format!("{d}.stop"), 0, &[&format!("stopped (pid {pid})")]);
+        o.expect_eq(&format!("{d}.exists"), "no");
+    }
+}
+
+/// F9: `stop` and `signal` on a pidfile the caller cannot read exit 4 (no privilege),
+/// as the contract says; the daemon is untouched.
+#[test]
+fn f9_unreadable_pidfile_is_a_privilege_error() {
+    let o = sandbox("f9").run(
+        r#"
+        launch d
+        chmod 0600 $T/d.pid
+        r stop asuser $IMP stop -p $T/d.pid
+        r signal asuser $IMP signal -p $T/d.pid HUP
+        r status asuser $IMP status -p $T/d.pid
+        chmod 0644 $T/d.pid
+        echo "alive=$(alive $(dpid d))"
+        $IMP stop -p $T/d.pid >/dev/null
+        "#,
+    );
+    o.expect("stop", 4, &["Permission denied"]);
+    o.expect("signal", 4, &["Permission denied"]);
+    o.expect("status", 4, &["Permission denied"]);
+    o.expect_eq("alive", "yes");
 }
