@@ -52,6 +52,7 @@ exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.
 #[inline(always)] // folded into _start: -48 B
 fn main(argv: CStrArray, envp: CStrArray) -> i32 {
+    imp_core::log::survive_closed_output();
     // Borrowed where it lies: the command is large and is never moved.
     let parsed = args::parse(argv);
     let cmd = match &parsed {

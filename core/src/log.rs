@@ -71,6 +71,15 @@ impl ufmt::uWrite for Line {
 
 pub use crate::fd::write_all;
 
+/// Makes a closed stdout or stderr harmless: SIGPIPE is blocked in this process, so
+/// writing a message to a pipe nobody reads fails with `EPIPE` (and is dropped)
+/// instead of killing the process after its work is done (a caller would see 141 for
+/// a successful start). Programs imp-core starts get it unblocked, and a pending one
+/// discarded, before exec.
+pub fn survive_closed_output() {
+    crate::sys::block_sigpipe();
+}
+
 /// Standard output (fd 1), open for the process's whole life as std treats it:
 /// imp-core never closes fds 0-2 (it opens `/dev/null` onto any of them that is
 /// closed, and otherwise only `dup2`s onto them).

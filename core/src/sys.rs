@@ -212,6 +212,34 @@ pub(crate) fn block_all_signals() -> Result<(), Errno> {
     unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&all)) }.map(|_| ())
 }
 
+/// The set holding only SIGPIPE.
+fn sigpipe_set() -> rustix::runtime::Sigset {
+    let mut set = sigset_empty();
+    set.sig[0] = 1 << (linux_raw_sys::general::SIGPIPE - 1);
+    set
+}
+
+/// Blocks SIGPIPE (`sigprocmask(SIG_BLOCK, {PIPE})`): a write to a closed pipe then
+/// fails with `EPIPE` instead of killing the process.
+pub(crate) fn block_sigpipe() {
+    // SAFETY: changing the mask runs no code of ours; imp-core installs no handler.
+    let _ =
+        unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::BLOCK, Some(&sigpipe_set())) };
+}
+
+/// Takes a pending SIGPIPE, if there is one, without acting on it
+/// (`rt_sigtimedwait({PIPE}, 0)`): the one a write to a closed report pipe left while
+/// signals were blocked must not kill the program at the unblock before exec.
+pub(crate) fn discard_pending_sigpipe() {
+    let now = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIGPIPE is blocked here (every signal is, before exec) and nothing of
+    // ours waits for it: taking it from the pending set only discards it.
+    let _ = unsafe { rustix::runtime::sigtimedwait(&sigpipe_set(), Some(now)) };
+}
+
 /// Puts every catchable signal, real-time ones included, back to its default
 /// disposition (`SIG_DFL`): `execve` keeps ignored signals ignored, and a daemon must
 /// not inherit its caller's `SIG_IGN`.

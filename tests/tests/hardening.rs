@@ -234,3 +234,50 @@ fn f9_unreadable_pidfile_is_a_privilege_error() {
     o.expect("status", 4, &["Permission denied"]);
     o.expect_eq("alive", "yes");
 }
+
+/// F2: `imp start` killed mid-start (SIGKILL, a hang-up, an init timeout) while the
+/// daemon is still on its way to exec: the daemon's report write fails with EPIPE, and
+/// the SIGPIPE it leaves pending must not kill it at the unblock before exec. Here its
+/// chdir is delayed 300 ms (strace fault injection) and imp is killed meanwhile.
+#[test]
+fn f2_caller_killed_mid_start() {
+    let o = sandbox("f2").run(
+        r#"
+        strace -f -qq -o /dev/null -b execve -e trace=chdir -e inject=chdir:delay_enter=300000 \
+            $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100 &
+        s=$!
+        sleep 0.1
+        imp=$(pgrep -P $s | head -1)
+        kill -9 $imp
+        wait $s
+        waitfile $OUT/d.dump 5
+        echo "d.pid=$(dpid d)"
+        r st $IMP status -p $T/d.pid
+        r stop $IMP stop -p $T/d.pid
+        "#,
+    );
+    let pid = o.int("d.pid");
+    o.expect_out("st", 0, &[&format!("running (pid {pid})")]);
+    o.expect("stop", 0, &[&format!("stopped (pid {pid})")]);
+}
+
+/// F14: a closed stdout or stderr pipe does not kill imp after it did its work: the
+/// caller sees the real exit code, not 141.
+#[test]
+fn f14_closed_output_pipe() {
+    let o = sandbox("f14").run(
+        r#"
+        exec 3>&1
+        ( $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100 2>&1; echo "start.rc=$?" >&3 ) | true
+        waitfile $OUT/d.dump
+        sleep 0.1
+        ( $IMP status -p $T/d.pid; echo "status.rc=$?" >&3 ) | true
+        ( $IMP stop -p $T/d.pid 2>&1; echo "stop.rc=$?" >&3 ) | true
+        echo "alive=$(alive $(dpid d))"
+        "#,
+    );
+    o.expect_eq("start.rc", "0");
+    o.expect_eq("status.rc", "0");
+    o.expect_eq("stop.rc", "0");
+    o.expect_eq("alive", "no");
+}

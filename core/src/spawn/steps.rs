@@ -232,6 +232,9 @@ pub(crate) fn exec(spec: &Spec<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error
     // Everything before exec is done: only an exec failure can still be reported
     // after this record. EOF without it means the daemon died on the way.
     mode.report(Record::Exec);
+    // A report written to a caller that is gone (killed mid-start) left a SIGPIPE
+    // pending: the daemon goes on without anyone reading.
+    sys::discard_pending_sigpipe();
     if let Err(e) = sys::unblock_all_signals() {
         return Error::sys(Op::Signals, e);
     }
