@@ -125,6 +125,7 @@ fn shown(pid: Pid) -> Option<u32> {
     Some(raw(pid))
 }
 
+#[inline(never)] // kept out of main: -32 B
 fn usage(u: &Usage) -> i32 {
     let mut l = Line::new();
     l.str("imp: usage: ");
@@ -388,6 +389,7 @@ fn spec<'c>(cmd: &'c Command, s: &mut Spec<'c>) -> Result<(), Error> {
     )
 }
 
+#[inline(never)] // kept out of start: -32 B
 fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     let mut l = Line::new();
     let line = |l: &mut Line, a: &str, b: &[u8]| {

@@ -46,6 +46,7 @@ impl SingleThreaded {
     /// the programs imp-core serves there (static, libc-free) start no thread. (Not
     /// public: a proof checked now says nothing about threads started later, so it is
     /// made right before each fork.)
+    #[inline(never)] // kept out of start: -32 B
     pub(crate) fn check() -> Option<SingleThreaded> {
         const STAT_MAX: usize = 512;
         let mut buf = [0u8; STAT_MAX];
@@ -156,6 +157,7 @@ impl<'a, const N: usize> CStrList<'a, N> {
     }
 
     /// Adds a string (counted only when the list is full).
+    #[inline(never)] // one copy: -40 B
     pub(crate) fn push(&mut self, s: &'a CStr) {
         if self.len < Self::CAPACITY {
             self.ptrs[self.len] = s.as_ptr();

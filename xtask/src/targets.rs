@@ -56,6 +56,9 @@ pub const BASE_RUSTFLAGS: &[&str] = &[
     "-Cforce-unwind-tables=no",
     // ...no .eh_frame_hdr lookup table...
     "-Clink-arg=--no-eh-frame-hdr",
+    // Identical code folding: monomorphized copies that compile to the same bytes
+    // (drop glue, closures) kept once (-96 B on x86_64, -108 B on aarch64).
+    "-Clink-arg=--icf=all",
 ];
 
 /// On top of [`BASE_RUSTFLAGS`] for the targets whose `core` is built from source.

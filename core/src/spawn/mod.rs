@@ -215,6 +215,7 @@ fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
 /// exits; the daemon runs the steps and reports through a close-on-exec pipe: its
 /// pid once the pidfile is locked, "reached exec", or the first error. EOF after
 /// "reached exec" means exec succeeded.
+#[inline(never)] // kept out of main: -56 B
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     let pf = prepare(spec)?;
     if let Some(p) = spec.pidfile {
