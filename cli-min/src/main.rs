@@ -225,7 +225,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
             });
             pid = e.pid().map(raw);
         }
-        Cause::Reason(r @ (Reason::Owner | Reason::DirOwner)) => {
+        Cause::Reason(r @ (Reason::Owner | Reason::DirOwner | Reason::LinkOwner)) => {
             l.str(r.as_str()).str(" ").num(e.uid().unwrap_or(0));
         }
         Cause::Reason(r @ (Reason::ReadLocked | Reason::HolderMismatch)) => {

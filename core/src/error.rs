@@ -99,6 +99,11 @@ crate::words! {
         IsPidfile = "refused: the pidfile",
         /// A process holds a read lock on the pidfile (see [`Error::pid`]).
         ReadLocked = "insecure: read-locked by pid",
+        /// The lock holder is outside this PID namespace (the kernel reports pid 0).
+        Outside = "lock held by a process outside this PID namespace",
+        /// The lock is an open file description lock (it has no pid): no daemon imp
+        /// started holds one.
+        Unidentified = "lock held by a process that cannot be identified",
         /// The lock holder is not the pid the pidfile names (see [`Error::pid`]).
         HolderMismatch = "insecure: lock held by another pid",
         /// No such user.
@@ -148,6 +153,8 @@ impl Reason {
                 | Reason::KernelFile
                 | Reason::IsPidfile
                 | Reason::ReadLocked
+                | Reason::Outside
+                | Reason::Unidentified
                 | Reason::HolderMismatch
                 | Reason::BadPath
         )

@@ -223,20 +223,22 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
             ino: (0, 0),
         });
     };
+    let lock = |r: Reason| Error::check(Op::Lock, r);
     let state = match sys::lock_holder(file.as_fd()).op(Op::Lock)? {
-        // F_GETLK does not report our own locks: a pidfile locked by imp itself (an
-        // inherited lock fd) looks unlocked. One naming imp or its parent is refused.
-        LockHolder::None => match read_pid(file.as_fd()) {
-            Err(e) if e.reason() == Some(Reason::NamesSelf) => return Err(e),
-            _ => State::Stale,
-        },
+        // Unlocked: stale, whatever pid it names — imp's own or its parent's included
+        // (pids repeat after a reboot and in containers). A lock imp itself holds is
+        // reported (F_OFD_GETLK), so this is never imp's own pidfile.
+        LockHolder::None => State::Stale,
+        LockHolder::Read(0) | LockHolder::Write(0) => return Err(lock(Reason::Outside)),
+        // An open file description lock, which has no pid: not a daemon imp started.
+        LockHolder::Read(-1) | LockHolder::Write(-1) => return Err(lock(Reason::Unidentified)),
         LockHolder::Read(pid) => {
             return Err(Error::check(Op::Lock, Reason::ReadLocked).with_id(pid as u32))
         }
         LockHolder::Write(holder) => {
             let pid = read_pid(file.as_fd())?;
             if holder as u32 != pid {
-                return Err(Error::check(Op::Lock, Reason::HolderMismatch).with_id(holder as u32));
+                return Err(lock(Reason::HolderMismatch).with_id(holder as u32));
             }
             State::Running(
                 Pid::from_raw(pid as i32).ok_or(Error::check(Op::Read, Reason::Invalid))?,

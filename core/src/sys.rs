@@ -2,7 +2,7 @@
 //! imports nothing of imp's).
 //!
 //! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
-//! two syscalls rustix 0.38 lacks, `fcntl(F_GETLK)` and `close_range`, through the
+//! two syscalls rustix 0.38 lacks, `fcntl(F_OFD_GETLK)` (`F_GETLK`) and `close_range`, through the
 //! `syscalls` crate, with two more that rustix makes wrongly for imp: `setgroups32` on
 //! 32-bit ARM and `rt_sigaction` without an old action (qemu-user on MIPS); the calls
 //! that act on an fd by number (closing, probing, the standard streams); and
@@ -311,27 +311,34 @@ pub(crate) fn set_groups(gids: &[Gid]) -> Result<(), Errno> {
     }
 }
 
-/// A POSIX record lock as `F_GETLK` reports it.
+/// A record lock as `F_OFD_GETLK` (or `F_GETLK`) reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LockHolder {
     /// Nobody holds a conflicting lock.
     None,
-    /// A process holds a write lock (pid 0: outside this PID namespace).
+    /// A process holds a write lock (pid 0: outside this PID namespace; -1: an open
+    /// file description lock, which has no pid).
     Write(i32),
-    /// A process holds a read lock.
+    /// A process holds a read lock (the pid as for `Write`).
     Read(i32),
 }
 
-/// `fcntl(fd, F_GETLK)`—Who would stop us from write-locking the whole file?
+/// `fcntl(fd, F_OFD_GETLK)`—Who would stop us from write-locking the whole file?
+///
+/// Asked as an open file description, the kernel reports POSIX locks with their pid,
+/// this process's own included — plain `F_GETLK` hides those, so a pidfile imp itself
+/// holds locked (inherited, `imp run -p P -- imp stop -p P`) would look unlocked. Plain
+/// `F_GETLK` on kernels without OFD locks (`EINVAL`, before 3.15).
 ///
 /// # References
-/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record locking")
+/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record
+///   locking", "Open file description locks")
 pub(crate) fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
     #[cfg(target_pointer_width = "64")]
     use linux_raw_sys::general::{flock, F_GETLK as GETLK};
     #[cfg(target_pointer_width = "32")]
     use linux_raw_sys::general::{flock64 as flock, F_GETLK64 as GETLK};
-    use linux_raw_sys::general::{F_UNLCK, F_WRLCK, SEEK_SET};
+    use linux_raw_sys::general::{F_OFD_GETLK, F_UNLCK, F_WRLCK, SEEK_SET};
     #[cfg(target_pointer_width = "64")]
     const NR: syscalls::Sysno = syscalls::Sysno::fcntl;
     #[cfg(target_pointer_width = "32")]
@@ -342,19 +349,29 @@ pub(crate) fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
         l_whence: SEEK_SET as _,
         l_start: 0,
         l_len: 0,
+        // Must be 0 for F_OFD_GETLK.
         l_pid: 0,
     };
-    // SAFETY: F_GETLK reads and writes exactly one `struct flock` (flock64 on 32-bit
-    // targets, matching fcntl64/F_GETLK64), which `lk` is, for the duration of the call.
-    unsafe {
-        syscalls::syscall3(
-            NR,
-            fd.as_raw_fd() as usize,
-            GETLK as usize,
-            &mut lk as *mut flock as usize,
-        )
+    for cmd in [F_OFD_GETLK, GETLK] {
+        // SAFETY: both commands read and write exactly one `struct flock` (flock64 on
+        // 32-bit targets, matching fcntl64, F_GETLK64 and F_OFD_GETLK), which `lk` is,
+        // for the duration of the call.
+        let r = unsafe {
+            syscalls::syscall3(
+                NR,
+                fd.as_raw_fd() as usize,
+                cmd as usize,
+                &mut lk as *mut flock as usize,
+            )
+        };
+        match r {
+            Err(e) if cmd == F_OFD_GETLK && e == syscalls::Errno::EINVAL => continue,
+            r => {
+                r.map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
+                break;
+            }
+        }
     }
-    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
     Ok(match lk.l_type as u32 {
         F_UNLCK => LockHolder::None,
         F_WRLCK => LockHolder::Write(lk.l_pid),
@@ -399,7 +416,10 @@ pub(crate) fn readlink(dir: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> Resu
     // a valid, writable byte buffer of that length for the call, and u8 and
     // MaybeUninit<u8> have the same layout.
     let out = unsafe {
-        core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<core::mem::MaybeUninit<u8>>(), buf.len())
+        core::slice::from_raw_parts_mut(
+            buf.as_mut_ptr().cast::<core::mem::MaybeUninit<u8>>(),
+            buf.len(),
+        )
     };
     rustix::fs::readlinkat_raw(dir, name, out).map(|(t, _)| t.len())
 }

@@ -122,7 +122,10 @@ impl Rest<'_> {
         if self.at == PATH_MAX {
             return None;
         }
-        let len = self.buf[self.at..].iter().position(|&b| b == b'/').unwrap_or(PATH_MAX - self.at);
+        let len = self.buf[self.at..]
+            .iter()
+            .position(|&b| b == b'/')
+            .unwrap_or(PATH_MAX - self.at);
         let part = &self.buf[self.at..self.at + len];
         self.at += len;
         Some(fd::join(name, &[part]).ok_or(Error::sys(Op::Open, Errno::NAMETOOLONG)))

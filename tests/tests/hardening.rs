@@ -281,3 +281,79 @@ fn f14_closed_output_pipe() {
     o.expect_eq("stop.rc", "0");
     o.expect_eq("alive", "no");
 }
+
+/// F4: an *unlocked* pidfile naming imp's parent (or imp itself, by pid reuse) is
+/// stale like any other unlocked pidfile — after a reboot or in a container pids
+/// repeat — and is never a reason to refuse; nothing is signalled.
+#[test]
+fn f4_unlocked_pidfile_naming_imp_is_stale() {
+    let o = sandbox("f4").run(
+        r#"
+        printf '%s\n' $$ > $T/p.pid
+        r pstatus spy $IMP status -p $T/p.pid
+        r pstop spy $IMP stop -p $T/p.pid
+        printf '%s\n' $$ > $T/p.pid
+        r pstart spy $IMP start -p $T/p.pid -- $TDAEMON --dump $OUT/p.dump --sleep 100
+        waitfile $OUT/p.dump
+        echo "p.content=$(cat $T/p.pid)"
+        echo "parent=$$"
+        for what in status stop; do
+            n=$(( $(cat /proc/sys/kernel/ns_last_pid) + 50 ))
+            printf '%s\n' $n > $T/s.pid
+            echo $((n - 1)) > /proc/sys/kernel/ns_last_pid
+            spy $IMP $what -p $T/s.pid >$H/o 2>$H/e
+            echo "self$what.rc=$?"
+            echo "self$what.err=$(esc $H/e)"
+            echo "self$what.out=$(esc $H/o)"
+        done
+        echo "s.exists=$([ -e $T/s.pid ] && echo yes || echo no)"
+        $IMP stop -p $T/p.pid >/dev/null 2>&1
+        "#,
+    );
+    o.expect_out("pstatus", 1, &["stale"]);
+    o.expect("pstop", 0, &["not running", "stale"]);
+    o.expect("pstart", 0, &["started"]);
+    o.check(
+        o.get("p.content") != o.get("parent"),
+        "the pidfile names the new daemon",
+    );
+    o.expect_eq("selfstatus.rc", "1");
+    o.check(
+        o.get("selfstatus.out").contains("stale"),
+        "status of a pidfile naming imp: stale",
+    );
+    o.expect_eq("selfstop.rc", "0");
+    o.check(
+        o.get("selfstop.err").contains("stale"),
+        "stop of a pidfile naming imp: stale",
+    );
+    o.expect_eq("s.exists", "no");
+    o.assert_no_signals();
+}
+
+/// F19: a lock held by a process outside this PID namespace (the kernel reports pid 0)
+/// is named as such, not "another pid 0"; nothing is signalled.
+#[test]
+fn f19_lock_held_outside_the_pid_namespace() {
+    let o = sandbox("f19ns").run(
+        r#"
+        $TDAEMON --lock $T/o.pid --dump $OUT/o.dump --sleep 1000 &
+        waitfile $OUT/o.dump
+        printf '%s\n' $(dpid o) > $T/o.pid
+        r inner unshare --pid --fork --mount --mount-proc $IMP status -p $T/o.pid
+        r innerstop unshare --pid --fork --mount --mount-proc $IMP stop -p $T/o.pid
+        echo "alive=$(alive $(dpid o))"
+        "#,
+    );
+    o.expect(
+        "inner",
+        4,
+        &["lock held by a process outside this PID namespace"],
+    );
+    o.expect(
+        "innerstop",
+        6,
+        &["lock held by a process outside this PID namespace"],
+    );
+    o.expect_eq("alive", "yes");
+}

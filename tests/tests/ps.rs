@@ -253,7 +253,7 @@ fn ps07_daemon_cannot_rewrite_pidfile() {
     o.expect_eq("same", "yes");
 }
 
-/// PS-09: signals go through pidfd_open + re-check (F_GETLK) + pidfd_send_signal; with
+/// PS-09: signals go through pidfd_open + re-check (F_OFD_GETLK) + pidfd_send_signal; with
 /// pidfd_open failing (ENOSYS), kill() to the daemon's pid only, after the check.
 #[test]
 fn ps09_pidfd_then_recheck_then_signal() {
@@ -284,8 +284,8 @@ fn ps09_pidfd_then_recheck_then_signal() {
     o.check(
         calls[open..send]
             .iter()
-            .any(|c| c.name == "fcntl" && c.args.iter().any(|a| a.contains("F_GETLK"))),
-        "lock re-checked (F_GETLK) between pidfd_open and the signal",
+            .any(|c| c.name == "fcntl" && c.args.iter().any(|a| a.contains("_GETLK"))),
+        "lock re-checked (F_OFD_GETLK) between pidfd_open and the signal",
     );
     o.check(
         !calls
@@ -318,7 +318,7 @@ fn ps09_fallback_without_pidfd() {
     o.check(
         calls[..kill]
             .iter()
-            .any(|c| c.name == "fcntl" && c.args.iter().any(|a| a.contains("F_GETLK"))),
+            .any(|c| c.name == "fcntl" && c.args.iter().any(|a| a.contains("_GETLK"))),
         "identity (lock) checked before kill()",
     );
     o.assert_signals_only_to(&[pid]);

@@ -42,8 +42,13 @@ pub(crate) fn open(
     let follow = !at.user_ground
         && matches!(fd::meta(dir, at.base), Ok(m) if m.file_type() == FileType::Symlink
             && (m.uid == 0 || m.uid == trust.caller));
-    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let flags = if follow { flags } else { flags | OFlags::NOFOLLOW };
+    let flags =
+        OFlags::WRONLY | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let flags = if follow {
+        flags
+    } else {
+        flags | OFlags::NOFOLLOW
+    };
     let (f, created) = match fd::openat(dir, at.base, flags, Mode::empty()) {
         Ok(f) => (f, false),
         Err(Errno::NOENT) => {
@@ -51,7 +56,10 @@ pub(crate) fn open(
             match fd::openat(dir, at.base, create, Mode::from_raw_mode(0o640)) {
                 Ok(f) => (f, true),
                 // Created by someone else in between: open what is there now.
-                Err(Errno::EXIST) => (fd::openat(dir, at.base, flags | OFlags::NOFOLLOW, Mode::empty()).op(op)?, false),
+                Err(Errno::EXIST) => (
+                    fd::openat(dir, at.base, flags | OFlags::NOFOLLOW, Mode::empty()).op(op)?,
+                    false,
+                ),
                 Err(e) => return Err(Error::sys(op, e)),
             }
         }
@@ -78,7 +86,8 @@ pub(crate) fn open(
         // 0640 whatever the umask; the user's own when on its ground.
         rustix::fs::fchmod(&f, Mode::from_raw_mode(0o640)).op(op)?;
         if let (true, Some((uid, gid))) = (at.user_ground, user) {
-            rustix::fs::fchown(&f, Some(crate::sys::uid(uid)), Some(crate::sys::gid(gid))).op(op)?;
+            rustix::fs::fchown(&f, Some(crate::sys::uid(uid)), Some(crate::sys::gid(gid)))
+                .op(op)?;
         }
     }
     // Non-blocking only for the open (a FIFO without reader must not hang us).
