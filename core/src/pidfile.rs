@@ -341,7 +341,16 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
         let file = if fd::raw(&file) >= min_fd {
             file
         } else {
-            rustix::io::fcntl_dupfd_cloexec(&file, min_fd).op(Op::Create)?
+            match rustix::io::fcntl_dupfd_cloexec(&file, min_fd) {
+                Ok(f) => f,
+                Err(e) => {
+                    // Not leaving the empty file just created behind. EINVAL: min_fd
+                    // (above the last --keep-fd) is past RLIMIT_NOFILE.
+                    discard_empty(dir, base);
+                    let e = if e == Errno::INVAL { Errno::MFILE } else { e };
+                    return Err(Error::sys(Op::Create, e));
+                }
+            }
         };
         match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
@@ -363,6 +372,18 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
         return Ok(Lock { file });
     }
     Err(Error::sys(Op::Lock, Errno::AGAIN))
+}
+
+/// Removes the pidfile if it is empty and nobody holds it: what a start that failed
+/// between creating and writing it leaves (an empty file is never a valid pidfile).
+fn discard_empty(dir: BorrowedFd<'_>, base: &CStr) {
+    if let Ok(Some((f, _))) = open_existing(dir, base, OFlags::RDWR) {
+        if fd::read_head(f.as_fd(), &mut [0; 1]) == Ok(0)
+            && rustix::fs::fcntl_lock(&f, FlockOperation::NonBlockingLockExclusive).is_ok()
+        {
+            let _ = unlink_if_same(dir, base, &f);
+        }
+    }
 }
 
 fn as_create(e: Error) -> Error {

@@ -357,3 +357,20 @@ fn f19_lock_held_outside_the_pid_namespace() {
     );
     o.expect_eq("alive", "yes");
 }
+
+/// F10: a start that fails after creating the pidfile (here: no fd number is left above
+/// the last `-k` fd under RLIMIT_NOFILE) leaves no empty pidfile behind, and says why
+/// in words that fit (EMFILE, not EINVAL).
+#[test]
+fn f10_no_empty_pidfile_left_after_a_failed_start() {
+    let o = sandbox("f10").run(
+        r#"
+        ( ulimit -n 64; exec 63>/dev/null; r keep $IMP start -p $T/d.pid -k 63 -- $TDAEMON --dump $OUT/d.dump --sleep 100 )
+        echo "exists=$([ -e $T/d.pid ] && echo yes || echo no)"
+        echo "ran=$([ -e $OUT/d.dump ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("keep", 1, &["create", "d.pid", "Too many open files (EMFILE)"]);
+    o.expect_eq("exists", "no");
+    o.expect_eq("ran", "no");
+}
