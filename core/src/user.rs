@@ -205,6 +205,18 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
     groups_of_in(c"/etc/group", user, primary, out)
 }
 
+/// Whether this process, not root, already is `uid`:`gid` (real and effective): then
+/// there is nothing to drop, and setgroups would fail with EPERM.
+pub(crate) fn is_already(uid: u32, gid: u32) -> bool {
+    use rustix::process::{getegid, geteuid, getgid, getuid};
+    let euid = geteuid().as_raw();
+    euid != 0
+        && euid == uid
+        && getuid().as_raw() == uid
+        && getgid().as_raw() == gid
+        && getegid().as_raw() == gid
+}
+
 /// Drops to `uid`/`gid` with exactly `groups` (at most
 /// [`GROUPS_MAX`]): setgroups, then setresgid, then
 /// setresuid, then checks that root cannot be regained.

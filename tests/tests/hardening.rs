@@ -370,7 +370,34 @@ fn f10_no_empty_pidfile_left_after_a_failed_start() {
         echo "ran=$([ -e $OUT/d.dump ] && echo yes || echo no)"
         "#,
     );
-    o.expect("keep", 1, &["create", "d.pid", "Too many open files (EMFILE)"]);
+    o.expect(
+        "keep",
+        1,
+        &["create", "d.pid", "Too many open files (EMFILE)"],
+    );
     o.expect_eq("exists", "no");
     o.expect_eq("ran", "no");
+}
+
+/// F16: a user other than root naming itself in `-u` (dpkg's `--chuid` to oneself)
+/// starts the daemon as itself, instead of failing on setgroups (EPERM); naming another
+/// user is still refused with exit 4.
+#[test]
+fn f16_unprivileged_user_names_itself() {
+    let o = sandbox("f16").run(
+        r#"
+        add_user tuser 1000 1000 $T
+        echo "T=$T"
+        mkdir $T/run; chown 1000:1000 $T/run
+        r self asuser $IMP start -p $T/run/d.pid -u tuser -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        waitfile $OUT/d.dump
+        kv d $OUT/d.dump
+        r other asuser $IMP start -p $T/run/e.pid -u nobody -- $TDAEMON --dump $OUT/e.dump --sleep 100
+        asuser $IMP stop -p $T/run/d.pid >/dev/null
+        "#,
+    );
+    o.expect("self", 0, &["started"]);
+    o.expect_eq("d.Uid", "1000 1000 1000 1000");
+    o.expect_eq("d.env.HOME", o.get("T"));
+    o.expect("other", 4, &["Operation not permitted"]);
 }
