@@ -90,7 +90,7 @@ fn head(l: &mut Line, action: Action) -> &mut Line {
 
 /// Starts a stderr line about the daemon: `imp: ACTION: PIDFILE: `.
 fn about<'l>(l: &'l mut Line, cmd: &Command) -> &'l mut Line {
-    head(l, cmd.action).push(pidfile(cmd).to_bytes()).str(": ")
+    head(l, cmd.action).path(pidfile(cmd).to_bytes()).str(": ")
 }
 
 /// Ends a stderr line with ` (pid N)` when there is a pid, and writes it.
@@ -134,7 +134,7 @@ fn usage(u: &Usage) -> i32 {
     }
     l.str(u.what);
     if let Some(a) = u.arg {
-        l.str(" '").push(a.to_bytes()).str("'");
+        l.str(" '").path(a.to_bytes()).str("'");
     }
     finish(l.str(" (see 'imp --help')"), None);
     code::USAGE
@@ -192,14 +192,14 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         }
         (Cause::Errno(_), None) if op == Op::Kill => {
             head(&mut l, cmd.action)
-                .push(pidfile(cmd).to_bytes())
+                .path(pidfile(cmd).to_bytes())
                 .str(": kill pid ")
                 .num(e.pid().map_or(0, raw));
         }
         (Cause::Errno(_), None) => {
             head(&mut l, cmd.action).str(op.as_str());
             if let Some(w) = what {
-                l.str(" ").push(w.to_bytes());
+                l.str(" ").path(w.to_bytes());
             }
         }
         (Cause::Reason(_), None) => {
@@ -208,7 +208,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
                 l.str(op.as_str()).str(" ");
             }
             match what {
-                Some(w) => l.push(w.to_bytes()),
+                Some(w) => l.path(w.to_bytes()),
                 None => l.str(op.as_str()),
             };
         }
@@ -299,7 +299,7 @@ fn stop(cmd: &Command) -> i32 {
     if cmd.dry_run {
         let mut l = Line::new();
         l.str("would stop the daemon holding ")
-            .push(p.to_bytes())
+            .path(p.to_bytes())
             .emit(log::stdout());
         return code::OK;
     }

@@ -6,7 +6,8 @@
 pub const PATH_MAX: usize = 4096;
 
 /// The longest message line written, newline included; a longer one is cut, never
-/// split.
+/// split. Room for a whole path (a pidfile or a program, [`PATH_MAX`]) and, after
+/// it, the reason and the pid that scripts match.
 pub const MESSAGE_MAX: usize = 1024;
 
 /// The longest `/etc/passwd` or `/etc/group` line read whole; a longer line is read

@@ -36,6 +36,19 @@ impl Line {
         self
     }
 
+    /// Appends a path (or any text a user gave) so that it cannot forge anything: a
+    /// control character (a newline would start a second log line) shows as `?`.
+    pub fn path(&mut self, p: &[u8]) -> &mut Line {
+        let start = self.len;
+        self.push(p);
+        for c in &mut self.buf[start..self.len] {
+            if *c < 0x20 || *c == 0x7f {
+                *c = b'?';
+            }
+        }
+        self
+    }
+
     /// Appends a string.
     pub fn str(&mut self, s: &str) -> &mut Line {
         self.push(s.as_bytes())

@@ -401,3 +401,26 @@ fn f16_unprivileged_user_names_itself() {
     o.expect_eq("d.env.HOME", o.get("T"));
     o.expect("other", 4, &["Operation not permitted"]);
 }
+
+/// F19: a control character in a path (a newline would forge a second log line) is
+/// shown as `?`: the message stays one line.
+#[test]
+fn f19_control_characters_in_paths() {
+    let o = sandbox("f19nl").run(
+        r#"
+        N="$T/a
+imp: start: forged"
+        r nl $IMP start -p "$N/d.pid" -- $TDAEMON --sleep 100
+        r nlstop $IMP stop -p "$N/d.pid"
+        "#,
+    );
+    o.expect(
+        "nl",
+        1,
+        &["a?imp: start: forged/d.pid", "No such file or directory"],
+    );
+    o.expect("nlstop", 0, &["a?imp: start: forged/d.pid: not running"]);
+    for k in ["nl", "nlstop"] {
+        o.check(!o.err(k).contains("\\n"), "one line");
+    }
+}
