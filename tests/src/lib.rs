@@ -41,7 +41,43 @@ pub fn imp_bin() -> PathBuf {
             p.display()
         );
     }
-    std::fs::canonicalize(&p).unwrap_or(p)
+    reachable(&std::fs::canonicalize(&p).unwrap_or(p))
+}
+
+/// `p`, or a copy of it that every user can run: the tests run imp and tdaemon as
+/// other users (`-u`, setpriv), which cannot reach a checkout below a private
+/// directory (`/root` is 0700). The copy goes to `<sandbox root>/bin/` under a name
+/// made of the file's size and mtime, written to a temporary name and renamed, so that
+/// test processes running side by side never see half a file.
+pub fn reachable(p: &Path) -> PathBuf {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let open_to_all = p
+        .ancestors()
+        .skip(1)
+        .all(|d| d.as_os_str().is_empty() || d.metadata().is_ok_and(|m| m.mode() & 0o001 != 0));
+    if open_to_all {
+        return p.to_path_buf();
+    }
+    let m = p
+        .metadata()
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let name = p.file_name().expect("a file name").to_string_lossy();
+    let bin = sandbox_root().join("bin");
+    std::fs::create_dir_all(&bin).expect("create the sandbox's bin");
+    let _ = std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755));
+    let copy = bin.join(format!(
+        "{name}-{}-{}.{}",
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    ));
+    if !copy.is_file() {
+        let tmp = bin.join(format!(".{name}.{}", std::process::id()));
+        std::fs::copy(p, &tmp).unwrap_or_else(|e| panic!("copy {}: {e}", p.display()));
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::rename(&tmp, &copy).expect("rename the copy");
+    }
+    copy
 }
 
 /// `target/dist/<triple>/imp` for rustc's host triple (`rustc -vV`, `$RUSTC` when
@@ -117,14 +153,14 @@ pub fn emulated() -> bool {
 /// (`target/<profile>/tdaemon`; integration tests live in `target/<profile>/deps/`).
 pub fn tdaemon_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("TDAEMON_BIN") {
-        return PathBuf::from(p);
+        return reachable(Path::new(&p));
     }
     let exe = std::env::current_exe().expect("current_exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
     for _ in 0..2 {
         let cand = dir.join("tdaemon");
         if cand.is_file() {
-            return cand;
+            return reachable(&cand);
         }
         if !dir.pop() {
             break;
