@@ -792,6 +792,13 @@ mod tests {
     }
 
     #[test]
+    fn static_elf_check_can_fail() {
+        // /bin/sh is dynamically linked on Debian; a text file is no ELF at all.
+        assert!(!is_static_elf(Path::new("/bin/sh")));
+        assert!(!is_static_elf(&sh_dir().join("prelude.sh")));
+    }
+
+    #[test]
     fn finds_the_host_binary_without_naming_it() {
         let host = rustc_host().expect("rustc -vV");
         assert!(host.contains('-'), "{host}");
@@ -827,5 +834,35 @@ mod tests {
         assert_eq!(k.target, Some(35));
         assert_eq!(k.sig, "0");
         assert_eq!(k.ret, Some(-1));
+    }
+}
+
+/// Whether the ELF file at `path` is a static executable: no `PT_INTERP` (no dynamic
+/// loader) and no `PT_DYNAMIC` program header.
+pub fn is_static_elf(path: &Path) -> bool {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    fn no_loader<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> bool {
+        let Ok(h) = H::parse(data) else { return false };
+        let Ok(e) = h.endian() else { return false };
+        let Ok(phs) = h.program_headers(e, data) else {
+            return false;
+        };
+        !phs.is_empty()
+            && phs.iter().all(|p| {
+                let t = p.p_type(e);
+                t != object::elf::PT_INTERP && t != object::elf::PT_DYNAMIC
+            })
+    }
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    match object::FileKind::parse(&*data) {
+        Ok(object::FileKind::Elf32) => {
+            no_loader::<object::elf::FileHeader32<object::Endianness>>(&data)
+        }
+        Ok(object::FileKind::Elf64) => {
+            no_loader::<object::elf::FileHeader64<object::Endianness>>(&data)
+        }
+        _ => false,
     }
 }

@@ -74,13 +74,18 @@ fn killspy_sees_start_stop_daemon_kill() {
         r st start-stop-daemon --start --background --make-pidfile --pidfile $T/s.pid --exec $TDAEMON -- --dump $OUT/s.dump --sleep 100
         waitfile $OUT/s.dump
         kv d $OUT/s.dump
+        # The dump may be written before start-stop-daemon's intermediate process exits:
+        # wait (up to 5 s) for the daemon to be reparented.
+        P=$(sed -n 's/^pid=//p' $OUT/s.dump)
+        for i in $(seq 250); do [ "$(ppid_now $P)" = 1 ] && break; sleep 0.02; done
+        echo "ppid_now=$(ppid_now $P)"
         r sp spy start-stop-daemon --stop --pidfile $T/s.pid --retry TERM/5
         "#,
     );
     o.expect("st", 0, &[]);
     o.expect("sp", 0, &[]);
     let pid = o.int("d.pid");
-    o.expect_eq("d.ppid", "1");
+    o.expect_eq("ppid_now", "1");
     o.assert_signals_only_to(&[pid]);
     assert!(
         o.spy.signals_to(pid).contains(&"SIGTERM".to_string()),
