@@ -1,9 +1,9 @@
 //! The pidfile contract (SPEC §3): created with `O_NOFOLLOW`, mode 0644, refused when
 //! it or its directory could be controlled by someone else; write-locked (POSIX
 //! `F_SETLK`) by the daemon for its whole life; probed with `F_OFD_GETLK` (`F_GETLK`
-//! before Linux 3.15), so the lock
-//! holder *is* the daemon and an unlocked pidfile is stale whatever it says; removed
-//! only while holding the lock and only if the path still names the locked inode.
+//! before Linux 3.15), so the lock holder *is* the daemon and an unlocked pidfile is
+//! stale whatever it says; removed only while holding the lock and only if the path
+//! still names the locked inode.
 
 use crate::error::{Cause, Context, Error, Op, Reason};
 use crate::fd::{self, FileId, Meta};
