@@ -170,6 +170,7 @@ pub fn check_open(fd: i32) -> Result<(), Error> {
 /// `RLIMIT_NOFILE` (capped, so a limit of 2^30 cannot hang us).
 ///
 /// `promise` says that no handle on the other fds is used again.
+#[inline(never)] // one copy, for aarch64 (x86_64 pays 80 B; it has more room): -60 B
 pub fn close_all_except(promise: &OnlyKeptFds, keep: &[i32]) {
     let kept = |fd: u32| keep.iter().any(|&k| k as u32 == fd);
     // From 3 up: close up to the next kept fd, step over it, until none is left.
