@@ -72,7 +72,11 @@ pub fn reachable(p: &Path) -> PathBuf {
         m.mtime_nsec()
     ));
     if !copy.is_file() {
-        let tmp = bin.join(format!(".{name}.{}", std::process::id()));
+        // Unique per process *and* per call: the tests of one binary are threads of
+        // one process.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = bin.join(format!(".{name}.{}.{n}", std::process::id()));
         std::fs::copy(p, &tmp).unwrap_or_else(|e| panic!("copy {}: {e}", p.display()));
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         std::fs::rename(&tmp, &copy).expect("rename the copy");
