@@ -238,16 +238,19 @@ fn f9_unreadable_pidfile_is_a_privilege_error() {
 /// F2: `imp start` killed mid-start (SIGKILL, a hang-up, an init timeout) while the
 /// daemon is still on its way to exec: the daemon's report write fails with EPIPE, and
 /// the SIGPIPE it leaves pending must not kill it at the unblock before exec. Here its
-/// chdir is delayed 300 ms (strace fault injection) and imp is killed meanwhile.
+/// chdir is delayed 1 s (strace fault injection) and imp is killed meanwhile.
 #[test]
 fn f2_caller_killed_mid_start() {
     let o = sandbox("f2").run(
         r#"
-        strace -f -qq -o /dev/null -b execve -e trace=chdir -e inject=chdir:delay_enter=300000 \
+        strace -f -qq -o /dev/null -b execve -e trace=chdir -e inject=chdir:delay_enter=1000000 \
             $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100 &
         s=$!
-        sleep 0.1
+        # The daemon writes its pid (step 3) before its chdir (step 5), which waits 1 s:
+        # once the pid is there, imp is waiting for the report, and is killed.
+        for i in $(seq 250); do [ -s $T/d.pid ] && break; sleep 0.02; done
         imp=$(pgrep -P $s | head -1)
+        echo "imp.found=$([ -n "$imp" ] && echo yes || echo no)"
         kill -9 $imp
         wait $s
         waitfile $OUT/d.dump 5
@@ -256,6 +259,7 @@ fn f2_caller_killed_mid_start() {
         r stop $IMP stop -p $T/d.pid
         "#,
     );
+    o.expect_eq("imp.found", "yes");
     let pid = o.int("d.pid");
     o.expect_out("st", 0, &[&format!("running (pid {pid})")]);
     o.expect("stop", 0, &[&format!("stopped (pid {pid})")]);
