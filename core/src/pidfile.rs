@@ -233,9 +233,7 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
         LockHolder::Read(0) | LockHolder::Write(0) => return Err(lock(Reason::Outside)),
         // An open file description lock, which has no pid: not a daemon imp started.
         LockHolder::Read(-1) | LockHolder::Write(-1) => return Err(lock(Reason::Unidentified)),
-        LockHolder::Read(pid) => {
-            return Err(Error::check(Op::Lock, Reason::ReadLocked).with_id(pid as u32))
-        }
+        LockHolder::Read(pid) => return Err(lock(Reason::ReadLocked).with_id(pid as u32)),
         LockHolder::Write(holder) => {
             let pid = read_pid(file.as_fd())?;
             if holder as u32 != pid {

@@ -2,11 +2,11 @@
 //! imports nothing of imp's).
 //!
 //! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
-//! two syscalls rustix 0.38 lacks, `fcntl(F_OFD_GETLK)` (`F_GETLK`) and `close_range`, through the
-//! `syscalls` crate, with two more that rustix makes wrongly for imp: `setgroups32` on
-//! 32-bit ARM and `rt_sigaction` without an old action (qemu-user on MIPS); the calls
-//! that act on an fd by number (closing, probing, the standard streams); and
-//! [`CStrArray`], the view of the kernel's argv and envp.
+//! two syscalls rustix 0.38 lacks, `fcntl(F_OFD_GETLK)` (`F_GETLK`) and `close_range`,
+//! through the `syscalls` crate, with two more that rustix makes wrongly for imp:
+//! `setgroups32` on 32-bit ARM and `rt_sigaction` without an old action (qemu-user on
+//! MIPS); the calls that act on an fd by number (closing, probing, the standard
+//! streams); and [`CStrArray`], the view of the kernel's argv and envp.
 //!
 //! # Safety
 //! Every function that can invalidate a handle it does not own (closing by number) or
@@ -353,26 +353,24 @@ pub(crate) fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
         // Must be 0 for F_OFD_GETLK.
         l_pid: 0,
     };
-    for cmd in [F_OFD_GETLK, GETLK] {
+    let mut getlk = |cmd: u32| {
         // SAFETY: both commands read and write exactly one `struct flock` (flock64 on
         // 32-bit targets, matching fcntl64, F_GETLK64 and F_OFD_GETLK), which `lk` is,
         // for the duration of the call.
-        let r = unsafe {
+        unsafe {
             syscalls::syscall3(
                 NR,
                 fd.as_raw_fd() as usize,
                 cmd as usize,
                 &mut lk as *mut flock as usize,
             )
-        };
-        match r {
-            Err(e) if cmd == F_OFD_GETLK && e == syscalls::Errno::EINVAL => continue,
-            r => {
-                r.map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
-                break;
-            }
         }
+    };
+    match getlk(F_OFD_GETLK) {
+        Err(syscalls::Errno::EINVAL) => getlk(GETLK),
+        r => r,
     }
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
     Ok(match lk.l_type as u32 {
         F_UNLCK => LockHolder::None,
         F_WRLCK => LockHolder::Write(lk.l_pid),

@@ -207,7 +207,7 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
 
 /// Whether this process, not root, already is `uid`:`gid` (real and effective): then
 /// there is nothing to drop, and setgroups would fail with EPERM.
-pub(crate) fn is_already(uid: u32, gid: u32) -> bool {
+fn is_already(uid: u32, gid: u32) -> bool {
     use rustix::process::{getegid, geteuid, getgid, getuid};
     let euid = geteuid().as_raw();
     euid != 0
@@ -224,6 +224,11 @@ pub(crate) fn is_already(uid: u32, gid: u32) -> bool {
 /// These are the raw per-thread syscalls: in a process with other threads, those keep
 /// their credentials (imp-core calls it in a process of one thread).
 pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
+    // A user other than root naming itself (dpkg's `--chuid` to oneself): nothing to
+    // drop, and setgroups would fail with EPERM.
+    if is_already(uid, gid) {
+        return Ok(());
+    }
     let mut gids = [Gid::ROOT; GROUPS_MAX];
     let n = groups.len().min(GROUPS_MAX);
     for (slot, &g) in gids.iter_mut().zip(groups) {

@@ -34,7 +34,8 @@ const LINKS_MAX: u32 = 40;
 pub(crate) struct Trust {
     /// The caller (its effective uid): its own directories are trusted, as root's.
     pub caller: u32,
-    /// The daemon's user, when it is another one: its directories end the walk.
+    /// The daemon's user, when it is another one: its directories are walked, as that
+    /// user's ground ([`Walked::user_ground`]).
     pub user: Option<u32>,
 }
 

@@ -216,9 +216,6 @@ pub(crate) fn enter_dirs(spec: &Spec<'_>, mode: Mode<'_>) -> Result<(), Error> {
 /// Step 6: setgroups, setgid, setuid, then the check that root cannot be regained.
 pub(crate) fn drop_privileges(spec: &Spec<'_>) -> Result<(), Error> {
     match &spec.credentials {
-        // A user other than root naming itself (dpkg's `--chuid` to oneself): nothing
-        // to drop, and setgroups would fail with EPERM.
-        Some(c) if user::is_already(c.user.uid, c.gid) => Ok(()),
         Some(c) => user::drop_privileges(c.user.uid, c.gid, &c.groups),
         None => Ok(()),
     }
