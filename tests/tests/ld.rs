@@ -189,7 +189,7 @@ fn ld_racing_start_stop_loops() {
         $IMP stop -p $T/r.pid 2>>$H/e3
         sleep 0.2
         echo "dup=$dup"
-        echo "left=$(nprocs "$TDAEMON --sleep")"
+        echo "left=$(nprocs "^$TDAEMON --sleep")"
         echo "zombies=$(zombies)"
         echo "odd=$(cat $H/e1 $H/e2 | grep -v -e 'started (pid' -e 'stopped (pid' -e 'already running' -e 'not running' | head -3 | tr '\n' '|')"
         "#,
@@ -220,7 +220,7 @@ fn ld_concurrent_start_rounds() {
                 echo "round.$round=ok $ok started $started: $(cat $H/c*.err | grep -v -e 'started (pid' -e 'already running' | head -2 | tr '\n' '|')"
             fi
             $IMP stop -p $T/c.pid 2>>$H/log
-            echo "left.$round=$(nprocs "$TDAEMON --sleep")"
+            echo "left.$round=$(nprocs "^$TDAEMON --sleep")"
         done
         echo "bad=$bad"
         "#,
