@@ -228,7 +228,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         Cause::Reason(r @ (Reason::Owner | Reason::DirOwner | Reason::LinkOwner)) => {
             l.str(r.as_str()).str(" ").num(e.uid().unwrap_or(0));
         }
-        Cause::Reason(r @ (Reason::ReadLocked | Reason::HolderMismatch)) => {
+        Cause::Reason(r @ (Reason::HolderMismatch)) => {
             l.str(r.as_str()).str(" ").num(e.pid().map_or(0, raw));
         }
         cause => cause_text(&mut l, cause),

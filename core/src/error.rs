@@ -97,8 +97,6 @@ crate::words! {
         KernelFile = "refused: a kernel interface file",
         /// An output file is the pidfile itself.
         IsPidfile = "refused: the pidfile",
-        /// A process holds a read lock on the pidfile (see [`Error::pid`]).
-        ReadLocked = "insecure: read-locked by pid",
         /// The lock holder is outside this PID namespace (the kernel reports pid 0).
         Outside = "lock held by a process outside this PID namespace",
         /// The lock is an open file description lock (it has no pid): no daemon imp
@@ -152,7 +150,6 @@ impl Reason {
                 | Reason::LinkOwner
                 | Reason::KernelFile
                 | Reason::IsPidfile
-                | Reason::ReadLocked
                 | Reason::Outside
                 | Reason::Unidentified
                 | Reason::HolderMismatch
@@ -245,17 +242,14 @@ impl Error {
     }
 
     /// The process the error is about: the lock holder (`AlreadyRunning`,
-    /// `ReadLocked`, `HolderMismatch`), the survivor (`Survived`), or the target of a
+    /// `HolderMismatch`), the survivor (`Survived`), or the target of a
     /// failed [`Op::Kill`]. `None` for other errors, and for a holder outside this
     /// PID namespace (the kernel reports it as pid 0).
     pub fn pid(self) -> Option<Pid> {
         let about_pid = match self.cause {
             Cause::Reason(r) => matches!(
                 r,
-                Reason::AlreadyRunning
-                    | Reason::ReadLocked
-                    | Reason::HolderMismatch
-                    | Reason::Survived
+                Reason::AlreadyRunning | Reason::HolderMismatch | Reason::Survived
             ),
             Cause::Errno(_) => matches!(self.op, Op::Kill),
         };

@@ -1,19 +1,29 @@
 //! The pidfile contract (SPEC §3): created with `O_NOFOLLOW`, mode 0644, refused when
-//! it or its directory could be controlled by someone else; write-locked (POSIX
-//! `F_SETLK`) by the daemon for its whole life; probed with `F_OFD_GETLK` (`F_GETLK`
-//! before Linux 3.15), so the lock holder *is* the daemon and an unlocked pidfile is
-//! stale whatever it says; removed only while holding the lock and only if the path
-//! still names the locked inode.
+//! it or a directory on the way could be controlled by someone else; locked by the
+//! daemon for its whole life; probed with `F_OFD_GETLK` (`F_GETLK` before Linux 3.15),
+//! so the lock holder *is* the daemon and an unlocked pidfile is stale whatever it
+//! says; removed only while holding the lock and only if the path still names the
+//! locked inode.
+//!
+//! The locks (docs/CLI-CONTRACT.md, "Pidfile locks"): a start takes an open file
+//! description (OFD) write lock on the whole file (one start wins), writes the pid, and
+//! leaves the daemon one *read-only* fd — it cannot rewrite its pidfile — holding a
+//! POSIX read lock on byte 0 ([`IDENTITY`]: `F_OFD_GETLK` names its pid) and an OFD read
+//! lock on byte 1 ([`LIVENESS`]: it survives the program closing another fd of the
+//! file, and a fork whose parent exits, where the POSIX lock dies; `/proc` then says
+//! whether the pid the content names holds it). A removal takes the OFD write lock on
+//! the whole file again, so it never succeeds while a daemon holds either lock. Kernels
+//! without OFD locks (before 3.15) keep the POSIX write lock on the whole file.
 
 use crate::error::{Cause, Context, Error, Op, Reason};
 use crate::fd::{self, FileId, Meta};
 use crate::limits::{PATH_MAX, PIDFILE_READ_MAX};
 use crate::num;
-use crate::sys::{self, LockHolder};
+use crate::sys::{self, Bytes, LockKind};
 use crate::walk;
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -172,6 +182,100 @@ fn read_pid(file: BorrowedFd<'_>) -> Result<u32, Error> {
     Ok(pid)
 }
 
+/// The byte the daemon's POSIX read lock covers: its identity (`F_OFD_GETLK` names its
+/// pid).
+const IDENTITY: Bytes = (0, 1);
+/// The byte the daemon's OFD read lock covers: its liveness, kept where the POSIX lock
+/// dies with the daemon still running.
+const LIVENESS: Bytes = (1, 1);
+/// The whole file, as it grows: what a start and a removal lock for writing.
+const WHOLE: Bytes = (0, 0);
+
+/// Who would stop a write lock on `bytes`.
+fn holder_of(file: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32>, Error> {
+    sys::lock_holder(file, bytes).op(Op::Lock)
+}
+
+/// Takes the OFD write lock on the whole file (the POSIX one before Linux 3.15): it
+/// conflicts with every lock a daemon or a start holds, so holding it means none does.
+fn exclude(file: BorrowedFd<'_>) -> Result<(), Errno> {
+    match sys::set_lock(file, LockKind::FileWrite, WHOLE) {
+        Err(Errno::INVAL) => sys::set_lock(file, LockKind::ProcessWrite, WHOLE),
+        r => r,
+    }
+}
+
+/// What the locks and the content say (the module's doc has the protocol): stale when
+/// nothing holds a lock, whatever the content names — imp's own pid or its parent's
+/// included (pids repeat after a reboot and in containers; a lock imp itself holds is
+/// reported by `F_OFD_GETLK`, so it is never imp's own pidfile); else the pid the
+/// content names, when the kernel (the POSIX lock) or `/proc` (the OFD lock) says it
+/// holds the lock.
+fn state(file: BorrowedFd<'_>, id: FileId) -> Result<State, Error> {
+    // Liveness first: a daemon that exits loses its POSIX lock before its OFD one.
+    let live = holder_of(file, LIVENESS)?;
+    let posix = holder_of(file, IDENTITY)?;
+    if live.is_none() && posix.is_none() {
+        return Ok(State::Stale);
+    }
+    let pid = read_pid(file)?;
+    // The daemon's POSIX read lock (or the write lock of a daemon imp's first protocol
+    // started, or one on a kernel without OFD locks) names it; where that lock is gone
+    // (the program closed another fd of its pidfile, or forked and let its parent
+    // exit), the OFD lock is held by the pid named, if `/proc` says so.
+    if posix != Some(pid as i32) && !(live.is_some() && holds(pid, id)) {
+        let lock = |r: Reason| Error::check(Op::Lock, r);
+        return Err(match posix {
+            Some(0) => lock(Reason::Outside),
+            Some(h) if h > 0 => lock(Reason::HolderMismatch).with_id(h as u32),
+            // An OFD lock (a start under way, or not a daemon imp started), or a
+            // liveness lock the named pid does not hold.
+            _ => lock(Reason::Unidentified),
+        });
+    }
+    Pid::from_raw(pid as i32)
+        .map(State::Running)
+        .ok_or(Error::check(Op::Read, Reason::Invalid))
+}
+
+/// Whether process `pid` holds a lock on the file `id` through one of its fds: its
+/// `/proc/PID/fdinfo/N` shows `lock:` lines for the locks taken through fd N. Reading
+/// another user's `/proc/PID/fd` needs the right to ptrace it: an unprivileged caller
+/// finds no holder of root's daemon here.
+fn holds(pid: u32, id: FileId) -> bool {
+    let mut digits = [0; num::U32_DIGITS];
+    let mut buf = [0; 24];
+    let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let open = |at, name: &CStr, flags| fd::openat(at, name, flags, Mode::empty()).ok();
+    let Some(proc) = fd::join(&mut buf, &[b"/proc/", num::u32_dec(pid, &mut digits)])
+        .and_then(|p| open(rustix::fs::CWD, p, dir))
+    else {
+        return false;
+    };
+    let (Some(fds), Some(infos)) = (
+        open(proc.as_fd(), c"fd", dir),
+        open(proc.as_fd(), c"fdinfo", dir),
+    ) else {
+        return false;
+    };
+    let mut dents = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut it = rustix::fs::RawDir::new(fds.as_fd(), &mut dents);
+    while let Some(Ok(entry)) = it.next() {
+        let name = entry.file_name();
+        let same = open(fds.as_fd(), name, OFlags::PATH | OFlags::CLOEXEC)
+            .is_some_and(|f| fd::meta(f.as_fd(), c"").is_ok_and(|m| m.id == id));
+        let mut text = [0; 512];
+        let n = match open(infos.as_fd(), name, OFlags::RDONLY | OFlags::CLOEXEC) {
+            Some(info) if same => fd::read_head(info.as_fd(), &mut text).unwrap_or(0),
+            _ => 0,
+        };
+        if text[..n].windows(6).any(|w| w == b"\nlock:") {
+            return true;
+        }
+    }
+    false
+}
+
 /// How often, 1 ms apart, [`probe`] looks again at a locked pidfile whose content does
 /// not name the lock holder yet.
 const SETTLE_TRIES: u32 = 200;
@@ -181,15 +285,24 @@ const SETTLE_TRIES: u32 = 200;
 ///
 /// A locked pidfile whose content is empty, partial, or names another pid is looked at
 /// again for up to 200 ms: a daemon writes its pid only after taking the lock, and a
-/// `stop` locks the file briefly to remove it. Only a disagreement that lasts is
-/// reported (`invalid`, `insecure`).
+/// start or a `stop` locks the whole file briefly. Only a disagreement that lasts is
+/// reported (`invalid`, `insecure`, `cannot be identified`).
 pub fn probe(path: &CStr) -> Result<Probe<'_>, Error> {
+    settled(|| probe_once(path))
+}
+
+/// Runs `f` again, 1 ms apart and for up to 200 ms, while it reports a disagreement
+/// that a start or a stop under way explains.
+fn settled<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
     let mut tries = SETTLE_TRIES;
     loop {
-        match probe_once(path) {
+        match f() {
             Err(e)
                 if tries > 0
-                    && matches!(e.reason(), Some(Reason::Invalid | Reason::HolderMismatch)) =>
+                    && matches!(
+                        e.reason(),
+                        Some(Reason::Invalid | Reason::HolderMismatch | Reason::Unidentified)
+                    ) =>
             {
                 tries -= 1;
                 crate::process::sleep_ms(1);
@@ -224,26 +337,7 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
             ino: (0, 0),
         });
     };
-    let lock = |r: Reason| Error::check(Op::Lock, r);
-    let state = match sys::lock_holder(file.as_fd()).op(Op::Lock)? {
-        // Unlocked: stale, whatever pid it names — imp's own or its parent's included
-        // (pids repeat after a reboot and in containers). A lock imp itself holds is
-        // reported (F_OFD_GETLK), so this is never imp's own pidfile.
-        LockHolder::None => State::Stale,
-        LockHolder::Read(0) | LockHolder::Write(0) => return Err(lock(Reason::Outside)),
-        // An open file description lock, which has no pid: not a daemon imp started.
-        LockHolder::Read(-1) | LockHolder::Write(-1) => return Err(lock(Reason::Unidentified)),
-        LockHolder::Read(pid) => return Err(lock(Reason::ReadLocked).with_id(pid as u32)),
-        LockHolder::Write(holder) => {
-            let pid = read_pid(file.as_fd())?;
-            if holder as u32 != pid {
-                return Err(lock(Reason::HolderMismatch).with_id(holder as u32));
-            }
-            State::Running(
-                Pid::from_raw(pid as i32).ok_or(Error::check(Op::Read, Reason::Invalid))?,
-            )
-        }
-    };
+    let state = state(file.as_fd(), file_ino)?;
     Ok(Probe {
         state,
         base: path.base,
@@ -261,8 +355,8 @@ impl Probe<'_> {
         let Some(file) = &self.file else {
             return Ok(false);
         };
-        Ok(sys::lock_holder(file.as_fd()).op(Op::Lock)?
-            == LockHolder::Write(pid.as_raw_nonzero().get()))
+        let pid = pid.as_raw_nonzero().get();
+        Ok(holder_of(file.as_fd(), IDENTITY)? == Some(pid) || holds(pid as u32, self.ino))
     }
 
     /// Removes the pidfile if nobody holds its lock and the name still names the file
@@ -282,7 +376,7 @@ impl Probe<'_> {
         if file_ino != self.ino {
             return Ok(false);
         }
-        match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
+        match exclude(file.as_fd()) {
             Ok(()) => {}
             Err(Errno::AGAIN | Errno::ACCESS) => return Ok(false),
             Err(e) => return Err(Error::sys(Op::Remove, e)),
@@ -305,8 +399,8 @@ fn unlink_if_same(dir: BorrowedFd<'_>, base: &CStr, file: &OwnedFd) -> Result<()
     Ok(())
 }
 
-/// The daemon's lock on its pidfile. Not `Clone`: there is exactly one fd holding it,
-/// and closing any other fd of the file would silently drop the lock.
+/// The daemon's lock on its pidfile, through exactly one fd: not `Clone`, and closing
+/// any other fd of the file in this process would drop its POSIX part.
 pub struct Lock {
     file: OwnedFd,
 }
@@ -317,7 +411,7 @@ static_assertions::assert_not_impl_any!(Lock: Clone, Copy);
 const CREATE_TRIES: usize = 8;
 
 /// Opens or creates the pidfile, moves its fd to its final number (`>= min_fd`), and
-/// takes the write lock. Never truncates before the lock is held; a running daemon's
+/// takes the whole file's write lock (so one start wins). Never truncates before the lock is held; a running daemon's
 /// pidfile is never modified (`AlreadyRunning` with its pid instead).
 pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lock, Error> {
     for _ in 0..CREATE_TRIES {
@@ -351,11 +445,12 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
                 }
             }
         };
-        match rustix::fs::fcntl_lock(&file, FlockOperation::NonBlockingLockExclusive) {
+        match exclude(file.as_fd()) {
             Ok(()) => {}
             Err(Errno::AGAIN | Errno::ACCESS) => {
-                let holder = match sys::lock_holder(file.as_fd()) {
-                    Ok(LockHolder::Write(p) | LockHolder::Read(p)) => p as u32,
+                // The winner may still be writing its pid: let it settle.
+                let holder = match settled(|| state(file.as_fd(), st.id)) {
+                    Ok(State::Running(p)) => p.as_raw_nonzero().get() as u32,
                     _ => 0,
                 };
                 return Err(Error::check(Op::Lock, Reason::AlreadyRunning).with_id(holder));
@@ -377,9 +472,7 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
 /// between creating and writing it leaves (an empty file is never a valid pidfile).
 fn discard_empty(dir: BorrowedFd<'_>, base: &CStr) {
     if let Ok(Some((f, _))) = open_existing(dir, base, OFlags::RDWR) {
-        if fd::read_head(f.as_fd(), &mut [0; 1]) == Ok(0)
-            && rustix::fs::fcntl_lock(&f, FlockOperation::NonBlockingLockExclusive).is_ok()
-        {
+        if fd::read_head(f.as_fd(), &mut [0; 1]) == Ok(0) && exclude(f.as_fd()).is_ok() {
             let _ = unlink_if_same(dir, base, &f);
         }
     }
@@ -408,6 +501,37 @@ impl Lock {
             return Err(Error::sys(Op::Write, Errno::NOSPC));
         }
         Ok(())
+    }
+
+    /// Trades the writable fd for a read-only one holding the daemon's two read locks
+    /// (the module's doc): the daemon can then neither rewrite its pidfile nor lose its
+    /// liveness by closing another fd of it. The new fd is `>= min_fd` too. On a kernel
+    /// without OFD locks the writable fd and its POSIX write lock stay.
+    pub fn hold_read_only(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        base: &CStr,
+        min_fd: i32,
+    ) -> Result<(), Error> {
+        // The downgrade keeps the whole file locked against other starts: no gap.
+        match sys::set_lock(self.file.as_fd(), LockKind::FileRead, WHOLE) {
+            Err(Errno::INVAL) => return Ok(()),
+            r => r.op(Op::Lock)?,
+        }
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let r = fd::openat(dir, base, flags, Mode::empty()).op(Op::Lock)?;
+        if fd::meta(r.as_fd(), c"").op(Op::Lock)?.id != self.file_id()? {
+            // Renamed meanwhile, in a directory only root or the caller can write.
+            return Err(Error::sys(Op::Lock, Errno::STALE));
+        }
+        sys::set_lock(r.as_fd(), LockKind::FileRead, LIVENESS).op(Op::Lock)?;
+        // The writable fd closed (its number free again), the read-only one moved to
+        // the lowest number `>= min_fd`, both before the POSIX lock: closing an fd of
+        // the file after it would drop it.
+        self.file = r;
+        self.file = rustix::io::fcntl_dupfd_cloexec(&self.file, min_fd).op(Op::Lock)?;
+        sys::set_lock(self.file.as_fd(), LockKind::ProcessRead, IDENTITY).op(Op::Lock)
     }
 
     /// Removes the pidfile (on a failed start), if the name still names our file.

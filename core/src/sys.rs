@@ -2,7 +2,8 @@
 //! imports nothing of imp's).
 //!
 //! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
-//! two syscalls rustix 0.38 lacks, `fcntl(F_OFD_GETLK)` (`F_GETLK`) and `close_range`,
+//! syscalls rustix 0.38 lacks, byte-range and open file description record locks
+//! (`fcntl` `F_OFD_SETLK`, `F_OFD_GETLK`, `F_SETLK`, `F_GETLK`) and `close_range`,
 //! through the `syscalls` crate, with two more that rustix makes wrongly for imp:
 //! `setgroups32` on 32-bit ARM and `rt_sigaction` without an old action (qemu-user on
 //! MIPS); the calls that act on an fd by number (closing, probing, the standard
@@ -312,71 +313,92 @@ pub(crate) fn set_groups(gids: &[Gid]) -> Result<(), Errno> {
     }
 }
 
-/// A record lock as `F_OFD_GETLK` (or `F_GETLK`) reports it.
+/// A lock to take: who owns it and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LockHolder {
-    /// Nobody holds a conflicting lock.
-    None,
-    /// A process holds a write lock (pid 0: outside this PID namespace; -1: an open
-    /// file description lock, which has no pid).
-    Write(i32),
-    /// A process holds a read lock (the pid as for `Write`).
-    Read(i32),
+pub(crate) enum LockKind {
+    /// A write lock of the open file description (`F_OFD_SETLK`, Linux 3.15+): it lives
+    /// while any fd of that description is open, in any process.
+    FileWrite,
+    /// A read lock of the open file description.
+    FileRead,
+    /// A POSIX read lock of the process (`F_SETLK`): it dies when the process closes
+    /// *any* fd of the file, and a child does not inherit it; `F_GETLK` names its pid.
+    ProcessRead,
+    /// A POSIX write lock of the process.
+    ProcessWrite,
 }
 
-/// `fcntl(fd, F_OFD_GETLK)`—Who would stop us from write-locking the whole file?
-///
-/// Asked as an open file description, the kernel reports POSIX locks with their pid,
-/// this process's own included — plain `F_GETLK` hides those, so a pidfile imp itself
-/// holds locked (inherited, `imp run -p P -- imp stop -p P`) would look unlocked. Plain
-/// `F_GETLK` on kernels without OFD locks (`EINVAL`, before 3.15).
-///
-/// # References
-/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record
-///   locking", "Open file description locks")
-pub(crate) fn lock_holder(fd: BorrowedFd<'_>) -> Result<LockHolder, Errno> {
-    #[cfg(target_pointer_width = "64")]
-    use linux_raw_sys::general::{flock, F_GETLK as GETLK};
-    #[cfg(target_pointer_width = "32")]
-    use linux_raw_sys::general::{flock64 as flock, F_GETLK64 as GETLK};
-    use linux_raw_sys::general::{F_OFD_GETLK, F_UNLCK, F_WRLCK, SEEK_SET};
+/// The bytes `start..start + len` (`len` 0: to the end of the file, as it grows).
+pub(crate) type Bytes = (i64, i64);
+
+#[cfg(target_pointer_width = "64")]
+use linux_raw_sys::general::{flock, F_GETLK, F_SETLK};
+#[cfg(target_pointer_width = "32")]
+use linux_raw_sys::general::{flock64 as flock, F_GETLK64 as F_GETLK, F_SETLK64 as F_SETLK};
+use linux_raw_sys::general::{F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK};
+
+/// `fcntl(fd, cmd, &flock)` on one `struct flock` (`flock64` with `fcntl64` on 32-bit
+/// targets) for `bytes`; returns the struct as the kernel left it.
+fn fcntl_flock(fd: BorrowedFd<'_>, cmd: u32, l_type: u32, bytes: Bytes) -> Result<flock, Errno> {
     #[cfg(target_pointer_width = "64")]
     const NR: syscalls::Sysno = syscalls::Sysno::fcntl;
     #[cfg(target_pointer_width = "32")]
     const NR: syscalls::Sysno = syscalls::Sysno::fcntl64;
-
     let mut lk = flock {
-        l_type: F_WRLCK as _,
-        l_whence: SEEK_SET as _,
-        l_start: 0,
-        l_len: 0,
-        // Must be 0 for F_OFD_GETLK.
+        l_type: l_type as _,
+        l_whence: linux_raw_sys::general::SEEK_SET as _,
+        l_start: bytes.0 as _,
+        l_len: bytes.1 as _,
+        // Must be 0 for the OFD commands.
         l_pid: 0,
     };
-    let mut getlk = |cmd: u32| {
-        // SAFETY: both commands read and write exactly one `struct flock` (flock64 on
-        // 32-bit targets, matching fcntl64, F_GETLK64 and F_OFD_GETLK), which `lk` is,
-        // for the duration of the call.
-        unsafe {
-            syscalls::syscall3(
-                NR,
-                fd.as_raw_fd() as usize,
-                cmd as usize,
-                &mut lk as *mut flock as usize,
-            )
-        }
-    };
-    match getlk(F_OFD_GETLK) {
-        Err(syscalls::Errno::EINVAL) => getlk(GETLK),
-        r => r,
+    // SAFETY: these commands read (and the GETLK ones write) exactly one `struct flock`
+    // (flock64 on 32-bit targets, matching fcntl64 and the *64 and OFD commands), which
+    // `lk` is, for the duration of the call.
+    unsafe {
+        syscalls::syscall3(
+            NR,
+            fd.as_raw_fd() as usize,
+            cmd as usize,
+            &mut lk as *mut flock as usize,
+        )
     }
     .map_err(|e| Errno::from_raw_os_error(e.into_raw()))?;
-    Ok(match lk.l_type as u32 {
-        F_UNLCK => LockHolder::None,
-        F_WRLCK => LockHolder::Write(lk.l_pid),
-        // F_RDLCK (and anything else the kernel might say).
-        _ => LockHolder::Read(lk.l_pid),
-    })
+    Ok(lk)
+}
+
+/// `fcntl(fd, F_OFD_SETLK)` (or `F_SETLK`)—Takes or converts a lock on `bytes` without
+/// waiting (`EAGAIN` or `EACCES`: someone holds a conflicting one; `EINVAL` for an OFD
+/// lock: the kernel is older than 3.15).
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/fcntl.2.html) ("Advisory record
+///   locking", "Open file description locks")
+pub(crate) fn set_lock(fd: BorrowedFd<'_>, lock: LockKind, bytes: Bytes) -> Result<(), Errno> {
+    let (cmd, l_type) = match lock {
+        LockKind::FileWrite => (F_OFD_SETLK, F_WRLCK),
+        LockKind::FileRead => (F_OFD_SETLK, F_RDLCK),
+        LockKind::ProcessRead => (F_SETLK, F_RDLCK),
+        LockKind::ProcessWrite => (F_SETLK, F_WRLCK),
+    };
+    fcntl_flock(fd, cmd, l_type, bytes).map(|_| ())
+}
+
+/// `fcntl(fd, F_OFD_GETLK)`—Who would stop us from write-locking `bytes`? `None`:
+/// nobody; else the holder's pid: 0 when it is outside this PID namespace, -1 for an
+/// open file description lock, which has no pid.
+///
+/// Asked as an open file description, the kernel reports POSIX locks with their pid,
+/// this process's own included — plain `F_GETLK` hides those, so a pidfile imp itself
+/// holds locked (inherited, `imp run -p P -- imp stop -p P`) would look unlocked — and
+/// OFD locks of other descriptions as pid -1. Plain `F_GETLK` on kernels without OFD
+/// locks (`EINVAL`, before 3.15).
+pub(crate) fn lock_holder(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32>, Errno> {
+    let lk = match fcntl_flock(fd, F_OFD_GETLK, F_WRLCK, bytes) {
+        Err(Errno::INVAL) => fcntl_flock(fd, F_GETLK, F_WRLCK, bytes),
+        r => r,
+    }?;
+    Ok((lk.l_type as u32 != F_UNLCK).then_some(lk.l_pid))
 }
 
 /// `close_range(first, last, 0)`—Close every fd in `first..=last`.

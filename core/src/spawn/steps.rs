@@ -108,8 +108,8 @@ pub(crate) fn quiet_signals() -> Result<(), Error> {
     Ok(())
 }
 
-/// Step 3: locks the pidfile (by this process: the lock passes through exec on an fd
-/// above every kept fd), then writes the pid, then reports it.
+/// Step 3: locks the pidfile (by this process: the lock passes through exec on a
+/// read-only fd above every kept fd), then writes the pid, then reports it.
 pub(crate) fn take_pidfile(
     spec: &Spec<'_>,
     pidfile: PidfileAt<'_>,
@@ -119,8 +119,9 @@ pub(crate) fn take_pidfile(
     let lock = match pidfile {
         Some((dir, base)) => {
             let above = spec.keep_fds.iter().copied().max().unwrap_or(2).max(2) + 1;
-            let lock = pidfile::create_locked(dir, base, above)?;
-            if let Err(e) = lock.write_pid(pid.as_raw_nonzero().get() as u32) {
+            let mut lock = pidfile::create_locked(dir, base, above)?;
+            let held = lock.write_pid(pid.as_raw_nonzero().get() as u32);
+            if let Err(e) = held.and_then(|()| lock.hold_read_only(dir, base, above)) {
                 let _ = lock.remove(dir, base);
                 return Err(e);
             }
