@@ -163,9 +163,13 @@ options! {
 }
 
 impl Opt {
-    /// Options of SPEC §2 that this build does not have yet.
+    /// Options of SPEC §2 that this build does not have (yet, or without their
+    /// cargo feature).
     const fn not_yet(self) -> bool {
         (self as u8) >= Opt::ReadyFd as u8
+            || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
+            || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
+            || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
     }
 
     /// Whether `action` accepts this option.
@@ -267,7 +271,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         }
         let (opt, inline) = lookup(arg).ok_or(usage("unknown option", Some(arg)))?;
         if opt.not_yet() {
-            return Err(usage("option not supported by this build yet", Some(arg)));
+            return Err(usage("option not supported by this build", Some(arg)));
         }
         if !opt.allowed(act) {
             return Err(usage("option not accepted by this command", Some(arg)));
@@ -341,7 +345,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Timeout => return parse::duration_ms(vb).map(|t| c.timeout_ms = t).is_some(),
         // Checked here so a bad schedule is a usage error before anything is done; the
         // signal a bare number means is the final --signal (see `schedule`).
-        Opt::Retry => {
+        Opt::Retry if cfg!(feature = "retry") => {
             c.retry = Some(v);
             return parse::schedule(vb, Signal::Term).is_some();
         }
@@ -362,11 +366,22 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
 }
 
 impl Command {
+    /// `--dry-run` (feature `dry-run`).
+    pub fn dry_run(&self) -> bool {
+        cfg!(feature = "dry-run") && self.dry_run
+    }
+
+    /// `--format kv` (feature `kv`).
+    pub fn kv(&self) -> bool {
+        cfg!(feature = "kv") && self.kv
+    }
+
     /// The stop schedule: `--retry`, else SIG/timeout/KILL/5 (or SIG/timeout with
     /// `--no-kill`).
     pub fn schedule(&self) -> Schedule {
         if let Some(s) = self
             .retry
+            .filter(|_| cfg!(feature = "retry"))
             .and_then(|r| parse::schedule(r.to_bytes(), self.stop_signal))
         {
             return s;

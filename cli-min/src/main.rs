@@ -33,12 +33,12 @@ mod code {
     pub const NOT_RUNNING: i32 = 7;
 }
 
-const HELP: &str = "\
-usage: imp start|restart -p PIDFILE [OPTIONS] -- PROGRAM [ARG]...
-       imp stop -p PIDFILE [-s SIG] [-t SECS | -R SCHEDULE] [--no-kill] [--process-group]
-       imp status -p PIDFILE [--format text|kv]
-       imp signal -p PIDFILE SIGNAL
-       imp run [-p PIDFILE] [OPTIONS] -- PROGRAM [ARG]...
+/// `--help`: the usage lines, and with the `long-help` feature the options, the stop
+/// schedule and the exit codes.
+const HELP: &str = if cfg!(feature = "long-help") {
+    concat!(
+        usage_lines!(),
+        "\
 options: -u/--user USER[:GROUP] -g/--group GROUP -d/--chdir DIR (/) -r/--chroot DIR
   -m/--umask OCTAL (022) -o/--output FILE --stdout FILE --stderr FILE (/dev/null)
   -k/--keep-fd N -e/--env NAME=VALUE --clear-env -N/--nice N -n/--name NAME
@@ -47,7 +47,24 @@ stop: -s TERM, then -t 10 s, then KILL and 5 s; -R as dpkg: TERM/30/KILL/5
 exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
   5 not executable, 6 unsafe pidfile, 7 not running; status: 0 running,
   1 stale pidfile, 3 stopped, 4 unknown
-";
+"
+    )
+} else {
+    usage_lines!()
+};
+
+macro_rules! usage_lines {
+    () => {
+        "\
+usage: imp start|restart -p PIDFILE [OPTIONS] -- PROGRAM [ARG]...
+       imp stop -p PIDFILE [-s SIG] [-t SECS | -R SCHEDULE] [--no-kill] [--process-group]
+       imp status -p PIDFILE [--format text|kv]
+       imp signal -p PIDFILE SIGNAL
+       imp run [-p PIDFILE] [OPTIONS] -- PROGRAM [ARG]...
+"
+    };
+}
+use usage_lines;
 
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.
 #[inline(always)] // folded into _start: -48 B
@@ -228,7 +245,7 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         Cause::Reason(r @ (Reason::Owner | Reason::DirOwner | Reason::LinkOwner)) => {
             l.str(r.as_str()).str(" ").num(e.uid().unwrap_or(0));
         }
-        Cause::Reason(r @ (Reason::HolderMismatch)) => {
+        Cause::Reason(r @ Reason::HolderMismatch) => {
             l.str(r.as_str()).str(" ").num(e.pid().map_or(0, raw));
         }
         cause => cause_text(&mut l, cause),
@@ -265,13 +282,13 @@ fn status(cmd: &Command) -> i32 {
     let (text, kv, code) = match control::status(pidfile(cmd)) {
         Ok(State::Running(pid)) => {
             let mut l = Line::new();
-            if cmd.kv {
+            if cmd.kv() {
                 l.str("state=running pid=");
             } else {
                 l.str("running (pid ");
             }
             l.num(pid.as_raw_nonzero().get() as u32);
-            if !cmd.kv {
+            if !cmd.kv() {
                 l.str(")");
             }
             l.emit(log::stdout());
@@ -284,19 +301,19 @@ fn status(cmd: &Command) -> i32 {
         ),
         Ok(State::Absent) => ("not running\n", "state=stopped\n", code::STATUS_STOPPED),
         Err(e) => {
-            if cmd.kv {
+            if cmd.kv() {
                 out(b"state=unknown\n");
             }
             return fail(cmd, &e);
         }
     };
-    out(if cmd.kv { kv } else { text }.as_bytes());
+    out(if cmd.kv() { kv } else { text }.as_bytes());
     code
 }
 
 fn stop(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
-    if cmd.dry_run {
+    if cmd.dry_run() {
         let mut l = Line::new();
         l.str("would stop the daemon holding ")
             .path(p.to_bytes())
@@ -439,7 +456,7 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     if let Err(e) = spec(cmd, &mut s) {
         return fail(cmd, &e);
     }
-    if cmd.dry_run {
+    if cmd.dry_run() {
         return dry_run(cmd, &s);
     }
     if cmd.action == Action::Run {

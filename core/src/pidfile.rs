@@ -8,8 +8,8 @@
 //! The locks (docs/CLI-CONTRACT.md, "Pidfile locks"): a start takes an open file
 //! description (OFD) write lock on the whole file (one start wins), writes the pid, and
 //! leaves the daemon one *read-only* fd — it cannot rewrite its pidfile — holding a
-//! POSIX read lock on byte 0 ([`IDENTITY`]: `F_OFD_GETLK` names its pid) and an OFD read
-//! lock on byte 1 ([`LIVENESS`]: it survives the program closing another fd of the
+//! POSIX read lock on byte 0 (the identity: `F_OFD_GETLK` names its pid) and an OFD read
+//! lock on byte 1 (the liveness: it survives the program closing another fd of the
 //! file, and a fork whose parent exits, where the POSIX lock dies; `/proc` then says
 //! whether the pid the content names holds it). A removal takes the OFD write lock on
 //! the whole file again, so it never succeeds while a daemon holds either lock. Kernels

@@ -74,14 +74,17 @@ waitdead() {
 # kv PREFIX FILE: print FILE's key=value lines as PREFIX.key=value.
 kv() { sed "s/^/$1./" "$2" 2>>"$H/harness.err"; }
 
-# lockholder FILE: pid holding a POSIX lock on FILE's inode ("TYPE PID"), or "none".
+# lockholder FILE: every lock on FILE's inode, sorted, comma-separated, each as
+# "KIND-MODE PID START-END" (e.g. "OFDLCK-READ -1 1-1,POSIX-READ 42 0-0" for a daemon
+# imp started, "POSIX-WRITE 42 0-EOF" for a whole-file write lock), or "none".
 lockholder() {
-    local d ino maj min id
+    local d ino maj min id l
     d=$(stat -c %d "$1" 2>>"$H/harness.err") || { echo none; return; }
     ino=$(stat -c %i "$1")
     maj=$(( (d >> 8) & 0xfff )); min=$(( (d & 0xff) | ((d >> 12) & 0xfff00) ))
     id=$(printf '%02x:%02x:%s' $maj $min $ino)
-    awk -v id="$id" '$2 != "->" && $6 == id { print $2 "-" $4 " " $5; f=1 } END { if (!f) print "none" }' /proc/locks
+    l=$(awk -v id="$id" '$2 != "->" && $6 == id { print $2 "-" $4 " " $5 " " $7 "-" $8 }' /proc/locks | sort | paste -sd, -)
+    echo "${l:-none}"
 }
 
 # nprocs PATTERN: number of live processes whose command line contains PATTERN.

@@ -44,6 +44,23 @@ pub fn imp_bin() -> PathBuf {
     reachable(&std::fs::canonicalize(&p).unwrap_or(p))
 }
 
+/// The `--no-default-features` build beside [`imp_bin`]'s (`imp-minimal`, which
+/// `cargo xtask dist` builds with every `imp`).
+pub fn imp_minimal_bin() -> PathBuf {
+    let p = match std::env::var_os("IMP_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => host_dist_bin(),
+    };
+    let p = p.with_file_name("imp-minimal");
+    if !p.is_file() {
+        panic!(
+            "{} not found: `cargo xtask dist` builds it beside imp",
+            p.display()
+        );
+    }
+    reachable(&std::fs::canonicalize(&p).unwrap_or(p))
+}
+
 /// `p`, or a copy of it that every user can run: the tests run imp and tdaemon as
 /// other users (`-u`, setpriv), which cannot reach a checkout below a private
 /// directory (`/root` is 0700). The copy goes to `<sandbox root>/bin/` under a name
@@ -781,6 +798,43 @@ impl Outcome {
     }
 }
 
+/// Whether the ELF file at `path` is a static executable: no `PT_INTERP` (no dynamic
+/// loader) and no `PT_DYNAMIC` program header.
+pub fn is_static_elf(path: &Path) -> bool {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    fn no_loader<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> bool {
+        let Ok(h) = H::parse(data) else { return false };
+        let Ok(e) = h.endian() else { return false };
+        let Ok(phs) = h.program_headers(e, data) else {
+            return false;
+        };
+        !phs.is_empty()
+            && phs.iter().all(|p| {
+                let t = p.p_type(e);
+                t != object::elf::PT_INTERP && t != object::elf::PT_DYNAMIC
+            })
+    }
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    match object::FileKind::parse(&*data) {
+        Ok(object::FileKind::Elf32) => {
+            no_loader::<object::elf::FileHeader32<object::Endianness>>(&data)
+        }
+        Ok(object::FileKind::Elf64) => {
+            no_loader::<object::elf::FileHeader64<object::Endianness>>(&data)
+        }
+        _ => false,
+    }
+}
+
+/// The locks `lockholder` (tests/sh/prelude.sh) shows for a daemon imp started with pid
+/// `pid`: a POSIX read lock on byte 0 (its identity) and an OFD read lock on byte 1
+/// (its liveness), both through one read-only fd (docs/CLI-CONTRACT.md).
+pub fn daemon_locks(pid: impl std::fmt::Display) -> String {
+    format!("OFDLCK-READ -1 1-1,POSIX-READ {pid} 0-0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -838,35 +892,5 @@ mod tests {
         assert_eq!(k.target, Some(35));
         assert_eq!(k.sig, "0");
         assert_eq!(k.ret, Some(-1));
-    }
-}
-
-/// Whether the ELF file at `path` is a static executable: no `PT_INTERP` (no dynamic
-/// loader) and no `PT_DYNAMIC` program header.
-pub fn is_static_elf(path: &Path) -> bool {
-    use object::read::elf::{FileHeader, ProgramHeader};
-    fn no_loader<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> bool {
-        let Ok(h) = H::parse(data) else { return false };
-        let Ok(e) = h.endian() else { return false };
-        let Ok(phs) = h.program_headers(e, data) else {
-            return false;
-        };
-        !phs.is_empty()
-            && phs.iter().all(|p| {
-                let t = p.p_type(e);
-                t != object::elf::PT_INTERP && t != object::elf::PT_DYNAMIC
-            })
-    }
-    let Ok(data) = std::fs::read(path) else {
-        return false;
-    };
-    match object::FileKind::parse(&*data) {
-        Ok(object::FileKind::Elf32) => {
-            no_loader::<object::elf::FileHeader32<object::Endianness>>(&data)
-        }
-        Ok(object::FileKind::Elf64) => {
-            no_loader::<object::elf::FileHeader64<object::Endianness>>(&data)
-        }
-        _ => false,
     }
 }

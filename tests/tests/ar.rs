@@ -125,6 +125,46 @@ fn ar_help_and_version() {
     o.expect_out("v", 0, &["imp"]);
 }
 
+/// The `--no-default-features` build (SPEC §1.2: start, stop, restart, status, signal,
+/// run) refuses the options of the default features with a usage error (2) naming
+/// them, does nothing, and its `--help` is the usage lines; the default build has them.
+#[test]
+fn ar_minimal_build_refuses_feature_options() {
+    let min = imp_tests::imp_minimal_bin();
+    let o = sandbox("ar-min").run(&format!(
+        r#"
+        M={min}
+        r dry $M start --dry-run -p $T/d.pid -- /bin/sleep 100
+        r kv $M status -p $T/d.pid --format kv
+        r retry $M stop -p $T/d.pid -R TERM/1/KILL/1
+        r help $M --help
+        r st $M status -p $T/d.pid
+        r fstart $M start -p $T/e.pid -- /bin/sleep 100
+        r fstop $M stop -p $T/e.pid -t 1
+        r full $IMP --help
+        echo "d.exists=$([ -e $T/d.pid ] && echo yes || echo no)"
+        "#,
+        min = min.display()
+    ));
+    for (k, opt) in [("dry", "--dry-run"), ("kv", "--format"), ("retry", "-R")] {
+        o.expect(
+            k,
+            2,
+            &[&format!("option not supported by this build '{opt}'")],
+        );
+    }
+    o.expect_out("help", 0, &["usage: imp start", "imp run"]);
+    o.check(
+        !o.out("help").contains("exit:"),
+        "short help in the minimal build",
+    );
+    o.expect_out("full", 0, &["exit:", "-R as dpkg"]);
+    o.expect_out("st", 3, &["not running"]);
+    o.expect("fstart", 0, &["started (pid"]);
+    o.expect("fstop", 0, &["stopped (pid"]);
+    o.expect_eq("d.exists", "no");
+}
+
 /// Fixed buffers: a long (valid) pidfile path, program path, argument list and
 /// environment are handled whole, or refused with a message; never truncated into
 /// another path.

@@ -286,6 +286,131 @@ fn f14_closed_output_pipe() {
     o.expect_eq("alive", "no");
 }
 
+/// F3: the daemon's fd on its pidfile is read-only: a daemon (root or `-u`) that tries
+/// to rewrite its pidfile through it fails, and `stop` still stops it.
+#[test]
+fn f3_daemon_cannot_rewrite_its_pidfile() {
+    let o = sandbox("f3").run(
+        r#"
+        add_user app 2000 2000 /
+        for who in root app; do
+            u=""; [ $who = app ] && u="-u app"
+            r $who.start $IMP start -p $T/$who.pid $u -- /bin/sh -c '
+                for n in 3 4 5 6 7 8 9; do echo 1 >&$n && echo "wrote=$n"; done 2>/dev/null >'$OUT/$who.try'
+                [ $(id -u) = 0 ] || { echo 99999999999 > '$T/$who.pid'; } 2>/dev/null && echo reopened=yes >>'$OUT/$who.try'
+                echo done >>'$OUT/$who.try'; exec sleep 1000'
+            waitfile $OUT/$who.try; sleep 0.1
+            echo "$who.try=$(esc $OUT/$who.try)"
+            echo "$who.content=$(cat $T/$who.pid)"
+            pid=$(cat $T/$who.pid)
+            for f in /proc/$pid/fd/*; do
+                [ "$(readlink $f)" = $T/$who.pid ] && echo "$who.flags=$(sed -n 's/^flags:\s*//p' /proc/$pid/fdinfo/${f##*/})"
+            done
+            r $who.stop $IMP stop -p $T/$who.pid
+        done
+        "#,
+    );
+    for who in ["root", "app"] {
+        o.expect(&format!("{who}.start"), 0, &["started"]);
+        let pid = o.get(&format!("{who}.content")).to_string();
+        o.check(
+            !o.get(&format!("{who}.try")).contains("wrote="),
+            "no write through any fd",
+        );
+        // O_RDONLY (and O_LARGEFILE on some targets): the access mode bits are 0.
+        let flags = i64::from_str_radix(o.get(&format!("{who}.flags")), 8).unwrap_or(-1);
+        o.check(flags >= 0 && flags & 3 == 0, "the pidfile fd is read-only");
+        o.expect(
+            &format!("{who}.stop"),
+            0,
+            &[&format!("stopped (pid {pid})")],
+        );
+    }
+    // Root can reopen its pidfile and rewrite it (as sshd does); that is F8 (a)'s case.
+    o.check(
+        !o.get("app.try").contains("reopened"),
+        "app cannot reopen root's pidfile",
+    );
+}
+
+/// F8 (a) and (b): the lock's liveness survives the program opening and closing its own
+/// pidfile (read, or rewritten with its own pid as sshd and nginx do), and a program
+/// that forks and lets its parent exit: when the pidfile names the process that holds
+/// the lock (it wrote its own pid, or never changed), status, stop and a second start
+/// all find it; stop signals only it and removes the pidfile. When it names no holder
+/// (the parent that exited), the daemon is never lost: status says it cannot be
+/// identified (4), a start refuses (6) and makes no second one, stop refuses (6) and
+/// signals nothing.
+#[test]
+fn f8_lock_survives_close_and_fork() {
+    let o = sandbox("f8").run(
+        r#"
+        r a.start $IMP start -p $T/a.pid -- /bin/sh -c 'cat '$T/a.pid' >/dev/null; exec sleep 1000'
+        r w.start $IMP start -p $T/w.pid -- /bin/sh -c 'echo $$ > '$T/w.pid'; exec sleep 1000'
+        r n.start $IMP start -p $T/n.pid -- /bin/sh -c '/bin/sh -c "echo \$\$ > '$T/n.pid'; exec sleep 1002" & sleep 0.2; exit 0'
+        r b.start $IMP start -p $T/b.pid -- /bin/sh -c '(exec sleep 1001 &); exit 0'
+        sleep 0.5
+        for d in a w n b; do
+            echo "$d.content=$(cat $T/$d.pid)"
+            r $d.status $IMP status -p $T/$d.pid
+            r $d.again $IMP start -p $T/$d.pid -- /bin/sleep 1003
+        done
+        echo "b.real=$(pgrep -f '^sleep 1001')"
+        echo "n.real=$(pgrep -f '^sleep 1002')"
+        for d in a w n b; do
+            r $d.stop spy $IMP stop -p $T/$d.pid
+            echo "$d.exists=$([ -e $T/$d.pid ] && echo yes || echo no)"
+        done
+        echo "b.alive=$(alive $(pgrep -f '^sleep 1001'))"
+        echo "second=$(nprocs '^/bin/sleep 1003$')"
+        pkill -f '^sleep 1001'
+        echo "sleepers=$(nprocs '^sleep 100[0-2]$')"
+        "#,
+    );
+    for (d, key) in [("a", "a.content"), ("w", "w.content"), ("n", "n.real")] {
+        let pid = o.int(key);
+        o.expect(&format!("{d}.start"), 0, &["started"]);
+        o.expect_out(
+            &format!("{d}.status"),
+            0,
+            &[&format!("running (pid {pid})")],
+        );
+        o.expect(
+            &format!("{d}.again"),
+            0,
+            &[&format!("already running (pid {pid})")],
+        );
+        o.expect(&format!("{d}.stop"), 0, &[&format!("stopped (pid {pid})")]);
+        o.expect_eq(&format!("{d}.exists"), "no");
+    }
+    o.expect_eq("n.content", o.get("n.real"));
+    o.expect("b.start", 0, &["started"]);
+    o.expect(
+        "b.status",
+        4,
+        &["lock held by a process that cannot be identified"],
+    );
+    o.expect(
+        "b.again",
+        6,
+        &["lock held by a process that cannot be identified"],
+    );
+    o.expect(
+        "b.stop",
+        6,
+        &["lock held by a process that cannot be identified"],
+    );
+    o.expect_eq("b.exists", "yes");
+    o.expect_eq("b.alive", "yes");
+    o.expect_eq("second", "0");
+    o.expect_eq("sleepers", "0");
+    let pids: Vec<i64> = ["a.content", "w.content", "n.real"]
+        .iter()
+        .map(|k| o.int(k))
+        .collect();
+    o.assert_signals_only_to(&pids);
+}
+
 /// F4: an *unlocked* pidfile naming imp's parent (or imp itself, by pid reuse) is
 /// stale like any other unlocked pidfile — after a reboot or in a container pids
 /// repeat — and is never a reason to refuse; nothing is signalled.

@@ -128,7 +128,7 @@ fn lockholder_and_tdaemon_dump() {
         "#,
     );
     let pid = o.int("d.pid");
-    o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
+    o.expect_eq("holder", &format!("POSIX-WRITE {pid} 0-EOF"));
     o.expect_eq("none", "none");
     o.expect_eq("u.Uid", "1000 1000 1000 1000");
     o.expect_eq("u.try_setuid0", "EPERM");

@@ -64,7 +64,7 @@ fn ld_concurrent_starts_one_daemon() {
     o.expect_eq("n", "1");
     let content = o.get("content");
     o.expect_eq("pids", content);
-    o.expect_eq("holder", &format!("POSIX-WRITE {content}"));
+    o.expect_eq("holder", &daemon_locks(content));
 }
 
 /// LD-03 (scaled: 50 services): stop 25 of them concurrently under one KILLSPY; each
@@ -217,7 +217,7 @@ fn ld_concurrent_start_rounds() {
             started=$(cat $H/c*.err | grep -c 'started (pid')
             if [ "$ok" != 10 ] || [ "$started" != 1 ]; then
                 bad=$((bad + 1))
-                echo "round.$round=ok $ok started $started: $(cat $H/c*.err | grep -v -e 'started (pid' -e 'already running' | head -2 | tr '\n' '|')"
+                for i in $(seq 10); do echo "round.$round.$i=$(cat $H/c$i.rc) $(cat $H/c$i.err)"; done
             fi
             $IMP stop -p $T/c.pid 2>>$H/log
             echo "left.$round=$(nprocs "^$TDAEMON --sleep")"

@@ -59,7 +59,7 @@ fn locked(name: &str, fmts: &[&str]) -> Outcome {
         );
     }
     o.expect_eq("alive", "yes");
-    o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
+    o.expect_eq("holder", &daemon_locks(pid));
     o.expect_eq("term", "no");
     o.assert_no_signals();
     o

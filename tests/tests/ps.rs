@@ -324,17 +324,18 @@ fn ps09_fallback_without_pidfd() {
     o.assert_signals_only_to(&[pid]);
 }
 
-/// SPEC §3: a read lock on the pidfile, or a write-lock holder that contradicts the
-/// content, is reported as insecure; nothing is signalled.
+/// SPEC §3 (as docs/CLI-CONTRACT.md's lock protocol amends it): a lock holder that
+/// contradicts the content — a read lock (the daemon's own kind since issue 8's F3) or
+/// a write lock — is reported as insecure; nothing is signalled.
 #[test]
 fn ps_read_lock_or_contradicting_holder_is_insecure() {
     let o = sandbox("ps-holder").run(
         r#"
         sleep 1000 & A=$!
-        # (1) read lock held by a helper, content = the helper's pid
+        # (1) read lock held by a helper, content names another live process A
         $TDAEMON --lock-read $T/r.pid --dump $OUT/r.dump --sleep 1000 &
         waitfile $OUT/r.dump
-        printf '%s\n' $(dpid r) > $T/r.pid
+        printf '%s\n' $A > $T/r.pid
         r rstatus spy $IMP status -p $T/r.pid
         r rstop spy $IMP stop -p $T/r.pid
         r rsignal spy $IMP signal -p $T/r.pid TERM

@@ -35,7 +35,8 @@ fn assert_fds(o: &Outcome, prefix: &str, kept: &[i64], pidfile: &str) -> i64 {
         &format!("{prefix}: pidfile fd {l} above every kept fd"),
     );
     o.expect_eq(&format!("{prefix}.fd.{l}"), pidfile);
-    o.expect_eq(&format!("{prefix}.fdmode.{l}"), "rw");
+    // Read-only: the daemon cannot rewrite its pidfile (issue 8, F3).
+    o.expect_eq(&format!("{prefix}.fdmode.{l}"), "r");
     l
 }
 
@@ -73,7 +74,7 @@ fn sp_start_status_stop_and_daemon_state() {
         ],
     );
     o.expect_eq("hex", o.get("want"));
-    o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
+    o.expect_eq("holder", &daemon_locks(pid));
     o.expect_eq("mode", "644 0 0");
     o.expect_eq("d.ppid_now", "1");
     o.check(o.int("d.sid") != pid, "not a session leader (double fork)");
@@ -541,7 +542,7 @@ fn sp_run_execs_in_place() {
     );
     let rp = o.int("rp");
     o.expect_eq("r.pid", &rp.to_string());
-    o.expect_eq("holder", &format!("POSIX-WRITE {rp}"));
+    o.expect_eq("holder", &daemon_locks(rp));
     o.expect_eq("content", &rp.to_string());
     o.expect_out("st", 0, &[&format!("running (pid {rp})")]);
     o.expect("stop", 0, &["stopped"]);
@@ -703,7 +704,7 @@ fn sp_keep_fd_does_not_drop_the_lock() {
     let pid = o.int("d.pid");
     let t = o.get("T").to_string();
     assert_fds(&o, "d", &[3, 4, 5, 6], &format!("{t}/d.pid"));
-    o.expect_eq("holder", &format!("POSIX-WRITE {pid}"));
+    o.expect_eq("holder", &daemon_locks(pid));
     o.expect_out("st", 0, &[&format!("running (pid {pid})")]);
     o.expect("again", 0, &["already running"]);
 }
@@ -811,7 +812,7 @@ fn sp_run_with_user_keeps_stdio() {
     let rp = o.int("rp");
     o.expect_eq("r.pid", &rp.to_string());
     o.expect_eq("r.Uid", "65534 65534 65534 65534");
-    o.expect_eq("holder", &format!("POSIX-WRITE {rp}"));
+    o.expect_eq("holder", &daemon_locks(rp));
     o.expect_eq("out", "hello");
     o.expect_eq("stat", "644 0");
 }

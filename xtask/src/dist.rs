@@ -1,6 +1,7 @@
 //! `cargo xtask dist`: the static, libc-free `imp` for each target, at
 //! `target/dist/<triple>/imp` (stripped) next to `imp.unstripped` (with symbols, for
-//! `cargo xtask size`).
+//! `cargo xtask size`), and its `--no-default-features` build beside them as
+//! `imp-minimal` (SPEC §1.2: start, stop, restart, status, signal, run).
 //!
 //! Each build is `cargo build --release -p imp --target T` with the RUSTFLAGS of
 //! [`crate::targets`], into its own target dir (`target/imp` for the stable toolchain,
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::targets::{Target, Toolchain, TARGETS};
-use crate::util::{self, table, thousands};
+use crate::util::{self, table, thousands, Build};
 
 /// Which targets a command works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,11 +228,14 @@ fn build_dir(t: &Target) -> PathBuf {
 }
 
 /// One `cargo build` for targets that share toolchain, flags and target dir.
-fn cargo_build(p: &Probe, targets: &[&Target]) -> Result<(), String> {
+fn cargo_build(p: &Probe, targets: &[&Target], build: Build) -> Result<(), String> {
     let first = targets[0];
     let nightly = first.toolchain == Toolchain::NightlyBuildStd;
     let mut c = util::cargo(nightly.then_some(p.nightly.as_str()));
     c.args(["build", "--release", "-p", "imp"]);
+    if build == Build::Minimal {
+        c.arg("--no-default-features");
+    }
     for t in targets {
         c.args(["--target", t.triple]);
     }
@@ -319,7 +323,7 @@ fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
 }
 
 /// Copies the fresh build into `target/dist/<triple>/`, stripped and unstripped.
-fn publish(p: &mut Probe, t: &Target) -> Result<PathBuf, String> {
+fn publish(p: &mut Probe, t: &Target, build: Build) -> Result<PathBuf, String> {
     let built = build_dir(t).join(t.triple).join("release/imp");
     if !built.is_file() {
         return Err(format!(
@@ -327,7 +331,7 @@ fn publish(p: &mut Probe, t: &Target) -> Result<PathBuf, String> {
             built.display()
         ));
     }
-    let (bin, unstripped) = (util::dist_bin(t.triple), util::dist_unstripped(t.triple));
+    let (bin, unstripped) = (build.bin(t.triple), build.unstripped(t.triple));
     if let Some(dir) = bin.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -365,21 +369,29 @@ pub fn build(targets: &[&'static Target]) -> Vec<(&'static Target, Outcome)> {
             None => groups.push(vec![t]),
         }
     }
+    // The minimal build second: each build overwrites the one before in cargo's
+    // target dir, so each is published before the next.
     for group in groups {
-        let ok = cargo_build(&p, &group);
-        for t in &group {
-            // A failed group build is retried target by target, so each failure is
-            // pinned on the target that has it.
-            let result = match &ok {
-                Ok(()) => Ok(()),
-                Err(_) if group.len() > 1 => cargo_build(&p, &[t]),
-                Err(e) => Err(e.clone()),
-            };
-            let outcome = match result.and_then(|()| publish(&mut p, t)) {
-                Ok(bin) => Outcome::Built(bin),
-                Err(e) => Outcome::Failed(e),
-            };
-            if let Some(slot) = outcomes.iter_mut().find(|(u, _)| u.triple == t.triple) {
+        for build in Build::ALL {
+            let ok = cargo_build(&p, &group, build);
+            for t in &group {
+                let slot = outcomes.iter_mut().find(|(u, _)| u.triple == t.triple);
+                let Some(slot) = slot else { continue };
+                if matches!(slot.1, Some(Outcome::Failed(_))) {
+                    continue;
+                }
+                // A failed group build is retried target by target, so each failure
+                // is pinned on the target that has it.
+                let result = match &ok {
+                    Ok(()) => Ok(()),
+                    Err(_) if group.len() > 1 => cargo_build(&p, &[t], build),
+                    Err(e) => Err(e.clone()),
+                };
+                let outcome = match result.and_then(|()| publish(&mut p, t, build)) {
+                    Ok(bin) if build == Build::Default => Outcome::Built(bin),
+                    Ok(_) => continue,
+                    Err(e) => Outcome::Failed(format!("{} build: {e}", build.file())),
+                };
                 slot.1 = Some(outcome);
             }
         }

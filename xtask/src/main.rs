@@ -29,13 +29,15 @@ const HELP: &str = "\
 cargo xtask: build, check and test imp
 
   dist [--host|--all|--target T[,T..]] [--experimental] [--strict]
-        build the static imp into target/dist/<triple>/imp for every target this
+        build the static imp into target/dist/<triple>/imp, and its
+        --no-default-features build as imp-minimal beside it, for every target this
         machine can build (default: all; --host: just the host, fast), installing
         missing rustup pieces; prints sizes and what was skipped and why.
         --experimental adds big-endian MIPS (patched rustix); --strict fails on skips.
   size [--top N] [--target T]
-        size table of every binary in target/dist against SPEC §1.2's budget
-        (36 KiB, 48 KiB on MIPS32); fails past it, or if a binary is not static or has core::fmt/allocator symbols.
+        size table of every binary in target/dist against SPEC §1.2's budgets
+        (imp 48 KiB, 64 KiB on MIPS32; imp-minimal 36 KiB, 48 KiB on MIPS32); fails
+        past one, or if a binary is not static or has core::fmt/allocator symbols.
         Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]

@@ -13,25 +13,28 @@ use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader 
 use object::{Endianness, FileKind};
 
 use crate::targets::{Target, TARGETS};
-use crate::util::{self, table, thousands};
+use crate::util::{self, table, thousands, Build};
 
-/// The budget per target, in bytes of the stripped binary: SPEC §1.2's budget of the
-/// `--no-default-features` build (start, stop, restart, status, signal, run), the only
-/// build until cli-min grows features (respawn, the start-stop-daemon personality),
-/// whose default build then gets the 48 KiB budget.
+/// The budget per target, in bytes of the stripped binary (SPEC §1.2): the
+/// `--no-default-features` build (start, stop, restart, status, signal, run).
 pub const BUDGET: u64 = 36 * 1024;
 
-/// MIPS32's budget (SPEC §1.2). Its fixed 4-byte instructions, delay slots and
+/// MIPS32's budget of that build. Its fixed 4-byte instructions, delay slots and
 /// two-instruction address loads make imp's code ~1.35x x86_64's; MIPS16 crashes LLVM
 /// (compiler_builtins), microMIPS does not run on the 24Kc.
 pub const BUDGET_MIPS: u64 = 48 * 1024;
 
-/// The budget of one target.
-pub fn budget(t: &Target) -> u64 {
-    if t.arch == "mips" {
-        BUDGET_MIPS
-    } else {
-        BUDGET
+/// The default build's budget (every feature of cli-min), and MIPS32's.
+pub const BUDGET_DEFAULT: u64 = 48 * 1024;
+pub const BUDGET_DEFAULT_MIPS: u64 = 64 * 1024;
+
+/// The budget of one build of one target.
+pub fn budget(t: &Target, build: Build) -> u64 {
+    match (t.arch == "mips", build) {
+        (false, Build::Minimal) => BUDGET,
+        (true, Build::Minimal) => BUDGET_MIPS,
+        (false, Build::Default) => BUDGET_DEFAULT,
+        (true, Build::Default) => BUDGET_DEFAULT_MIPS,
     }
 }
 
@@ -211,20 +214,21 @@ fn forbidden(name: &str) -> Option<&'static str> {
 /// What was measured and found for one binary.
 pub struct Report {
     pub target: &'static Target,
+    pub build: Build,
     pub bytes: u64,
     pub text: u64,
     pub problems: Vec<String>,
 }
 
 /// Measures and checks the binary of one target (which must exist).
-pub fn check(t: &'static Target) -> Result<Report, String> {
-    let bin = util::dist_bin(t.triple);
+pub fn check(t: &'static Target, build: Build) -> Result<Report, String> {
+    let bin = build.bin(t.triple);
     let bytes = std::fs::metadata(&bin)
         .map_err(|e| format!("{}: {e}", bin.display()))?
         .len();
     let e = Binary::read(&bin)?;
     let mut problems = Vec::new();
-    let limit = budget(t);
+    let limit = budget(t, build);
     if bytes > limit {
         problems.push(format!(
             "{bytes} bytes is over the {limit}-byte budget by {}",
@@ -246,7 +250,7 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     if e.has_segment(elf::PT_DYNAMIC) {
         problems.push("has PT_DYNAMIC: it is dynamically linked".into());
     }
-    let unstripped = util::dist_unstripped(t.triple);
+    let unstripped = build.unstripped(t.triple);
     let full = Binary::read(&unstripped);
     if let Ok(f) = &full {
         if !f.needed.is_empty() {
@@ -291,6 +295,7 @@ pub fn check(t: &'static Target) -> Result<Report, String> {
     }
     Ok(Report {
         target: t,
+        build,
         bytes,
         text: full.as_ref().map_or(0, Binary::text_size),
         problems,
@@ -317,19 +322,27 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
     }
     let mut reports = Vec::new();
     let mut rows = Vec::new();
-    for t in candidates {
-        let r = check(t)?;
+    for (t, build) in candidates
+        .into_iter()
+        .flat_map(|t| Build::ALL.map(|b| (t, b)))
+    {
+        if build == Build::Minimal && !build.bin(t.triple).is_file() {
+            continue;
+        }
+        let r = check(t, build)?;
         let verdict = if r.problems.is_empty() {
             "ok".to_string()
         } else {
             "FAIL".to_string()
         };
+        let limit = budget(r.target, build);
         rows.push(vec![
             t.triple.to_string(),
+            build.file().to_string(),
             thousands(r.bytes),
             thousands(r.text),
-            thousands(budget(r.target)),
-            format!("{:.0}%", 100.0 * r.bytes as f64 / budget(r.target) as f64),
+            thousands(limit),
+            format!("{:.0}%", 100.0 * r.bytes as f64 / limit as f64),
             verdict,
             t.note.to_string(),
         ]);
@@ -338,7 +351,7 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
     println!(
         "\n{}",
         table(
-            &["target", "bytes", ".text", "budget", "used", "check", "note"],
+            &["target", "build", "bytes", ".text", "budget", "used", "check", "note"],
             &rows
         )
     );
@@ -347,7 +360,7 @@ pub fn run(only: Option<&[&'static Target]>) -> Result<Vec<Report>, String> {
     let mut failed = false;
     for r in &reports {
         for p in &r.problems {
-            println!("FAIL {}: {p}", r.target.triple);
+            println!("FAIL {} {}: {p}", r.target.triple, r.build.file());
             failed = true;
         }
     }

@@ -25,10 +25,42 @@ pub fn dist_bin(triple: &str) -> PathBuf {
 
 /// `target/dist/<triple>/imp.unstripped`: the same binary with its symbol table.
 pub fn dist_unstripped(triple: &str) -> PathBuf {
-    target_dir()
-        .join("dist")
-        .join(triple)
-        .join("imp.unstripped")
+    Build::Default.unstripped(triple)
+}
+
+/// Which build of imp (SPEC §1.2): the default one, with every cargo feature of
+/// cli-min, or the `--no-default-features` one (start, stop, restart, status, signal,
+/// run). Both are built by `dist` and measured by `size`; the tests run the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    Default,
+    Minimal,
+}
+
+impl Build {
+    /// Both, in table order.
+    pub const ALL: [Build; 2] = [Build::Default, Build::Minimal];
+
+    /// The file name in `target/dist/<triple>/`.
+    pub fn file(self) -> &'static str {
+        match self {
+            Build::Default => "imp",
+            Build::Minimal => "imp-minimal",
+        }
+    }
+
+    /// The stripped binary.
+    pub fn bin(self, triple: &str) -> PathBuf {
+        target_dir().join("dist").join(triple).join(self.file())
+    }
+
+    /// The unstripped copy beside it.
+    pub fn unstripped(self, triple: &str) -> PathBuf {
+        target_dir()
+            .join("dist")
+            .join(triple)
+            .join(format!("{}.unstripped", self.file()))
+    }
 }
 
 /// `cargo`: the one that runs xtask (`$CARGO`, which cargo sets for `cargo run` and
