@@ -411,8 +411,9 @@ static_assertions::assert_not_impl_any!(Lock: Clone, Copy);
 const CREATE_TRIES: usize = 8;
 
 /// Opens or creates the pidfile, moves its fd to its final number (`>= min_fd`), and
-/// takes the whole file's write lock (so one start wins). Never truncates before the lock is held; a running daemon's
-/// pidfile is never modified (`AlreadyRunning` with its pid instead).
+/// takes the whole file's write lock (so one start wins). Never truncates before the
+/// lock is held; a running daemon's pidfile is never modified (`AlreadyRunning` with its
+/// pid instead).
 pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lock, Error> {
     for _ in 0..CREATE_TRIES {
         stat_name(dir, base).map_err(as_create)?;

@@ -133,7 +133,7 @@ fn ar_minimal_build_refuses_feature_options() {
     let min = imp_tests::imp_minimal_bin();
     let o = sandbox("ar-min").run(&format!(
         r#"
-        M={min}
+        M="${{IMP_RUNNER:+$IMP_RUNNER }}{min}"
         r dry $M start --dry-run -p $T/d.pid -- /bin/sleep 100
         r kv $M status -p $T/d.pid --format kv
         r retry $M stop -p $T/d.pid -R TERM/1/KILL/1
