@@ -286,6 +286,20 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
                     .ok_or(usage("option needs a value", Some(arg)))?
             }
         };
+        // The limits the messages name.
+        const _: () = assert!(KEEP_FD_MAX == 16 && SET_ENV_MAX == 32);
+        let full = match opt {
+            Opt::KeepFd => c.keep_fds.is_full().then_some("too many (at most 16)"),
+            Opt::Env => c.set_env.is_full().then_some("too many (at most 32)"),
+            _ => None,
+        };
+        if let Some(what) = full {
+            return Err(Usage {
+                what,
+                opt: Some(opt.as_str()),
+                arg: None,
+            });
+        }
         if !set(&mut c, opt, v) {
             return Err(Usage {
                 what: "invalid value",

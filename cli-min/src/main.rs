@@ -105,9 +105,12 @@ fn head(l: &mut Line, action: Action) -> &mut Line {
     l.str("imp: ").str(action.as_str()).str(": ")
 }
 
-/// Starts a stderr line about the daemon: `imp: ACTION: PIDFILE: `.
+/// Starts a stderr line about the daemon: `imp: ACTION: PIDFILE: ` (`-n NAME` in
+/// place of the pidfile's path).
 fn about<'l>(l: &'l mut Line, cmd: &Command) -> &'l mut Line {
-    head(l, cmd.action).path(pidfile(cmd).to_bytes()).str(": ")
+    head(l, cmd.action)
+        .path(cmd.name.unwrap_or(pidfile(cmd)).to_bytes())
+        .str(": ")
 }
 
 /// Ends a stderr line with ` (pid N)` when there is a pid, and writes it.
@@ -208,9 +211,8 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
             l.str("imp: usage: --keep-fd ").num(fd as u32);
         }
         (Cause::Errno(_), None) if op == Op::Kill => {
-            head(&mut l, cmd.action)
-                .path(pidfile(cmd).to_bytes())
-                .str(": kill pid ")
+            about(&mut l, cmd)
+                .str("kill pid ")
                 .num(e.pid().map_or(0, raw));
         }
         (Cause::Errno(_), None) => {

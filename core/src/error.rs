@@ -120,6 +120,8 @@ crate::words! {
         TooLong = "path too long",
         /// A line of /etc/group too long for the fixed buffer, which could name the user.
         LineTooLong = "line too long",
+        /// The user's passwd entry has a name over 64 or a home over 256 bytes.
+        EntryTooLong = "passwd entry too long",
         /// The pidfile's path ends in `/` or is empty.
         BadPath = "not a file path",
         /// Another daemon holds the pidfile's lock (see [`Error::pid`]).

@@ -94,13 +94,14 @@ fn id(field: &[u8]) -> Option<u32> {
 
 /// Finds a user by name or number in `passwd` and fills `user` (which should be
 /// empty). A number with no entry is accepted (static initramfs): its primary group is
-/// the same number unless a group is given. Lines whose name or home do not fit a
-/// [`User`] are skipped.
+/// the same number unless a group is given. An entry whose name or home does not fit a
+/// [`User`] is an error (`EntryTooLong`), not a missing user.
 pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(), Error> {
     if spec.is_empty() {
         return Err(Error::check(Op::User, Reason::UnknownUser));
     }
     let numeric = id(spec);
+    let mut too_long = false;
     // A cut line still has its first fields: name, uid, gid, home fit in LINE_MAX.
     let read = for_each_line(passwd, &mut |line: &[u8], _complete| {
         let [name, _, uid, gid, _, home, _] = fields(line);
@@ -111,7 +112,11 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(),
             Some(n) => uid == n,
             None => name == spec,
         };
-        if !hit || name.len() > NAME_MAX || home.len() > HOME_MAX {
+        if !hit {
+            return false;
+        }
+        if name.len() > NAME_MAX || home.len() > HOME_MAX {
+            too_long = true;
             return false;
         }
         let _ = user.name.extend_from_slice(name);
@@ -121,6 +126,7 @@ pub fn lookup_user_in(passwd: &CStr, spec: &[u8], user: &mut User) -> Result<(),
     });
     match (user.has_entry, numeric) {
         (true, _) => Ok(()),
+        (false, _) if too_long => Err(Error::check(Op::User, Reason::EntryTooLong)),
         (false, Some(n)) => {
             (user.uid, user.gid) = (n, n);
             Ok(())

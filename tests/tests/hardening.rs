@@ -553,3 +553,107 @@ imp: start: forged"
         o.check(!o.err(k).contains("\\n"), "one line");
     }
 }
+
+/// F17: `imp run` with stdio open needs no `/dev/null` (an initramfs may have none);
+/// with a closed stdin, a regular file at `/dev/null` is refused rather than handed to
+/// the program as fd 0, and a missing one is reported.
+#[test]
+fn f17_run_without_dev_null() {
+    let o = sandbox("f17").run(
+        r#"
+        cat > $H/inner.sh <<'INNER'
+printf X > $T/fakenull; chmod 0666 $T/fakenull
+mount --bind $T/fakenull /dev/null
+$IMP_RUNNER $IMP_BIN run -- /bin/sh -c 'echo ran; exit 3' >$H/reg.o 2>$H/reg.e
+echo "reg.rc=$?" >> $H/inner.kv
+$IMP_RUNNER $IMP_BIN run -- /bin/sh -c 'echo ran' >$H/regc.o 2>$H/regc.e <&-
+echo "regc.rc=$?" >> $H/inner.kv
+umount /dev/null
+mkdir $T/nonull; mount --bind $T/nonull /dev
+[ -e /dev/null ] && echo "gone=no" >> $H/inner.kv || echo "gone=yes" >> $H/inner.kv
+$IMP_RUNNER $IMP_BIN run -p $T/r.pid -- /bin/sh -c 'echo ran; exit 4' >$H/none.o 2>$H/none.e
+echo "none.rc=$?" >> $H/inner.kv
+$IMP_RUNNER $IMP_BIN run -- /bin/sh -c 'echo ran' >$H/nonec.o 2>$H/nonec.e <&-
+echo "nonec.rc=$?" >> $H/inner.kv
+INNER
+        unshare -m bash $H/inner.sh
+        cat $H/inner.kv
+        for k in reg regc none nonec; do
+            echo "$k.out=$(esc $H/$k.o)"; echo "$k.err=$(esc $H/$k.e)"
+        done
+        echo "fake=$(hex $T/fakenull)"
+        "#,
+    );
+    o.expect_eq("gone", "yes");
+    o.expect_eq("reg.rc", "3");
+    o.expect_eq("reg.out", "ran");
+    o.expect_eq("none.rc", "4");
+    o.expect_eq("none.out", "ran");
+    o.expect_eq("regc.rc", "1");
+    o.check(
+        o.get("regc.err")
+            .contains("imp: run: /dev/null: not a character device"),
+        "closed stdin, regular /dev/null: refused",
+    );
+    o.expect_eq("regc.out", "");
+    o.expect_eq("nonec.rc", "1");
+    o.check(
+        o.get("nonec.err")
+            .contains("/dev/null: No such file or directory (ENOENT)"),
+        "closed stdin, no /dev/null: reported",
+    );
+    o.expect_eq("nonec.out", "");
+    o.expect_eq("fake", "58");
+}
+
+/// F19: a 17th `-k` and a 33rd `-e` say "too many", naming the limit (not "invalid
+/// value"); a passwd entry whose home or name is too long for imp's buffers says so
+/// (not "unknown user"); `-n NAME` names the daemon in the messages.
+#[test]
+fn f19_counts_long_entries_and_names() {
+    let o = sandbox("f19m").run(
+        r#"
+        k=""; for i in $(seq 17); do k="$k -k 3"; done
+        r keep $IMP start -p $T/d.pid $k -- /bin/sleep 100
+        e=""; for i in $(seq 33); do e="$e -e V$i=1"; done
+        r env $IMP start -p $T/d.pid $e -- /bin/sleep 100
+        add_user longhome 2001 2001 /$(head -c 300 /dev/zero | tr '\0' h)
+        add_user $(head -c 70 /dev/zero | tr '\0' n) 2002 2002 /
+        r home $IMP start -p $T/d.pid -u longhome -- /bin/sleep 100
+        r uid $IMP start -p $T/d.pid -u 2002 -- /bin/sleep 100
+        echo "d.exists=$([ -e $T/d.pid ] && echo yes || echo no)"
+        r nstart $IMP start -n ntpd -p $T/n.pid -- $TDAEMON --dump $OUT/n.dump --sleep 100
+        waitfile $OUT/n.dump
+        r nstatus $IMP status -n ntpd -p $T/n.pid
+        r nagain $IMP start -n ntpd -p $T/n.pid -- $TDAEMON --sleep 100
+        r nstop $IMP stop -n ntpd -p $T/n.pid
+        echo "n.pid=$(dpid n)"
+        "#,
+    );
+    o.expect("keep", 2, &["imp: usage: --keep-fd: too many (at most 16)"]);
+    o.expect("env", 2, &["imp: usage: --env: too many (at most 32)"]);
+    o.expect(
+        "home",
+        1,
+        &["imp: start: user longhome: passwd entry too long"],
+    );
+    o.expect("uid", 1, &["imp: start: user 2002: passwd entry too long"]);
+    o.expect_eq("d.exists", "no");
+    let pid = o.get("n.pid").to_string();
+    o.expect(
+        "nstart",
+        0,
+        &[&format!("imp: start: ntpd: started (pid {pid})")],
+    );
+    o.expect_out("nstatus", 0, &[&format!("running (pid {pid})")]);
+    o.expect(
+        "nagain",
+        0,
+        &[&format!("imp: start: ntpd: already running (pid {pid})")],
+    );
+    o.expect(
+        "nstop",
+        0,
+        &[&format!("imp: stop: ntpd: stopped (pid {pid})")],
+    );
+}

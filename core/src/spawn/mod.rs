@@ -21,7 +21,7 @@ use crate::user::{self, Groups, User};
 use core::ffi::CStr;
 use report::Outcome;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::process::Pid;
 use steps::Mode as StepMode;
 
@@ -165,21 +165,14 @@ pub enum Started {
 }
 
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if they were closed), so that no
-/// pipe, pidfile or lock imp-core opens can land on them.
+/// pipe, pidfile or lock imp-core opens can land on them. `/dev/null` is opened only
+/// for a closed one (an initramfs may have none), and must be the character device.
 pub fn sanitize_stdio() -> Result<(), Error> {
-    for _ in 0..3 {
-        let fd = fd::openat(
-            rustix::fs::CWD,
-            c"/dev/null",
-            OFlags::RDWR | OFlags::NOCTTY,
-            Mode::empty(),
-        )
-        .op(Op::DevNull)?;
-        if fd::raw(&fd) > 2 {
-            return Ok(());
+    for n in 0..3 {
+        if !sys::fd_is_open(n) {
+            // The lowest free number: `n`, as the ones below are open.
+            steps::move_to(steps::open_null(OFlags::RDWR)?, n)?;
         }
-        // The fd landed on 0, 1 or 2: keep it there.
-        fd::leak(fd);
     }
     Ok(())
 }

@@ -135,7 +135,7 @@ pub(crate) fn take_pidfile(
 
 /// Puts `fd` on `target` (0, 1 or 2) without close-on-exec (dup2 onto itself would
 /// keep the flag).
-fn move_to(fd: OwnedFd, target: i32) -> Result<(), Error> {
+pub(super) fn move_to(fd: OwnedFd, target: i32) -> Result<(), Error> {
     if fd::raw(&fd) == target {
         rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).op(Op::Dup)?;
         fd::leak(fd);
@@ -151,7 +151,7 @@ fn move_to(fd: OwnedFd, target: i32) -> Result<(), Error> {
 
 /// Opens `/dev/null` and checks it is the character device (an initramfs may have a
 /// regular file there, or none).
-fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
+pub(super) fn open_null(flags: OFlags) -> Result<OwnedFd, Error> {
     let null = fd::openat(
         rustix::fs::CWD,
         c"/dev/null",
