@@ -5,6 +5,9 @@ use crate::limits::MESSAGE_MAX;
 use crate::num;
 use rustix::fd::BorrowedFd;
 
+/// The longest path [`Line::path`] shows whole.
+pub const PATH_SHOWN_MAX: usize = 128 + 3 + 256;
+
 /// A message being assembled: at most [`MESSAGE_MAX`] bytes with its newline.
 pub struct Line {
     buf: [u8; MESSAGE_MAX],
@@ -37,10 +40,16 @@ impl Line {
     }
 
     /// Appends a path (or any text a user gave) so that it cannot forge anything: a
-    /// control character (a newline would start a second log line) shows as `?`.
+    /// control character (a newline would start a second log line) shows as `?`. One
+    /// longer than [`PATH_SHOWN_MAX`] shows its first 128 and last 256 bytes around
+    /// `...`, so that what follows it in the line (the reason, the pid, which scripts
+    /// match) always fits.
     pub fn path(&mut self, p: &[u8]) -> &mut Line {
         let start = self.len;
-        self.push(p);
+        match p.len() {
+            n if n > PATH_SHOWN_MAX => self.push(&p[..128]).push(b"...").push(&p[n - 256..]),
+            _ => self.push(p),
+        };
         for c in &mut self.buf[start..self.len] {
             if *c < 0x20 || *c == 0x7f {
                 *c = b'?';
@@ -118,5 +127,22 @@ mod tests {
             l.str("0123456789");
         }
         assert_eq!(l.as_bytes().len(), MESSAGE_MAX - 1);
+    }
+
+    #[test]
+    fn long_paths_keep_head_and_tail() {
+        let mut p = [b'd'; 4096];
+        p[0] = b'/';
+        p[4095] = b'x';
+        let mut l = Line::new();
+        l.str("imp: ").path(&p).str(": started");
+        let b = l.as_bytes();
+        assert_eq!(b.len(), 5 + PATH_SHOWN_MAX + 9);
+        assert!(b.starts_with(b"imp: /ddd"));
+        assert!(b.ends_with(b"dddx: started"));
+        assert_eq!(&b[5 + 128..5 + 131], b"...");
+        let mut l = Line::new();
+        l.path(&p[..PATH_SHOWN_MAX]);
+        assert_eq!(l.as_bytes(), &p[..PATH_SHOWN_MAX]);
     }
 }

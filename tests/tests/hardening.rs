@@ -657,3 +657,36 @@ fn f19_counts_long_entries_and_names() {
         &[&format!("imp: stop: ntpd: stopped (pid {pid})")],
     );
 }
+
+/// F13: a message about a 4 KiB path keeps its reason and `(pid N)` (scripts match
+/// those words): the path shows its head and tail around `...`; one line, < 1 KiB.
+#[test]
+fn f13_long_paths_keep_the_reason() {
+    let o = sandbox("f13").run(
+        r#"
+        d=$T; for i in $(seq 19); do d=$d/$(head -c 200 /dev/zero | tr '\0' d)$i; done
+        mkdir -p $d
+        echo "len=$(printf %s "$d/x.pid" | wc -c)"
+        r start $IMP start -p $d/x.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        waitfile $OUT/d.dump
+        r again $IMP start -p $d/x.pid -- $TDAEMON --sleep 100
+        r out $IMP start -p $d/y.pid -o $d/nodir/out.log -- $TDAEMON --sleep 100
+        r stop $IMP stop -p $d/x.pid
+        echo "pid=$(dpid d)"
+        "#,
+    );
+    o.check(o.int("len") > 3800, "a path of about 4 KiB");
+    let pid = o.get("pid").to_string();
+    o.expect("start", 0, &["imp: start: /", "...", "ddd19/x.pid: started (pid ", &pid]);
+    o.expect("again", 0, &[&format!("x.pid: already running (pid {pid})")]);
+    o.expect(
+        "out",
+        1,
+        &["/nodir/out.log: No such file or directory (ENOENT)"],
+    );
+    o.expect("stop", 0, &[&format!("x.pid: stopped (pid {pid})")]);
+    for k in ["start", "again", "out", "stop"] {
+        let e = o.err(k);
+        o.check(!e.trim_end().contains('\n') && e.len() < 1024, "one line under 1 KiB");
+    }
+}
