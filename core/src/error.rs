@@ -333,7 +333,6 @@ errnos! {
     EAGAIN "Resource temporarily unavailable",
     ENOMEM "Cannot allocate memory",
     EACCES "Permission denied",
-    EFAULT "Bad address",
     EBUSY "Device or resource busy",
     EEXIST "File exists",
     EXDEV "Invalid cross-device link",
@@ -357,11 +356,7 @@ errnos! {
     ELOOP "Too many levels of symbolic links",
     EDQUOT "Disk quota exceeded",
     ELIBBAD "Accessing a corrupted shared library",
-    ECONNREFUSED "Connection refused",
-    ENOTSOCK "Socket operation on non-socket",
-    ETIMEDOUT "Connection timed out",
     EOPNOTSUPP "Operation not supported",
-    EDEADLK "Resource deadlock avoided",
 }
 
 /// The name and text of an errno: `("EROFS", "Read-only file system")`. Unknown ones
