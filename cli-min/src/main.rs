@@ -33,8 +33,8 @@ mod code {
     pub const NOT_RUNNING: i32 = 7;
 }
 
-/// `--help`: the usage lines, and with the `long-help` feature the options, the stop
-/// schedule and the exit codes.
+/// `--help`: the usage lines, the options, the stop schedule and the exit codes; one
+/// line without the `long-help` feature.
 const HELP: &str = if cfg!(feature = "long-help") {
     concat!(
         usage_lines!(),
@@ -50,7 +50,7 @@ exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
 "
     )
 } else {
-    usage_lines!()
+    "usage: imp start|restart|run|stop|status|signal -p PIDFILE [OPTIONS] [-- PROGRAM [ARG]...]\n"
 };
 
 macro_rules! usage_lines {
@@ -76,6 +76,10 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
         Ok(c) => c,
         Err(u) => return usage(u),
     };
+    // Before the deep paths: `ulimit -s 16` is a message, not a fault.
+    if let Err(e) = imp_core::spawn::check_stack() {
+        return fail(cmd, &e);
+    }
     match cmd.action {
         Action::Help => {
             out(HELP.as_bytes());

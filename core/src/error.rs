@@ -65,6 +65,8 @@ crate::words! {
         Threads = "threads",
         /// Checking a kept fd (`--keep-fd`; the error names the fd).
         KeepFd = "keep fd",
+        /// Checking there is room for imp's stack (`RLIMIT_STACK`).
+        Stack = "stack limit",
     }
 }
 
@@ -120,6 +122,8 @@ crate::words! {
         TooLong = "path too long",
         /// A line of /etc/group too long for the fixed buffer, which could name the user.
         LineTooLong = "line too long",
+        /// The soft `RLIMIT_STACK` is below the 32 KiB imp needs.
+        SmallStack = "below the 32 KiB imp needs",
         /// The user's passwd entry has a name over 64 or a home over 256 bytes.
         EntryTooLong = "passwd entry too long",
         /// The pidfile's path ends in `/` or is empty.

@@ -49,3 +49,10 @@ const _: () = assert!(PASSWD_LINE_MAX >= USER_NAME_MAX + HOME_MAX + 64);
 const _: () = assert!(KEEP_FD_MAX + 2 < 64);
 const _: () = assert!(GROUPS_MAX > 0 && SET_ENV_MAX > 0 && ENV_MAX > SET_ENV_MAX);
 const _: () = assert!(PIDFILE_READ_MAX > 8 && SCHEDULE_MAX >= 4);
+
+/// Below this soft `RLIMIT_STACK`, [`crate::spawn::check_stack`] refuses rather than
+/// let imp fault: imp's deepest path needs about 15 KiB of frames, and the kernel may
+/// have put a quarter of the limit's worth of argv and envp on the stack.
+pub const STACK_MIN: u64 = 32 * 1024;
+// Reason::SmallStack's words name it.
+const _: () = assert!(STACK_MIN == 32 * 1024);

@@ -677,8 +677,16 @@ fn f13_long_paths_keep_the_reason() {
     );
     o.check(o.int("len") > 3800, "a path of about 4 KiB");
     let pid = o.get("pid").to_string();
-    o.expect("start", 0, &["imp: start: /", "...", "ddd19/x.pid: started (pid ", &pid]);
-    o.expect("again", 0, &[&format!("x.pid: already running (pid {pid})")]);
+    o.expect(
+        "start",
+        0,
+        &["imp: start: /", "...", "ddd19/x.pid: started (pid ", &pid],
+    );
+    o.expect(
+        "again",
+        0,
+        &[&format!("x.pid: already running (pid {pid})")],
+    );
     o.expect(
         "out",
         1,
@@ -687,6 +695,55 @@ fn f13_long_paths_keep_the_reason() {
     o.expect("stop", 0, &[&format!("x.pid: stopped (pid {pid})")]);
     for k in ["start", "again", "out", "stop"] {
         let e = o.err(k);
-        o.check(!e.trim_end().contains('\n') && e.len() < 1024, "one line under 1 KiB");
+        o.check(
+            !e.trim_end().contains('\n') && e.len() < 1024,
+            "one line under 1 KiB",
+        );
     }
+}
+
+/// F18: a stack limit imp's deepest path (a start: about 15 KiB of frames) may not fit
+/// in is a message, with nothing done — status 4, start and stop 1 — never a SIGSEGV
+/// or a daemon killed before exec; at 32 KiB everything works, and the daemon gets the
+/// caller's limit.
+#[test]
+fn f18_small_stack_is_a_message() {
+    let o = sandbox("f18").run(
+        r#"
+        r start bash -c "ulimit -s 16; exec $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100"
+        r soft prlimit --stack=16384:unlimited $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100
+        r status bash -c "ulimit -s 16; exec $IMP status -p $T/d.pid"
+        echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
+        echo "d.exists=$([ -e $T/d.pid ] && echo yes || echo no)"
+        r big bash -c "ulimit -s 32; exec $IMP start -p $T/b.pid -- /bin/sh -c 'ulimit -s > $OUT/lim; exec sleep 100'"
+        waitfile $OUT/lim
+        r bstatus bash -c "ulimit -s 32; exec $IMP status -p $T/b.pid"
+        r bstop bash -c "ulimit -s 32; exec $IMP stop -p $T/b.pid"
+        r small bash -c "ulimit -s 16; exec $IMP stop -p $T/b.pid"
+        echo "lim=$(cat $OUT/lim)"
+        "#,
+    );
+    for k in ["start", "soft"] {
+        o.expect(
+            k,
+            1,
+            &["imp: start: stack limit: below the 32 KiB imp needs"],
+        );
+    }
+    o.expect(
+        "status",
+        4,
+        &["imp: status: stack limit: below the 32 KiB imp needs"],
+    );
+    o.expect(
+        "small",
+        1,
+        &["imp: stop: stack limit: below the 32 KiB imp needs"],
+    );
+    o.expect_eq("ran", "no");
+    o.expect_eq("d.exists", "no");
+    o.expect("big", 0, &["started (pid"]);
+    o.expect_out("bstatus", 0, &["running (pid"]);
+    o.expect("bstop", 0, &["stopped (pid"]);
+    o.expect_eq("lim", "32");
 }

@@ -164,6 +164,21 @@ pub enum Started {
     AlreadyRunning(Pid),
 }
 
+/// Checks there is room for imp-core's stack: a soft `RLIMIT_STACK` below
+/// [`STACK_MIN`](crate::limits::STACK_MIN) (`ulimit -s 16`) would let the deepest path
+/// (a start: about 15 KiB of frames, measured on x86_64, above the argv and envp the
+/// kernel put there) fault, or kill the daemon before exec: refused, nothing done. To
+/// give a daemon a small stack, set it in the program's own wrapper.
+pub fn check_stack() -> Result<(), Error> {
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Stack);
+    match lim.current {
+        Some(soft) if soft < crate::limits::STACK_MIN => {
+            Err(Error::check(Op::Stack, Reason::SmallStack))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Makes sure fds 0, 1 and 2 are open (on /dev/null if they were closed), so that no
 /// pipe, pidfile or lock imp-core opens can land on them. `/dev/null` is opened only
 /// for a closed one (an initramfs may have none), and must be the character device.
