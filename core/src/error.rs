@@ -118,6 +118,9 @@ crate::words! {
         Threaded = "refusing to fork a multi-threaded process",
         /// Too many environment variables or groups for the fixed buffers.
         TooMany = "too many entries",
+        /// An environment to change has more than [`ENV_MAX`](crate::limits::ENV_MAX)
+        /// entries (an unchanged one is passed through whole).
+        EnvTooMany = "over 256 entries to change (-e, -u, --clear-env)",
         /// A path too long for the fixed buffers.
         TooLong = "path too long",
         /// A line of /etc/group too long for the fixed buffer, which could name the user.

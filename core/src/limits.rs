@@ -30,8 +30,12 @@ pub const SET_ENV_MAX: usize = 32;
 /// The most fds passed through to the program (`--keep-fd`).
 pub const KEEP_FD_MAX: usize = 16;
 
-/// The most environment entries the program gets.
+/// The most environment entries the program gets when imp changes its environment
+/// (`--env`, `--clear-env`, or a user's HOME/USER/LOGNAME); an unchanged one is passed
+/// through whole, whatever its size.
 pub const ENV_MAX: usize = 256;
+// Reason::EnvTooMany's words name it.
+const _: () = assert!(ENV_MAX == 256);
 
 /// At most this many bytes of a pidfile are ever read: a pid has at most 7 digits.
 pub const PIDFILE_READ_MAX: usize = 32;

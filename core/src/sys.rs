@@ -170,21 +170,24 @@ impl<'a, const N: usize> CStrList<'a, N> {
     pub(crate) fn overflowed(&self) -> bool {
         self.len > Self::CAPACITY
     }
+
+    /// The list as an `envp` for [`execve`], for as long as the list lives.
+    pub(crate) fn as_array(&'a self) -> CStrArray {
+        // SAFETY: the slots past `len` (the last one at least) are NULL, and every
+        // pointer is to a string that outlives the list; the array is borrowed from
+        // the list for `'a`, which the strings outlive too.
+        unsafe { CStrArray::from_raw(self.ptrs.as_ptr()) }
+    }
 }
 
 /// `execve(path, argv, envp)`—Replace the process image; returns only on failure.
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/execve.2.html)
-pub(crate) fn execve<const N: usize>(
-    path: &CStr,
-    argv: CStrArray,
-    envp: &CStrList<'_, N>,
-) -> Errno {
-    // SAFETY: argv is a CStrArray (NULL-terminated array of C strings, valid for the
-    // process's life); envp's pointers are to strings that outlive the list, and its
-    // last slot (and every one past `len`) is NULL.
-    unsafe { rustix::runtime::execve(path, argv.as_ptr().cast(), envp.ptrs.as_ptr().cast()) }
+pub(crate) fn execve(path: &CStr, argv: CStrArray, envp: CStrArray) -> Errno {
+    // SAFETY: argv and envp are CStrArrays (NULL-terminated arrays of C strings, valid
+    // as long as the process runs this image).
+    unsafe { rustix::runtime::execve(path, argv.as_ptr().cast(), envp.as_ptr().cast()) }
 }
 
 /// `exit_group(code)`—End the process at once: no destructor, no atexit handler runs.

@@ -747,3 +747,41 @@ fn f18_small_stack_is_a_message() {
     o.expect("bstop", 0, &["stopped (pid"]);
     o.expect_eq("lim", "32");
 }
+
+/// F5: an environment imp does not change is passed through whole (a Kubernetes pod
+/// has hundreds of entries), by `start` and by `run`; one it must change (`-e`, `-u`)
+/// beyond 256 entries is refused before anything forks, naming the limit; with
+/// `--clear-env` only the `-e` entries are left, so it fits.
+#[test]
+fn f5_big_environments() {
+    let o = sandbox("f5").run(
+        r#"
+        for i in $(seq 400); do export BIG_VAR_$i=value$i; done
+        r pass $IMP start -p $T/p.pid -- $TDAEMON --dump $OUT/p.dump --sleep 100
+        waitfile $OUT/p.dump
+        echo "pass.big=$(tr '\0' '\n' < /proc/$(dpid p)/environ | grep -c '^BIG_VAR_')"
+        r run $IMP run -- /bin/sh -c 'env | grep -c "^BIG_VAR_"'
+        r change $IMP start -p $T/c.pid -e EXTRA=1 -- $TDAEMON --marker $OUT/m --sleep 100
+        echo "c.exists=$([ -e $T/c.pid ] && echo yes || echo no)"
+        r clear $IMP start -p $T/k.pid --clear-env -e ONLY=1 -- $TDAEMON --dump $OUT/k.dump --sleep 100
+        waitfile $OUT/k.dump
+        echo "clear.env=$(tr '\0' '\n' < /proc/$(dpid k)/environ | paste -sd, -)"
+        sleep 0.2
+        echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
+        $IMP stop -p $T/p.pid >/dev/null 2>&1; $IMP stop -p $T/k.pid >/dev/null 2>&1
+        "#,
+    );
+    o.expect("pass", 0, &["started (pid"]);
+    o.expect_eq("pass.big", "400");
+    o.expect_eq("run.rc", "0");
+    o.expect_eq("run.out", "400");
+    o.expect(
+        "change",
+        1,
+        &["imp: start: environment: over 256 entries to change (-e, -u, --clear-env)"],
+    );
+    o.expect_eq("c.exists", "no");
+    o.expect_eq("ran", "no");
+    o.expect("clear", 0, &["started (pid"]);
+    o.expect_eq("clear.env", "ONLY=1");
+}

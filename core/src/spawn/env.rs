@@ -24,18 +24,37 @@ fn name_of(entry: &[u8]) -> &[u8] {
     entry.split(|&b| b == b'=').next().unwrap_or(entry)
 }
 
+/// The program's environment: the caller's, passed through as the kernel gave it
+/// (whatever its size) when nothing changes it; else [`build`]'s list in `env`.
+pub(crate) fn envp<'a>(
+    spec: &Spec<'a>,
+    vars: &'a mut Vars,
+    env: &'a mut Env<'a>,
+) -> Result<CStrArray, Error> {
+    if !spec.clear_env && spec.set_env.is_empty() && user_of(spec).is_none() {
+        return Ok(spec.envp);
+    }
+    build(spec, vars, env)?;
+    Ok(env.as_array())
+}
+
+/// The user whose HOME, USER and LOGNAME the program gets (one with a passwd entry).
+fn user_of<'s>(spec: &'s Spec<'_>) -> Option<&'s crate::user::User> {
+    spec.credentials
+        .as_ref()
+        .map(|c| &c.user)
+        .filter(|u| u.has_entry)
+}
+
 /// Fills `env`: the inherited variables (unless cleared) that neither `--env` nor the
-/// user's HOME/USER/LOGNAME replace, then `--env`, then those three.
+/// user's HOME/USER/LOGNAME replace, then `--env`, then those three. More than
+/// [`ENV_MAX`] entries is `EnvTooMany` (checked before forking too).
 pub(crate) fn build<'a>(
     spec: &Spec<'a>,
     vars: &'a mut Vars,
     env: &mut Env<'a>,
 ) -> Result<(), Error> {
-    let user = spec
-        .credentials
-        .as_ref()
-        .map(|c| &c.user)
-        .filter(|u| u.has_entry);
+    let user = user_of(spec);
     let overridden = |entry: &[u8]| {
         let name = name_of(entry);
         spec.set_env.iter().any(|s| name_of(s.to_bytes()) == name)
@@ -67,7 +86,7 @@ pub(crate) fn build<'a>(
         }
     }
     if env.overflowed() {
-        return Err(Error::check(Op::Env, Reason::TooMany));
+        return Err(Error::check(Op::Env, Reason::EnvTooMany));
     }
     Ok(())
 }
@@ -95,7 +114,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// `execve` of the program, searching PATH for a bare name as `execvp` does: EACCES is
 /// remembered and reported if no directory had the program. Returns only on failure.
-pub(crate) fn exec(spec: &Spec<'_>, env: &Env<'_>) -> Errno {
+pub(crate) fn exec(spec: &Spec<'_>, env: CStrArray) -> Errno {
     let (program, argv) = (spec.program, spec.argv);
     // `iter().any`, not `contains`: that brings core's word-at-a-time memchr (+170 B).
     #[allow(clippy::manual_contains)]

@@ -200,6 +200,9 @@ fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, 
     for &fd in spec.keep_fds {
         fd::check_open(fd)?;
     }
+    // An environment too big to change is reported before anything forks.
+    let mut vars: env::Vars = [0; core::mem::size_of::<env::Vars>()];
+    env::envp(spec, &mut vars, &mut env::Env::new())?;
     let Some(p) = spec.pidfile else {
         return Ok(None);
     };

@@ -228,9 +228,10 @@ pub(crate) fn drop_privileges(spec: &Spec<'_>) -> Result<(), Error> {
 pub(crate) fn exec(spec: &Spec<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error {
     let mut vars: Vars = [0; core::mem::size_of::<Vars>()];
     let mut env = Env::new();
-    if let Err(e) = env::build(spec, &mut vars, &mut env) {
-        return e;
-    }
+    let envp = match env::envp(spec, &mut vars, &mut env) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
     let lock_fd = match lock.map(Lock::keep_across_exec).transpose() {
         Ok(fd) => fd,
         Err(e) => return e,
@@ -244,7 +245,7 @@ pub(crate) fn exec(spec: &Spec<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error
     if let Err(e) = sys::unblock_all_signals() {
         return Error::sys(Op::Signals, e);
     }
-    let e = env::exec(spec, &env);
+    let e = env::exec(spec, envp);
     let _ = lock_fd;
     Error::sys(Op::Exec, e)
 }
