@@ -36,8 +36,9 @@ fn signal_index(name: &[u8]) -> Option<usize> {
     }
 }
 
-/// Parses a signal: `TERM`, `SIGTERM`, `term` or `15`. Numbers must name a signal this
-/// architecture has (1..=31 here; real-time signals are not sent by imp).
+/// Parses a signal: `TERM`, `SIGTERM`, `term` or `15` (`CLD` is `CHLD`). Numbers must
+/// name a signal this architecture has (1..=31 here; real-time signals are not sent
+/// by imp: rustix 0.38's `Signal`, SPEC 1.1's pin, has none).
 pub fn signal(s: &[u8]) -> Option<Signal> {
     if let Some(n) = decimal(s) {
         return Signal::from_raw(i32::try_from(n).ok()?).filter(|_| n != 0);
@@ -48,6 +49,11 @@ pub fn signal(s: &[u8]) -> Option<Signal> {
     };
     if name.is_empty() {
         return None;
+    }
+    // System V's name for SIGCHLD, which dpkg accepts (the kernel headers have it on
+    // MIPS only).
+    if name.eq_ignore_ascii_case(b"CLD") {
+        return Some(Signal::Child);
     }
     let i = signal_index(name)?;
     Signal::from_raw(i32::from(SIGNAL_NUMS[i]))
@@ -178,6 +184,8 @@ mod tests {
         assert_eq!(signal(b"sighup"), Some(Signal::Hup));
         assert_eq!(signal(b"9"), Some(Signal::Kill));
         assert_eq!(signal(b"1"), Some(Signal::Hup));
+        assert_eq!(signal(b"CLD"), Some(Signal::Child));
+        assert_eq!(signal(b"SIGcld"), Some(Signal::Child));
         for bad in [
             &b"0"[..],
             b"-9",

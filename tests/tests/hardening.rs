@@ -785,3 +785,25 @@ fn f5_big_environments() {
     o.expect("clear", 0, &["started (pid"]);
     o.expect_eq("clear.env", "ONLY=1");
 }
+
+/// F19: `CLD`, System V's name for SIGCHLD that dpkg accepts, is accepted by `-s` and
+/// `signal`; real-time signals stay a usage error (rustix 0.38's `Signal` has none).
+#[test]
+fn f19_signal_names() {
+    let o = sandbox("f19s").run(
+        r#"
+        r start $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100
+        waitfile $OUT/d.dump
+        r cld spy $IMP signal -p $T/d.pid CLD
+        r sigcld $IMP signal -p $T/d.pid SIGCLD
+        r rt $IMP signal -p $T/d.pid 40
+        r stop $IMP stop -p $T/d.pid
+        echo "pid=$(dpid d)"
+        "#,
+    );
+    let pid = o.get("pid").to_string();
+    o.expect("cld", 0, &[&format!("sent SIGCHLD (pid {pid})")]);
+    o.expect("sigcld", 0, &[&format!("sent SIGCHLD (pid {pid})")]);
+    o.expect("rt", 2, &["imp: usage: invalid signal '40'"]);
+    o.expect("stop", 0, &[&format!("stopped (pid {pid})")]);
+}
