@@ -708,6 +708,13 @@ fn f13_long_paths_keep_the_reason() {
 /// caller's limit.
 #[test]
 fn f18_small_stack_is_a_message() {
+    if emulated() {
+        // qemu-user runs on the host's stack under the same limit, and needs more
+        // than 16 KiB of it: it faults before imp runs. The limit is imp's to report
+        // only natively.
+        eprintln!("f18: skipped under {}", imp_runner());
+        return;
+    }
     let o = sandbox("f18").run(
         r#"
         r start bash -c "ulimit -s 16; exec $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100"
