@@ -192,6 +192,7 @@ const LIVENESS: Bytes = (1, 1);
 const WHOLE: Bytes = (0, 0);
 
 /// Who would stop a write lock on `bytes`.
+#[inline(always)] // four callers, each a plain call: -124 B (aarch64), -88 B (x86_64)
 fn holder_of(file: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32>, Error> {
     sys::lock_holder(file, bytes).op(Op::Lock)
 }
