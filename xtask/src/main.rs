@@ -41,6 +41,8 @@ cargo xtask: build, check and test imp
         Then what each feature costs: code bytes per feature and target.
         --top N lists the N largest symbols of one target (default: host).
   test [--targets host|all|T[,T..]] [--timeout SECS] [--budget SECS] [-- ARGS]
+        installs (as root, with apt-get) what the integration suite runs besides imp,
+        or names it and skips the tests that need it; then
         tidy + dist + size + unit tests + the integration suite on the host binary
         and, under qemu-user, on each cross binary (default: those in target/dist).
         A suite is killed after --timeout (600 s); cross suites that would start

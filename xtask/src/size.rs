@@ -38,6 +38,13 @@ pub fn budget(t: &Target, build: Build) -> u64 {
     }
 }
 
+/// Whether the file at `path` is a static ELF executable (no `PT_INTERP`, no
+/// `PT_DYNAMIC`).
+pub fn is_static(path: &std::path::Path) -> bool {
+    Binary::read(path)
+        .is_ok_and(|b| !b.has_segment(elf::PT_INTERP) && !b.has_segment(elf::PT_DYNAMIC))
+}
+
 /// `e_machine` expected for a target's architecture.
 fn machine(arch: &str) -> u16 {
     match arch {

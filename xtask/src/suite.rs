@@ -242,8 +242,10 @@ fn run_suite(name: &str, cmds: Vec<Command>, limit: Duration, sink: Sink) -> Sui
 }
 
 /// Sums `test result:` lines into `passed, failed, ignored`.
-fn counts(results: &[String]) -> (u64, u64, u64) {
-    let mut sum = (0, 0, 0);
+/// Passed, failed, ignored, and filtered out (skipped for a missing tool, or by a
+/// filter given after `--`).
+fn counts(results: &[String]) -> (u64, u64, u64, u64) {
+    let mut sum = (0, 0, 0, 0);
     for r in results {
         for part in r.split([';', '.']) {
             let mut w = part.split_whitespace();
@@ -253,6 +255,7 @@ fn counts(results: &[String]) -> (u64, u64, u64) {
                     "passed" => sum.0 += n,
                     "failed" => sum.1 += n,
                     "ignored" => sum.2 += n,
+                    "filtered" => sum.3 += n,
                     _ => {}
                 }
             }
@@ -388,9 +391,21 @@ struct Config {
 /// `cargo xtask test [--targets host|all|T,T...] [--timeout SECS] [--budget SECS]
 /// [--jobs N] [-- ARGS]`.
 pub fn main(args: &[String]) -> Result<(), String> {
-    let config = parse(args, |k| std::env::var(k).ok())?;
+    let mut config = parse(args, |k| std::env::var(k).ok())?;
     let started = Instant::now();
     let host = crate::targets::host()?.triple;
+    let missing = prepare_tools();
+    let skips = needing(&missing);
+    if !skips.is_empty() {
+        eprintln!(
+            "xtask: test: skipping {} integration tests that need what is missing: {}",
+            skips.len(),
+            skips.join(" ")
+        );
+    }
+    for name in skips {
+        config.extra.extend(["--skip".to_string(), name]);
+    }
     let tidy = tidy_suite();
     let outcomes = dist::build(&plan(config.targets.as_deref(), host).targets()?);
     dist::report(&outcomes);
@@ -412,7 +427,155 @@ pub fn main(args: &[String]) -> Result<(), String> {
         suites.push(host_suite(t, &config, started));
     }
     suites.extend(cross_suites(&cross, &config, started));
+    for (bin, pkg, what) in &missing {
+        println!("test: missing `{bin}` (for {what}); fix (as root): apt-get install {pkg}");
+    }
     summarize(&suites, started.elapsed())
+}
+
+/// What the integration suite runs besides imp: the program, the Debian package that
+/// has it, and what needs it.
+const TOOLS: &[(&str, &str, &str)] = &[
+    ("strace", "strace", "the syscall spies (`spy`)"),
+    (
+        "busybox",
+        "busybox-static",
+        "the --chroot case (a static busybox)",
+    ),
+    (
+        "pgrep",
+        "procps",
+        "process counts (`nprocs`, `pgrep`, `ps`)",
+    ),
+    (
+        "unshare",
+        "util-linux",
+        "every case's private PID and mount namespaces",
+    ),
+    ("setpriv", "util-linux", "the cases run as another user"),
+    ("prlimit", "util-linux", "the resource-limit cases"),
+    ("qemu-aarch64", "qemu-user", "the cross suites"),
+];
+
+/// Whether `bin` is there and usable: busybox must be the static one (the chroot case
+/// copies it into an empty root).
+fn have(bin: &str) -> bool {
+    match util::which(bin) {
+        Some(p) if bin == "busybox" => crate::size::is_static(&p),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// Installs, as root with apt-get (unless `IMP_XTASK_NO_INSTALL` is set), the packages
+/// of the [`TOOLS`] that are missing, saying what it installs; returns those still
+/// missing.
+fn prepare_tools() -> Vec<(&'static str, &'static str, &'static str)> {
+    let missing = || -> Vec<&(&str, &str, &str)> { TOOLS.iter().filter(|t| !have(t.0)).collect() };
+    let mut packages: Vec<&str> = missing().iter().map(|t| t.1).collect();
+    packages.dedup();
+    let may_install = util::is_root()
+        && util::which("apt-get").is_some()
+        && std::env::var_os("IMP_XTASK_NO_INSTALL").is_none();
+    if !packages.is_empty() && may_install {
+        eprintln!(
+            "xtask: test: installing {} (what the integration suite runs besides imp)",
+            packages.join(" ")
+        );
+        let install = || {
+            let mut c = Command::new("apt-get");
+            c.args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&packages)
+                .env("DEBIAN_FRONTEND", "noninteractive");
+            util::run(&mut c)
+        };
+        if install().is_err() {
+            let _ = util::run(Command::new("apt-get").args(["update", "-qq"]));
+            if let Err(e) = install() {
+                eprintln!("xtask: test: {e}");
+            }
+        }
+    }
+    missing().into_iter().copied().collect()
+}
+
+/// What a test's script says when it runs a tool ([`TOOLS`]' first column): the words
+/// of tests/sh/prelude.sh's helpers and the commands themselves. Tools missing from
+/// this table (unshare) are needed by every case: nothing is skipped for them.
+const USES: &[(&str, &[&str])] = &[
+    ("strace", &["spy ", "launch ", "strace "]),
+    ("busybox", &["busybox"]),
+    ("pgrep", &["nprocs", "pgrep", "pkill", "ps -o"]),
+    ("setpriv", &["asuser", "asnobody", "setpriv"]),
+    ("prlimit", &["prlimit"]),
+];
+
+/// The integration tests (names for `--skip`) that need one of the `missing` tools:
+/// those whose source (or that of a helper function it calls, in the same file) uses
+/// it, found in tests/tests/*.rs.
+fn needing(missing: &[(&str, &str, &str)]) -> Vec<String> {
+    let words: Vec<&str> = USES
+        .iter()
+        .filter(|(bin, _)| missing.iter().any(|m| m.0 == *bin))
+        .flat_map(|(_, w)| w.iter().copied())
+        .collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let dir = util::root().join("tests/tests");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    for f in files {
+        let Ok(src) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        out.extend(tests_using(&src, &words));
+    }
+    out
+}
+
+/// The `#[test]` functions of one file whose body, or the body of a function of the
+/// file it names, contains one of `words`.
+fn tests_using(src: &str, words: &[&str]) -> Vec<String> {
+    // Each top-level `fn`: (name, is a test, body up to its closing `}` at column 0).
+    let mut fns: Vec<(String, bool, &str)> = Vec::new();
+    let starts: Vec<usize> = src
+        .match_indices("\nfn ")
+        .map(|(i, _)| i + 1)
+        .chain(src.match_indices("\npub fn ").map(|(i, _)| i + 1))
+        .collect();
+    let mut starts = starts;
+    starts.sort();
+    for (k, &at) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(src.len());
+        let body = &src[at..end];
+        let body = body.find("\n}\n").map_or(body, |i| &body[..i + 2]);
+        let name: String = body
+            .trim_start_matches("pub ")
+            .trim_start_matches("fn ")
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let is_test = src[..at].trim_end().ends_with("#[test]");
+        fns.push((name, is_test, body));
+    }
+    let uses = |body: &str| words.iter().any(|w| body.contains(w));
+    let helpers: Vec<&str> = fns
+        .iter()
+        .filter(|(_, t, b)| !t && uses(b))
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    fns.iter()
+        .filter(|(_, t, b)| *t && (uses(b) || helpers.iter().any(|h| b.contains(&format!("{h}(")))))
+        .map(|(n, _, _)| n.clone())
+        .collect()
 }
 
 /// Parses the arguments; `env` gives the defaults (`IMP_XTASK_SUITE_TIMEOUT`,
@@ -642,7 +805,9 @@ fn summarize(suites: &[Suite], elapsed: Duration) -> Result<(), String> {
     let total = suites
         .iter()
         .map(|s| counts(&s.results))
-        .fold((0, 0, 0), |a, c| (a.0 + c.0, a.1 + c.1, a.2 + c.2));
+        .fold((0, 0, 0, 0), |a, c| {
+            (a.0 + c.0, a.1 + c.1, a.2 + c.2, a.3 + c.3)
+        });
     println!(
         "\n=== cargo xtask test: summary ({:.0}s)",
         elapsed.as_secs_f64()
@@ -650,8 +815,8 @@ fn summarize(suites: &[Suite], elapsed: Duration) -> Result<(), String> {
     print!("{}", table(&["suite", "result", "time", "detail"], &rows));
     println!(
         "\nxtask test: {ran} suites ran ({failed} failed), {skipped} skipped; \
-         tests: {} passed, {} failed, {} ignored",
-        total.0, total.1, total.2
+         tests: {} passed, {} failed, {} ignored, {} skipped or filtered out",
+        total.0, total.1, total.2, total.3
     );
     if failed > 0 {
         Err(format!("test: {failed} suite(s) failed"))
@@ -663,11 +828,11 @@ fn summarize(suites: &[Suite], elapsed: Duration) -> Result<(), String> {
 
 /// One row of the summary: suite, result, time, detail (test counts, error, why skipped).
 fn summary_row(s: &Suite) -> Vec<String> {
-    let (p, f, i) = counts(&s.results);
-    let tests = if s.results.is_empty() {
-        String::new()
-    } else {
-        format!("{p} passed, {f} failed, {i} ignored")
+    let (p, f, i, x) = counts(&s.results);
+    let tests = match (s.results.is_empty(), x) {
+        (true, _) => String::new(),
+        (false, 0) => format!("{p} passed, {f} failed, {i} ignored"),
+        (false, x) => format!("{p} passed, {f} failed, {i} ignored, {x} skipped"),
     };
     let secs = format!("{:.0}s", s.secs);
     let (verdict, secs, detail) = match &s.status {
@@ -689,11 +854,21 @@ mod tests {
             "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; \
              finished in 0.01s"
                 .into(),
-            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; \
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 4 filtered out; \
              finished in 1.20s"
                 .into(),
         ];
-        assert_eq!(counts(&r), (15, 2, 1));
+        assert_eq!(counts(&r), (15, 2, 1, 4));
+    }
+
+    #[test]
+    fn tests_that_use_a_tool() {
+        let src = "use x;\n\nfn helper() {\n    run(\"spy $IMP\");\n}\n\n\
+            /// Uses the helper.\n#[test]\nfn a_helped() {\n    helper();\n}\n\n\
+            /// Says spy itself.\n#[test]\nfn b_direct() {\n    run(\"r x spy $IMP stop\");\n}\n\n\
+            /// Neither (its doc says spy).\n#[test]\nfn c_plain() {\n    run(\"r x $IMP\");\n}\n";
+        assert_eq!(tests_using(src, &["spy "]), ["a_helped", "b_direct"]);
+        assert!(tests_using(src, &["busybox"]).is_empty());
     }
 
     fn args(a: &[&str]) -> Vec<String> {
