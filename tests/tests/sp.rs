@@ -239,6 +239,10 @@ echo "caller_sid=$(ps -o sid= $$ | tr -d ' ')" >> $H/inner.kv
 echo "caller_pgid=$(ps -o pgid= $$ | tr -d ' ')" >> $H/inner.kv
 $IMP_RUNNER $IMP_BIN start -p $T/d.pid -- $TDAEMON --open-tty $tty --dump $T/out/d.dump --sleep 1000 2>>$H/inner.err
 echo "start.rc=$?" >> $H/inner.kv
+# The pty lives as long as script(1), which ends with this script: wait until the
+# daemon has opened it and written its dump (it failed with ENOENT once under
+# qemu-mipsel on a loaded machine, the pty already gone).
+for i in $(seq 600); do [ -s $T/out/d.dump ] && break; sleep 0.05; done
 EOF
         script -qfec "bash $H/inner.sh" $H/typescript </dev/null >>$H/log 2>&1
         echo "script.rc=$?"
