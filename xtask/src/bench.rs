@@ -1,165 +1,364 @@
-//! `cargo xtask bench`: imp in the shared bench harness (`../shared/bench`, see its
-//! README), side by side with Debian's and busybox's start-stop-daemon and daemonize:
-//! sizes, per-phase latency (`lat-interleave.py`), syscalls per start and stop
-//! (`strace-counts.sh`) and peak RSS (`rss.sh`); then imp's ratios against busybox
-//! and Debian. Informational: not part of `cargo xtask test`.
+//! `cargo xtask bench`: imp against Debian's start-stop-daemon, busybox's, daemonize
+//! and a floor in C (`xtask/bench/floor.c`: fork, setsid, fork, lock, exec), on the
+//! same work: start `sleep` as a daemon with a pidfile, stop it. Everything it needs is
+//! in this repository; the incumbents are installed with apt-get as root.
 //!
-//! The harness writes `bin/` and `raw/` next to itself and the shared folder may be
-//! read-only, so it runs from a fresh copy in `target/bench/harness`.
+//! One run, interleaved cycle by cycle (the order rotates) so that a noisy machine
+//! moves every tool alike. Per tool: start latency until the pidfile names a live pid
+//! whose `/proc/PID/exe` is sleep; stop latency until that process is gone (or a
+//! zombie); syscalls per start (until the daemon's execve) and per stop, at
+//! `RLIMIT_NOFILE` 20,000 (`strace -f -b execve`); instructions of the control process
+//! (valgrind callgrind, when installed); its peak RSS (`/usr/bin/time -f %M`); the
+//! binary's size. Medians with min–max; ratios to the floor and to busybox. Writes
+//! `target/bench/bench.md` and `target/bench/bench.svg`. Informational: no timed
+//! assertion anywhere, and not part of `cargo xtask test`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::dist::{self, Outcome, Selection};
-use crate::util::{self, table};
+use crate::util::{self, thousands};
 
-/// Programs the harness runs, and the Debian package of each.
+/// Programs the bench runs, and the Debian package of each.
 const NEEDS: &[(&str, &str)] = &[
     ("gcc", "gcc"),
     ("musl-gcc", "musl-tools"),
-    ("python3", "python3"),
     ("strace", "strace"),
+    ("valgrind", "valgrind"),
     ("/usr/bin/time", "time"),
-    ("hyperfine", "hyperfine"),
     ("busybox", "busybox-static"),
     ("daemonize", "daemonize"),
     ("/usr/sbin/start-stop-daemon", "dpkg"),
+    ("prlimit", "util-linux"),
 ];
 
-/// Installs the missing packages with apt-get (as root), or says what to run.
-fn ensure_tools() -> Result<(), String> {
-    let mut missing: Vec<&str> = NEEDS
-        .iter()
-        .filter(|(p, _)| util::which(p).is_none())
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    missing.dedup();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let fix = format!("apt-get update && apt-get install -y {}", missing.join(" "));
-    if !util::is_root() || util::which("apt-get").is_none() {
-        return Err(format!(
-            "bench: missing packages {}; fix: {fix}",
-            missing.join(", ")
-        ));
-    }
-    eprintln!("xtask: bench needs {}: installing", missing.join(", "));
-    util::run(Command::new("apt-get").arg("update"))?;
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    util::run(&mut install).map_err(|e| format!("{e}; fix: {fix}"))
+/// The daemon every tool starts.
+const SLEEP: &str = "/bin/sleep";
+
+/// One tool: how it starts and stops the daemon (`{P}` is the pidfile, `{PID}` the
+/// daemon's pid), and the binary whose size is reported.
+struct Tool {
+    name: &'static str,
+    start: Vec<String>,
+    stop: Vec<String>,
+    bin: PathBuf,
 }
 
-/// A fresh, writable copy of the harness.
-fn harness() -> Result<PathBuf, String> {
-    let src = std::env::var_os("IMP_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| util::root().join("../shared/bench"));
-    if !src.join("tools.sh").is_file() {
-        return Err(format!(
-            "bench: no harness at {} (set IMP_BENCH_DIR)",
-            src.display()
-        ));
-    }
-    let dst = util::target_dir().join("bench/harness");
-    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dst).status();
-    let _ = std::fs::remove_dir_all(&dst);
-    util::copy_tree(&src, &dst)?;
-    util::run(Command::new("chmod").args(["-R", "u+w"]).arg(&dst))?;
-    std::fs::create_dir_all(dst.join("raw")).map_err(|e| e.to_string())?;
-    Ok(dst)
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
 }
 
-/// Runs a harness step, printing and returning its output; a failed step is reported
-/// and the bench goes on.
-fn step(dir: &Path, imp: &Path, title: &str, args: &[&str]) -> String {
-    println!("\n### {title}");
-    let mut c = Command::new(args[0]);
-    c.args(&args[1..])
-        .current_dir(dir)
-        .env("PERF", dir)
-        .env("IMP", imp);
-    eprintln!("$ {}", util::show(&c));
-    match c.output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            print!("{text}");
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
-            if !out.status.success() {
-                println!("(step failed: {})", out.status);
+fn tools(imp: &Path, floor: &Path) -> Vec<Tool> {
+    let imp_s = imp.display();
+    let floor_s = floor.display();
+    vec![
+        Tool {
+            name: "imp",
+            start: words(&format!("{imp_s} start -q -p {{P}} -- {SLEEP} 1000")),
+            stop: words(&format!("{imp_s} stop -q -p {{P}}")),
+            bin: imp.to_path_buf(),
+        },
+        Tool {
+            name: "floor",
+            start: words(&format!("{floor_s} start {{P}} {SLEEP} 1000")),
+            stop: words(&format!("{floor_s} stop {{P}}")),
+            bin: floor.to_path_buf(),
+        },
+        Tool {
+            name: "busybox",
+            start: words(&format!(
+                "busybox start-stop-daemon -S -b -m -p {{P}} -x {SLEEP} -- 1000"
+            )),
+            stop: words("busybox start-stop-daemon -K -p {P}"),
+            bin: util::which("busybox").unwrap_or_default(),
+        },
+        Tool {
+            name: "debian",
+            start: words(&format!(
+                "/usr/sbin/start-stop-daemon --start --background --make-pidfile \
+                 --pidfile {{P}} --exec {SLEEP} -- 1000"
+            )),
+            // dpkg's --stop returns at once without --retry; with it, it waits (and
+            // polls): what an init script that must know the daemon is gone uses.
+            stop: words(
+                "/usr/sbin/start-stop-daemon --stop --pidfile {P} --retry TERM/5 --remove-pidfile",
+            ),
+            bin: PathBuf::from("/usr/sbin/start-stop-daemon"),
+        },
+        Tool {
+            name: "daemonize",
+            start: words(&format!("daemonize -p {{P}} {SLEEP} 1000")),
+            // daemonize has no stop: the shell's `kill $(cat P)`, as its users write it.
+            stop: words("kill -TERM {PID}"),
+            bin: util::which("daemonize").unwrap_or_default(),
+        },
+    ]
+}
+
+/// The command of `argv` with `{P}` and `{PID}` filled in.
+fn command(argv: &[String], pidfile: &Path, pid: u32) -> Command {
+    let fill = |a: &String| {
+        a.replace("{P}", &pidfile.display().to_string())
+            .replace("{PID}", &pid.to_string())
+    };
+    let mut c = Command::new(fill(&argv[0]));
+    c.args(argv[1..].iter().map(fill))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// The pid in `pidfile`, once it names a live process that runs sleep.
+fn daemon(pidfile: &Path, sleep: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    (exe == sleep && !gone(pid)).then_some(pid)
+}
+
+/// Whether `pid` has exited (no entry, or a zombie nobody reaped yet).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            .is_none_or(|st| st == "Z" || st == "X"),
+        Err(_) => true,
+    }
+}
+
+/// Polls `f` every 20 µs for up to 5 s.
+fn until<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    None
+}
+
+/// One start and stop: (start µs until sleep runs, stop µs until it is gone).
+fn cycle(t: &Tool, dir: &Path, sleep: &Path) -> Option<(f64, f64)> {
+    let p = dir.join(format!("{}.pid", t.name));
+    let _ = std::fs::remove_file(&p);
+    let t0 = Instant::now();
+    let ok = command(&t.start, &p, 0).status().ok()?.success();
+    let pid = until(|| daemon(&p, sleep));
+    let start = t0.elapsed().as_secs_f64() * 1e6;
+    let pid = match (ok, pid) {
+        (true, Some(pid)) => pid,
+        (_, pid) => {
+            cleanup(&p, pid);
+            return None;
+        }
+    };
+    let t1 = Instant::now();
+    let stopped = command(&t.stop, &p, pid).status().ok()?.success();
+    let gone_now = until(|| gone(pid).then_some(()));
+    let stop = t1.elapsed().as_secs_f64() * 1e6;
+    cleanup(&p, Some(pid));
+    (stopped && gone_now.is_some()).then_some((start, stop))
+}
+
+fn cleanup(p: &Path, pid: Option<u32>) {
+    if let Some(pid) = pid.filter(|&p| !gone(p)) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let _ = std::fs::remove_file(p);
+}
+
+/// Syscalls of one start (every process, each until its execve of sleep) and of one
+/// stop, at RLIMIT_NOFILE 20,000.
+fn syscalls(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
+    let p = dir.join(format!("{}.pid", t.name));
+    let _ = std::fs::remove_file(&p);
+    let traced = |argv: &[String], pid: u32, log: &Path| {
+        let inner = command(argv, &p, pid);
+        let mut c = Command::new("prlimit");
+        c.args([
+            "--nofile=20000:20000",
+            "strace",
+            "-f",
+            "-qq",
+            "-b",
+            "execve",
+            "-o",
+        ])
+        .arg(log)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        c.status().ok().filter(|s| s.success())
+    };
+    let (slog, tlog) = (dir.join("strace-start"), dir.join("strace-stop"));
+    traced(&t.start, 0, &slog)?;
+    let pid = until(|| daemon(&p, sleep));
+    let Some(pid) = pid else {
+        cleanup(&p, None);
+        return None;
+    };
+    let stop = traced(&t.stop, pid, &tlog);
+    until(|| gone(pid).then_some(()));
+    cleanup(&p, Some(pid));
+    stop?;
+    Some((count_calls(&slog)?, count_calls(&tlog)?))
+}
+
+/// The syscalls in an `strace -f -o` log: one per line that starts a call (an
+/// `<... resumed>` line ends one), each process's up to and with its execve of sleep.
+fn count_calls(log: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let mut exec_seen: Vec<&str> = Vec::new();
+    let mut n = 0;
+    // The first execve is strace starting the command.
+    let mut first = true;
+    for line in text.lines() {
+        let Some((pid, rest)) = line.split_once(char::is_whitespace) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if exec_seen.contains(&pid)
+            || rest.starts_with("<...")
+            || rest.starts_with("+++")
+            || rest.starts_with("---")
+        {
+            continue;
+        }
+        if rest.starts_with("execve(") {
+            if first {
+                first = false;
+                continue;
             }
-            text
+            if rest.contains(SLEEP) || rest.contains("/sleep\"") {
+                exec_seen.push(pid);
+            }
         }
-        Err(e) => {
-            println!("(step could not run: {e})");
-            String::new()
-        }
+        n += 1;
     }
+    Some(n)
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// Instructions of the control process (valgrind callgrind, children not traced) for
+/// one start and one stop.
+fn instructions(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
+    let p = dir.join(format!("{}.pid", t.name));
+    let _ = std::fs::remove_file(&p);
+    let counted = |argv: &[String], pid: u32| -> Option<u64> {
+        let inner = command(argv, &p, pid);
+        let out = Command::new("valgrind")
+            .args([
+                "--tool=callgrind",
+                "--trace-children=no",
+                "--callgrind-out-file=/dev/null",
+            ])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .ok()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        err.lines()
+            .find_map(|l| l.split("Collected :").nth(1))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    let start = counted(&t.start, 0);
+    let pid = until(|| daemon(&p, sleep));
+    let stop = pid.and_then(|pid| counted(&t.stop, pid));
+    if let Some(pid) = pid {
+        until(|| gone(pid).then_some(()));
+    }
+    cleanup(&p, pid);
+    Some((start?, stop?))
+}
+
+/// Peak RSS (KiB) of the control process of one start.
+fn peak_rss(t: &Tool, dir: &Path, sleep: &Path) -> Option<u64> {
+    let p = dir.join(format!("{}.pid", t.name));
+    let _ = std::fs::remove_file(&p);
+    let inner = command(&t.start, &p, 0);
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    let pid = until(|| daemon(&p, sleep));
+    cleanup(&p, pid);
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Median, min and max.
+fn stats(v: &[f64]) -> Option<(f64, f64, f64)> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 {
+    let med = if n % 2 == 1 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some((med, v[0], v[n - 1]))
+}
+
+/// What was measured of one tool.
+struct Row {
+    name: &'static str,
+    size: u64,
+    start: Option<(f64, f64, f64)>,
+    stop: Option<(f64, f64, f64)>,
+    failed: usize,
+    calls: Option<(u64, u64)>,
+    instr: Option<(u64, u64)>,
+    rss: Option<u64>,
+}
+
+fn us(s: Option<(f64, f64, f64)>) -> String {
+    s.map_or("-".into(), |(m, lo, hi)| {
+        format!("{m:.0} ({lo:.0}–{hi:.0})")
     })
 }
 
-/// Medians of (start until pid live, stop until gone, their sum) from `TOOL-r1.csv`.
-fn latency(dir: &Path, tool: &str) -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string(dir.join(format!("{tool}-r1.csv"))).ok()?;
-    let mut lines = text.lines();
-    let head: Vec<&str> = lines.next()?.split(',').collect();
-    let col = |name: &str| head.iter().position(|h| *h == name);
-    let (ready, gone) = (col("start_ready_us")?, col("stop_gone_us")?);
-    let (mut r, mut g, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for l in lines {
-        let f: Vec<f64> = l
-            .split(',')
-            .map(|x| x.trim().parse().unwrap_or(f64::NAN))
-            .collect();
-        if let (Some(&a), Some(&b)) = (f.get(ready), f.get(gone)) {
-            if a.is_finite() && b.is_finite() {
-                r.push(a);
-                g.push(b);
-                c.push(a + b);
-            }
+fn pair<T: ToString>(v: Option<(T, T)>, which: usize) -> String {
+    v.map_or("-".into(), |(a, b)| {
+        if which == 0 {
+            a.to_string()
+        } else {
+            b.to_string()
         }
-    }
-    Some([median(r)?, median(g)?, median(c)?])
-}
-
-/// Numbers after a keyword on the line of a tool, e.g. `start_maxrss_KiB 444`.
-fn field(text: &str, tool: &str, phase: Option<&str>, key: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.split_whitespace().next() == Some(tool))
-        .filter(|l| phase.is_none_or(|p| l.split_whitespace().nth(1) == Some(p)))
-        .find_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            w.iter()
-                .position(|x| *x == key)
-                .and_then(|i| w.get(i + 1))
-                .and_then(|v| v.parse().ok())
-        })
+    })
 }
 
 /// `cargo xtask bench [-n CYCLES]`.
 pub fn main(args: &[String]) -> Result<(), String> {
-    let mut cycles = "60".to_string();
+    let mut cycles = 40usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "-n" | "--cycles" => cycles = it.next().ok_or("-n needs a number")?.clone(),
+            "-n" | "--cycles" => {
+                cycles = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("-n needs a number")?
+            }
             other => return Err(format!("bench: unknown argument `{other}`")),
         }
     }
@@ -171,127 +370,229 @@ pub fn main(args: &[String]) -> Result<(), String> {
             return Err("bench: the host binary did not build".into());
         }
     };
-    ensure_tools()?;
-    let dir = harness()?;
+    let have = |p: &str| util::which(p).is_some();
+    util::install_missing(NEEDS, "the tools imp is measured against", have);
+    let missing: Vec<&str> = NEEDS.iter().filter(|t| !have(t.0)).map(|t| t.1).collect();
+    for m in [
+        "gcc",
+        "strace",
+        "busybox-static",
+        "daemonize",
+        "time",
+        "util-linux",
+    ] {
+        if missing.contains(&m) {
+            return Err(format!(
+                "bench: missing {}; fix (as root): apt-get install {}",
+                missing.join(", "),
+                missing.join(" ")
+            ));
+        }
+    }
+    let dir = util::target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let floor = dir.join("floor");
+    // musl's static startup is what a floor should cost; glibc's when musl-gcc is not there.
+    let cc = if have("musl-gcc") { "musl-gcc" } else { "gcc" };
     util::run(
-        Command::new("./build.sh")
-            .current_dir(&dir)
-            .env("PERF", &dir),
+        Command::new(cc)
+            .args(["-O2", "-static", "-o"])
+            .arg(&floor)
+            .arg(util::root().join("xtask/bench/floor.c")),
     )?;
-    let imp_s = imp.display().to_string();
-    step(
-        &dir,
-        &imp,
-        "sizes (bytes)",
-        &[
-            "./sizes.sh",
-            &imp_s,
-            "/usr/sbin/start-stop-daemon",
-            "/usr/bin/busybox",
-            "/usr/bin/daemonize",
-        ],
-    );
-    let tools = ["imp", "busybox", "debian", "daemonize", "floor"];
-    let mut lat = vec![
-        "python3",
-        "lat-interleave.py",
-        "-n",
-        &cycles,
-        "-o",
-        "raw/lat-imp",
-    ];
-    lat.extend(tools);
-    step(&dir, &imp, "per-phase latency, interleaved (µs)", &lat);
-    let strace = step(
-        &dir,
-        &imp,
-        "syscalls per start and stop (strace -f)",
-        &[
-            "bin/reaper",
-            "./strace-counts.sh",
-            "imp",
-            "debian",
-            "busybox",
-        ],
-    );
-    let _ = std::fs::remove_file(dir.join("raw/rss.txt"));
-    let rss = step(
-        &dir,
-        &imp,
-        "peak RSS (KiB)",
-        &["bin/reaper", "./rss.sh", "11", "imp", "busybox", "debian"],
-    );
-
-    // imp against each baseline.
-    let lat_dir = dir.join("raw/lat-imp");
-    let imp_lat = latency(&lat_dir, "imp");
-    let size = |p: &str| std::fs::metadata(p).map(|m| m.len() as f64).ok();
-    let imp_size = size(&imp_s);
-    let mut rows = Vec::new();
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 && a / b < 0.1 => format!("x{:.4}", a / b),
-        (Some(a), Some(b)) if b > 0.0 => format!("x{:.2}", a / b),
-        _ => "-".into(),
-    };
-    let bases: BTreeMap<&str, &str> = [
-        ("busybox", "/usr/bin/busybox"),
-        ("debian", "/usr/sbin/start-stop-daemon"),
-    ]
-    .into_iter()
-    .collect();
-    for (base, path) in &bases {
-        let b = latency(&lat_dir, base);
-        let st = |tool: &str, phase: &str| field(&strace, tool, Some(phase), "total");
-        let rs = |tool: &str, key: &str| field(&rss, tool, None, key);
-        rows.push(vec![
-            format!("imp / {base}"),
-            ratio(imp_size, size(path)),
-            ratio(imp_lat.map(|l| l[0]), b.map(|l| l[0])),
-            ratio(imp_lat.map(|l| l[1]), b.map(|l| l[1])),
-            ratio(imp_lat.map(|l| l[2]), b.map(|l| l[2])),
-            ratio(st("imp", "start"), st(base, "start")),
-            ratio(st("imp", "stop"), st(base, "stop")),
-            ratio(rs("imp", "start_maxrss_KiB"), rs(base, "start_maxrss_KiB")),
-        ]);
+    // The measuring process runs under `floor reap`: daemons that reparent to it are
+    // reaped at once, whatever this machine's PID 1 does.
+    if std::env::var_os("IMP_BENCH_REAPED").is_none() {
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let status = Command::new(&floor)
+            .arg("reap")
+            .arg(me)
+            .arg("bench")
+            .args(args)
+            .env("IMP_BENCH_REAPED", "1")
+            .status()
+            .map_err(|e| format!("{}: {e}", floor.display()))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(format!("bench: {status}"))
+        };
     }
-    println!("\n### imp against the baselines (below 1 = imp is smaller/faster)");
-    print!(
-        "{}",
-        table(
-            &[
-                "ratio",
-                "size",
-                "start (pid live)",
-                "stop (gone)",
-                "cycle",
-                "syscalls start",
-                "syscalls stop",
-                "RSS start"
-            ],
-            &rows
-        )
+    let sleep = std::fs::canonicalize(SLEEP).map_err(|e| format!("{SLEEP}: {e}"))?;
+    let run_dir = dir.join("run");
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
+    let tools = tools(&imp, &floor);
+    eprintln!(
+        "xtask: bench: {cycles} interleaved cycles of {}",
+        tools.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
     );
-    if let Some(l) = imp_lat {
-        println!(
-            "imp medians: start {:.0} µs, stop {:.0} µs, cycle {:.0} µs",
-            l[0], l[1], l[2]
-        );
+    let mut lat: Vec<(Vec<f64>, Vec<f64>, usize)> =
+        tools.iter().map(|_| (vec![], vec![], 0)).collect();
+    for c in 0..cycles {
+        for k in 0..tools.len() {
+            let i = (c + k) % tools.len();
+            match cycle(&tools[i], &run_dir, &sleep) {
+                Some((s, t)) => {
+                    lat[i].0.push(s);
+                    lat[i].1.push(t);
+                }
+                None => lat[i].2 += 1,
+            }
+        }
     }
-    println!("raw outputs: {}", dir.join("raw").display());
+    let valgrind = have("valgrind");
+    let rows: Vec<Row> = tools
+        .iter()
+        .zip(&lat)
+        .map(|(t, (s, st, failed))| Row {
+            name: t.name,
+            size: std::fs::metadata(&t.bin).map_or(0, |m| m.len()),
+            start: stats(s),
+            stop: stats(st),
+            failed: *failed,
+            calls: syscalls(t, &run_dir, &sleep),
+            instr: valgrind
+                .then(|| instructions(t, &run_dir, &sleep))
+                .flatten(),
+            rss: peak_rss(t, &run_dir, &sleep),
+        })
+        .collect();
+    let report = render(&rows, cycles, valgrind);
+    print!("{report}");
+    std::fs::write(dir.join("bench.md"), &report).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("bench.svg"), svg(&rows)).map_err(|e| e.to_string())?;
+    println!(
+        "\nwritten: {} and {}",
+        dir.join("bench.md").display(),
+        dir.join("bench.svg").display()
+    );
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_harness_lines() {
-        let rss = "imp start_maxrss_KiB 444 stop_maxrss_KiB 448 (median of 11)\n";
-        assert_eq!(field(rss, "imp", None, "stop_maxrss_KiB"), Some(448.0));
-        let st = "imp                start     total     21  procs 3\nimp                stop      total     11  procs 1\n";
-        assert_eq!(field(st, "imp", Some("stop"), "total"), Some(11.0));
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(vec![]), None);
+/// The markdown report: the table and imp's ratios.
+fn render(rows: &[Row], cycles: usize, valgrind: bool) -> String {
+    let mut out = String::new();
+    let date =
+        util::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC")).unwrap_or_default();
+    let kernel = util::output(Command::new("uname").arg("-r")).unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    out.push_str(&format!(
+        "cargo xtask bench, {}: {cycles} interleaved cycles, Linux {}, {cpus} CPUs; µs \
+         median (min–max)\n\n",
+        date.trim(),
+        kernel.trim()
+    ));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.to_string(),
+                thousands(r.size),
+                us(r.start),
+                us(r.stop),
+                pair(r.calls, 0),
+                pair(r.calls, 1),
+                pair(r.instr.map(|(a, b)| (thousands(a), thousands(b))), 0),
+                pair(r.instr.map(|(a, b)| (thousands(a), thousands(b))), 1),
+                r.rss.map_or("-".into(), |k| k.to_string()),
+                r.failed.to_string(),
+            ]
+        })
+        .collect();
+    let head = [
+        "tool",
+        "bytes",
+        "start µs",
+        "stop µs",
+        "syscalls/start",
+        "syscalls/stop",
+        "instr/start",
+        "instr/stop",
+        "peak RSS KiB",
+        "failed cycles",
+    ];
+    out.push_str(&markdown(&head, &body));
+    if !valgrind {
+        out.push_str("\n(instructions: valgrind is not installed)\n");
     }
+    let find = |n: &str| rows.iter().find(|r| r.name == n);
+    if let (Some(imp), Some(floor), Some(bb)) = (find("imp"), find("floor"), find("busybox")) {
+        let ratio = |a: Option<(f64, f64, f64)>, b: Option<(f64, f64, f64)>| match (a, b) {
+            (Some(a), Some(b)) if b.0 > 0.0 => format!("×{:.2}", a.0 / b.0),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "\nimp's medians: start {} of the floor, {} of busybox; stop {} of the floor, {} of \
+             busybox{}\n",
+            ratio(imp.start, floor.start),
+            ratio(imp.start, bb.start),
+            ratio(imp.stop, floor.stop),
+            ratio(imp.stop, bb.stop),
+            find("debian").map_or(String::new(), |d| format!(
+                ", {} of dpkg's `--retry TERM/5`",
+                ratio(imp.stop, d.stop)
+            )),
+        ));
+    }
+    out.push_str(
+        "\nstart: until the pidfile names a live process running sleep; stop: until it is \
+         gone (busybox's and dpkg's stop without --retry return before that; daemonize has \
+         no stop: `kill`). Syscalls: every process of the start until its execve of sleep, \
+         at RLIMIT_NOFILE 20,000 (strace -f). Instructions and RSS: the control process.\n",
+    );
+    out
+}
+
+fn markdown(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!(
+        "| {} |\n|{}|\n",
+        head.join(" | "),
+        vec!["---"; head.len()].join("|")
+    );
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    s
+}
+
+/// Bars of the median start and stop latency per tool.
+fn svg(rows: &[Row]) -> String {
+    let max = rows
+        .iter()
+        .flat_map(|r| [r.start.map(|s| s.0), r.stop.map(|s| s.0)])
+        .flatten()
+        .fold(1.0f64, f64::max);
+    let (w, left, bar, gap) = (640.0, 90.0, 14.0, 12.0);
+    let scale = (w - left - 80.0) / max;
+    let h = 40.0 + rows.len() as f64 * (2.0 * bar + gap);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <text x=\"{left}\" y=\"16\">median µs: start (dark), stop (light)</text>\n"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = 28.0 + i as f64 * (2.0 * bar + gap);
+        s.push_str(&format!(
+            "<text x=\"4\" y=\"{}\">{}</text>\n",
+            y + bar + 4.0,
+            r.name
+        ));
+        for (k, v) in [r.start, r.stop].iter().enumerate() {
+            if let Some((m, _, _)) = v {
+                let yy = y + k as f64 * bar;
+                let color = if k == 0 { "#335577" } else { "#88aacc" };
+                s.push_str(&format!(
+                    "<rect x=\"{left}\" y=\"{yy}\" width=\"{:.1}\" height=\"{}\" fill=\"{color}\"/>\
+                     <text x=\"{:.1}\" y=\"{}\">{m:.0}</text>\n",
+                    m * scale,
+                    bar - 2.0,
+                    left + m * scale + 4.0,
+                    yy + bar - 3.0
+                ));
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
 }

@@ -55,12 +55,14 @@ cargo xtask: build, check and test imp
         (a figure: optional sign, digits with optional commas, a space, B).
         Prints each offender as path:line and fails if there is one.
   bench [-n CYCLES]
-        the shared bench harness: imp vs busybox, Debian start-stop-daemon, daemonize.
+        imp vs Debian's and busybox's start-stop-daemon, daemonize and a C floor
+        (xtask/bench/floor.c), CYCLES (40) interleaved start/stop cycles of a sleep
+        daemon: latency, syscalls, instructions, peak RSS, size; installs them as root.
+        Writes target/bench/bench.md and bench.svg. Informational, never a test.
 
 environment: IMP_NIGHTLY (nightly toolchain name, default `nightly`),
-IMP_XTASK_NO_INSTALL=1 (never run rustup to install), IMP_XTASK_SUITE_TIMEOUT and
-IMP_XTASK_BUDGET (the --timeout and --budget defaults), IMP_BENCH_DIR (the bench
-harness, default ../shared/bench).
+IMP_XTASK_NO_INSTALL=1 (never run rustup or apt-get to install), IMP_XTASK_SUITE_TIMEOUT
+and IMP_XTASK_BUDGET (the --timeout and --budget defaults).
 ";
 
 fn main() {

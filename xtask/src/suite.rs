@@ -467,36 +467,12 @@ fn have(bin: &str) -> bool {
     }
 }
 
-/// Installs, as root with apt-get (unless `IMP_XTASK_NO_INSTALL` is set), the packages
-/// of the [`TOOLS`] that are missing, saying what it installs; returns those still
+/// Installs the missing [`TOOLS`] (see [`util::install_missing`]); returns those still
 /// missing.
 fn prepare_tools() -> Vec<(&'static str, &'static str, &'static str)> {
-    let missing = || -> Vec<&(&str, &str, &str)> { TOOLS.iter().filter(|t| !have(t.0)).collect() };
-    let mut packages: Vec<&str> = missing().iter().map(|t| t.1).collect();
-    packages.dedup();
-    let may_install = util::is_root()
-        && util::which("apt-get").is_some()
-        && std::env::var_os("IMP_XTASK_NO_INSTALL").is_none();
-    if !packages.is_empty() && may_install {
-        eprintln!(
-            "xtask: test: installing {} (what the integration suite runs besides imp)",
-            packages.join(" ")
-        );
-        let install = || {
-            let mut c = Command::new("apt-get");
-            c.args(["install", "-y", "-qq", "--no-install-recommends"])
-                .args(&packages)
-                .env("DEBIAN_FRONTEND", "noninteractive");
-            util::run(&mut c)
-        };
-        if install().is_err() {
-            let _ = util::run(Command::new("apt-get").args(["update", "-qq"]));
-            if let Err(e) = install() {
-                eprintln!("xtask: test: {e}");
-            }
-        }
-    }
-    missing().into_iter().copied().collect()
+    let pairs: Vec<(&str, &str)> = TOOLS.iter().map(|t| (t.0, t.1)).collect();
+    util::install_missing(&pairs, "what the integration suite runs besides imp", have);
+    TOOLS.iter().filter(|t| !have(t.0)).copied().collect()
 }
 
 /// What a test's script says when it runs a tool ([`TOOLS`]' first column): the words

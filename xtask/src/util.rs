@@ -153,6 +153,37 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Installs with apt-get, as root and unless `IMP_XTASK_NO_INSTALL` is set, the
+/// package of each (program, package) whose program `have` says is missing, saying
+/// what it installs and `why`; an install that fails is retried after `apt-get
+/// update`, then reported. The caller checks again what is still missing.
+pub fn install_missing(tools: &[(&str, &str)], why: &str, have: impl Fn(&str) -> bool) {
+    let mut packages: Vec<&str> = tools.iter().filter(|t| !have(t.0)).map(|t| t.1).collect();
+    packages.sort();
+    packages.dedup();
+    if packages.is_empty()
+        || !is_root()
+        || which("apt-get").is_none()
+        || std::env::var_os("IMP_XTASK_NO_INSTALL").is_some()
+    {
+        return;
+    }
+    eprintln!("xtask: installing {} ({why})", packages.join(" "));
+    let install = || {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&packages)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut c)
+    };
+    if install().is_err() {
+        let _ = run(Command::new("apt-get").args(["update", "-qq"]));
+        if let Err(e) = install() {
+            eprintln!("xtask: {e}");
+        }
+    }
+}
+
 /// True when running as root (apt-get can install missing packages).
 pub fn is_root() -> bool {
     output(Command::new("id").arg("-u")).is_some_and(|s| s.trim() == "0")
