@@ -198,7 +198,10 @@ fn syscalls(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
         .stderr(Stdio::null());
         c.status().ok().filter(|s| s.success())
     };
-    let (slog, tlog) = (dir.join("strace-start"), dir.join("strace-stop"));
+    let (slog, tlog) = (
+        dir.join(format!("{}.strace-start", t.name)),
+        dir.join(format!("{}.strace-stop", t.name)),
+    );
     traced(&t.start, 0, &slog)?;
     let pid = until(|| daemon(&p, sleep));
     let Some(pid) = pid else {
@@ -419,9 +422,15 @@ pub fn main(args: &[String]) -> Result<(), String> {
         };
     }
     let sleep = std::fs::canonicalize(SLEEP).map_err(|e| format!("{SLEEP}: {e}"))?;
-    let run_dir = dir.join("run");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir).map_err(|e| e.to_string())?;
+    // Where daemons' pidfiles live (imp walks every directory on the way, 4 syscalls
+    // each): /run, else the target dir.
+    let run_dir = [PathBuf::from("/run/imp-bench"), dir.join("run")]
+        .into_iter()
+        .find(|d| {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).is_ok()
+        })
+        .ok_or("bench: no directory for the pidfiles")?;
     let tools = tools(&imp, &floor);
     eprintln!(
         "xtask: bench: {cycles} interleaved cycles of {}",
