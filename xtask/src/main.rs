@@ -9,6 +9,7 @@
 //! cargo xtask test [--targets host|all|T[,T...]] [--timeout SECS] [--budget SECS] [-- TEST ARGS]
 //! cargo xtask tidy
 //! cargo xtask bench [-n CYCLES]
+//! cargo xtask fuzz [SECONDS]
 //! ```
 //!
 //! `tidy` is the check in code that no compiler makes: every `#[inline]`,
@@ -18,6 +19,7 @@
 
 mod bench;
 mod dist;
+mod fuzz;
 mod mipsbe;
 mod size;
 mod suite;
@@ -59,6 +61,9 @@ cargo xtask: build, check and test imp
         (xtask/bench/floor.c), CYCLES (40) interleaved start/stop cycles of a sleep
         daemon: latency, syscalls, instructions, peak RSS, size; installs them as root.
         Writes target/bench/bench.md and bench.svg. Informational, never a test.
+  fuzz [SECONDS]
+        every cargo-fuzz target in fuzz/ (nightly libFuzzer) for SECONDS (60) each:
+        pidfile content and value parsers, the whole argv, passwd/group lines.
 
 environment: IMP_NIGHTLY (nightly toolchain name, default `nightly`),
 IMP_XTASK_NO_INSTALL=1 (never run rustup or apt-get to install), IMP_XTASK_SUITE_TIMEOUT
@@ -77,6 +82,7 @@ fn main() {
         "test" => suite::main(rest),
         "tidy" => tidy::main(rest),
         "bench" => bench::main(rest),
+        "fuzz" => fuzz::main(rest),
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
