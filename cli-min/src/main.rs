@@ -357,9 +357,12 @@ fn signal(cmd: &Command) -> i32 {
         Ok(Some(pid)) => {
             if !cmd.quiet {
                 let mut l = Line::new();
-                about(&mut l, cmd)
-                    .str("sent SIG")
-                    .str(imp_core::parse::signal_name(sig).unwrap_or("?"));
+                about(&mut l, cmd).str("sent SIG");
+                match imp_core::parse::signal_name(sig) {
+                    Some(name) => l.str(name),
+                    // A real-time signal: `SIG40`, by number as it was given.
+                    None => l.num(sig.as_raw() as u32),
+                };
                 finish(&mut l, shown(pid));
             }
             code::OK

@@ -10,10 +10,13 @@ use crate::error::{Error, Op, Reason};
 use crate::limits::SCHEDULE_MAX;
 use crate::pidfile::{self, Probe, State};
 use crate::process::{poll_exit, sleep_ms, TICK_MS};
+use crate::signal::Signal;
+use crate::sys;
 use core::ffi::CStr;
+use rustix::fd::AsFd;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::{Pid, PidfdFlags};
 
 /// One step of a stop schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,8 +88,8 @@ impl Target {
     /// signal.
     fn send(&self, sig: Signal) -> Result<bool, Error> {
         let r = match &self.pidfd {
-            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
-            None => rustix::process::kill_process(self.pid, sig),
+            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), sig.as_raw()),
+            None => sys::kill(self.pid, false, sig.as_raw()),
         };
         let main_alive = match r {
             Ok(()) => true,
@@ -97,7 +100,7 @@ impl Target {
         };
         let group_alive = self
             .pgid
-            .is_some_and(|g| rustix::process::kill_process_group(g, sig).is_ok());
+            .is_some_and(|g| sys::kill(g, true, sig.as_raw()).is_ok());
         Ok(main_alive || group_alive)
     }
 
@@ -124,7 +127,7 @@ impl Target {
                 Some(fd) => poll_exit(fd, 0),
                 None => !probe.still_held_by(self.pid).unwrap_or(false),
             };
-            let group_gone = |g| rustix::process::test_kill_process_group(g).is_err();
+            let group_gone = |g| sys::kill(g, true, 0).is_err();
             if main_gone && self.pgid.map_or(true, group_gone) {
                 return true;
             }

@@ -75,6 +75,7 @@ mod num;
 pub mod parse;
 pub mod pidfile;
 mod process;
+mod signal;
 pub mod spawn;
 mod sys;
 pub mod user;
@@ -83,7 +84,8 @@ mod words;
 
 pub use error::{Cause, Error, Op, Reason};
 pub use rustix::io::Errno;
-pub use rustix::process::{Pid, Signal};
+pub use rustix::process::Pid;
+pub use signal::Signal;
 pub use sys::{exit, CStrArray, OnlyKeptFds, SingleThreaded};
 
 /// Not API: what only the `imp` binary needs (its word tables and argv slicing), kept

@@ -5,7 +5,7 @@
 
 use crate::control::{Schedule, Step};
 use crate::num::decimal;
-use rustix::process::Signal;
+use crate::signal::Signal;
 
 /// The signals imp knows by name: each once, with its number in this architecture's
 /// numbering from the kernel's headers (`linux-raw-sys`).
@@ -37,11 +37,11 @@ fn signal_index(name: &[u8]) -> Option<usize> {
 }
 
 /// Parses a signal: `TERM`, `SIGTERM`, `term` or `15` (`CLD` is `CHLD`). Numbers must
-/// name a signal this architecture has (1..=31 here; real-time signals are not sent
-/// by imp: rustix 0.38's `Signal`, SPEC 1.1's pin, has none).
+/// name a signal this architecture has: `1..=64` (`1..=128` on MIPS), real-time
+/// signals included, as dpkg's `--signal` takes them.
 pub fn signal(s: &[u8]) -> Option<Signal> {
     if let Some(n) = decimal(s) {
-        return Signal::from_raw(i32::try_from(n).ok()?).filter(|_| n != 0);
+        return Signal::from_raw(i32::try_from(n).ok()?);
     }
     let name = match s {
         [b'S' | b's', b'I' | b'i', b'G' | b'g', rest @ ..] => rest,
@@ -63,7 +63,7 @@ pub fn signal(s: &[u8]) -> Option<Signal> {
 pub fn signal_name(sig: Signal) -> Option<&'static str> {
     let i = SIGNAL_NUMS
         .iter()
-        .position(|&n| i32::from(n) == sig as i32)?;
+        .position(|&n| i32::from(n) == sig.as_raw())?;
     crate::words::nth(SIGNAL_NAMES, i).get(3..)
 }
 
@@ -186,6 +186,10 @@ mod tests {
         assert_eq!(signal(b"1"), Some(Signal::Hup));
         assert_eq!(signal(b"CLD"), Some(Signal::Child));
         assert_eq!(signal(b"SIGcld"), Some(Signal::Child));
+        // Real-time signals, by number as dpkg takes them.
+        assert_eq!(signal(b"40").map(Signal::as_raw), Some(40));
+        assert_eq!(signal(b"64").map(Signal::as_raw), Some(64));
+        assert_eq!(signal_name(Signal::from_raw(40).unwrap()), None);
         for bad in [
             &b"0"[..],
             b"-9",
@@ -195,12 +199,14 @@ mod tests {
             b"SIG",
             b"09",
             b"+9",
-            b"64",
+            b"200",
         ] {
             assert_eq!(signal(bad), None, "{:?}", bad);
         }
-        assert_eq!(signal_name(Signal::Usr1), Some("USR1"));
-        assert_eq!(signal_name(Signal::Sys), Some("SYS"));
+        let named = |n: u32| Signal::from_raw(n as i32).unwrap();
+        use linux_raw_sys::general as g;
+        assert_eq!(signal_name(named(g::SIGUSR1)), Some("USR1"));
+        assert_eq!(signal_name(named(g::SIGSYS)), Some("SYS"));
         // Every name parses back to its own number, with and without SIG, in any case.
         for (i, name) in SIGNAL_NAMES.lines().enumerate() {
             let sig = Signal::from_raw(i32::from(SIGNAL_NUMS[i])).expect(name);
@@ -211,15 +217,15 @@ mod tests {
                 "{name}"
             );
             assert_eq!(
-                signal((sig as i32).to_string().as_bytes()),
+                signal(sig.as_raw().to_string().as_bytes()),
                 Some(sig),
                 "{name}"
             );
         }
         assert_eq!(SIGNAL_NAMES.lines().count(), SIGNAL_NUMS.len());
         // Aliases print as the first name of their number.
-        assert_eq!(signal_name(Signal::Abort), Some("ABRT"));
-        assert_eq!(signal_name(Signal::Io), Some("IO"));
+        assert_eq!(signal_name(named(g::SIGABRT)), Some("ABRT"));
+        assert_eq!(signal_name(named(g::SIGIO)), Some("IO"));
     }
 
     #[test]

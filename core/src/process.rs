@@ -38,12 +38,12 @@ pub(crate) fn wait_gone(pid: Pid, ms: u32) -> bool {
         Err(Errno::SRCH) => true,
         Err(_) => {
             for _ in 0..ms / TICK_MS {
-                if rustix::process::test_kill_process(pid).is_err() {
+                if crate::sys::kill(pid, false, 0).is_err() {
                     return true;
                 }
                 sleep_ms(TICK_MS);
             }
-            rustix::process::test_kill_process(pid).is_err()
+            crate::sys::kill(pid, false, 0).is_err()
         }
     }
 }

@@ -4,9 +4,9 @@
 //! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
 //! syscalls rustix 0.38 lacks, byte-range and open file description record locks
 //! (`fcntl` `F_OFD_SETLK`, `F_OFD_GETLK`, `F_SETLK`, `F_GETLK`) and `close_range`,
-//! through the `syscalls` crate, with two more that rustix makes wrongly for imp:
-//! `setgroups32` on 32-bit ARM and `rt_sigaction` without an old action (qemu-user on
-//! MIPS); the calls that act on an fd by number (closing, probing, the standard
+//! through the `syscalls` crate, with the ones that rustix makes wrongly for imp:
+//! `setgroups32` on 32-bit ARM, `rt_sigaction` without an old action (qemu-user on
+//! MIPS), `kill` and `pidfd_send_signal` with real-time signals; the calls that act on an fd by number (closing, probing, the standard
 //! streams); and [`CStrArray`], the view of the kernel's argv and envp.
 //!
 //! # Safety
@@ -402,6 +402,46 @@ pub(crate) fn lock_holder(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32
         r => r,
     }?;
     Ok((lk.l_type as u32 != F_UNLCK).then_some(lk.l_pid))
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, 0)`—Signal the process `fd` refers to. Through
+/// the `syscalls` crate: rustix 0.38 takes only its `Signal` enum, which has no
+/// real-time signal.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html) (5.1+)
+pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+    // SAFETY: plain numbers; a NULL siginfo asks the kernel to fill it as kill does.
+    unsafe {
+        syscalls::syscall4(
+            syscalls::Sysno::pidfd_send_signal,
+            fd.as_raw_fd() as usize,
+            sig as usize,
+            0,
+            0,
+        )
+    }
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// `kill(pid, sig)`, and `kill(-pgid, sig)` for a process group: `pid` is a `Pid`, so
+/// never 0 or negative, and a group of 1 is refused (`kill(-1)` would signal every
+/// process). As [`pidfd_send_signal`], for real-time signals; signal 0 asks whether
+/// the process (group) exists.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/kill.2.html)
+pub(crate) fn kill(pid: Pid, group: bool, sig: i32) -> Result<(), Errno> {
+    let raw = pid.as_raw_nonzero().get();
+    if group && raw == 1 {
+        return Err(Errno::INVAL);
+    }
+    let target = if group { -raw } else { raw };
+    // SAFETY: plain numbers; `target` is a positive pid or a group below -1.
+    unsafe { syscalls::syscall2(syscalls::Sysno::kill, target as usize, sig as usize) }
+        .map(|_| ())
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
 }
 
 /// `close_range(first, last, 0)`—Close every fd in `first..=last`.

@@ -793,24 +793,36 @@ fn f5_big_environments() {
     o.expect_eq("clear.env", "ONLY=1");
 }
 
-/// F19: `CLD`, System V's name for SIGCHLD that dpkg accepts, is accepted by `-s` and
-/// `signal`; real-time signals stay a usage error (rustix 0.38's `Signal` has none).
+/// F19: `CLD`, System V's name for SIGCHLD that dpkg accepts, and real-time signals by
+/// number (`40`, as dpkg's `--signal 40`) are accepted by `signal` and `stop -s`; a
+/// real-time signal is reported by number (`sent SIG40`). Past the last signal the
+/// architecture has, a usage error.
 #[test]
 fn f19_signal_names() {
     let o = sandbox("f19s").run(
         r#"
         r start $IMP start -p $T/d.pid -- $TDAEMON --dump $OUT/d.dump --sleep 100
         waitfile $OUT/d.dump
-        r cld spy $IMP signal -p $T/d.pid CLD
+        r cld $IMP signal -p $T/d.pid CLD
         r sigcld $IMP signal -p $T/d.pid SIGCLD
-        r rt $IMP signal -p $T/d.pid 40
-        r stop $IMP stop -p $T/d.pid
+        r big $IMP signal -p $T/d.pid 200
+        r rt spy $IMP signal -p $T/d.pid 40
         echo "pid=$(dpid d)"
+        waitdead $(dpid d)
+        echo "after=$(alive $(dpid d))"
+        r e.start $IMP start -p $T/e.pid -- /bin/sleep 100
+        r e.stop $IMP stop -p $T/e.pid -s 41 -t 5
+        echo "e.exists=$([ -e $T/e.pid ] && echo yes || echo no)"
         "#,
     );
     let pid = o.get("pid").to_string();
     o.expect("cld", 0, &[&format!("sent SIGCHLD (pid {pid})")]);
     o.expect("sigcld", 0, &[&format!("sent SIGCHLD (pid {pid})")]);
-    o.expect("rt", 2, &["imp: usage: invalid signal '40'"]);
-    o.expect("stop", 0, &[&format!("stopped (pid {pid})")]);
+    o.expect("big", 2, &["imp: usage: invalid signal '200'"]);
+    o.expect("rt", 0, &[&format!("sent SIG40 (pid {pid})")]);
+    // Real-time signals end a process that does not handle them.
+    o.expect_eq("after", "no");
+    o.expect("e.stop", 0, &["stopped (pid"]);
+    o.expect_eq("e.exists", "no");
+    o.assert_signals_only_to(&[o.int("pid")]);
 }
