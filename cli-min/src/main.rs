@@ -76,9 +76,12 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
         Ok(c) => c,
         Err(u) => return usage(u),
     };
-    // Before the deep paths: `ulimit -s 16` is a message, not a fault.
-    if let Err(e) = imp_core::spawn::check_stack() {
-        return fail(cmd, &e);
+    // Before the deep paths: `ulimit -s 16` is a message, not a fault (--help and
+    // --version have none).
+    if !matches!(cmd.action, Action::Help | Action::Version) {
+        if let Err(e) = imp_core::spawn::check_stack() {
+            return fail(cmd, &e);
+        }
     }
     match cmd.action {
         Action::Help => {

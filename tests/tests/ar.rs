@@ -15,7 +15,8 @@ const BAD: &[(&str, &str, &str)] = &[
     ("t4", "stop -p $P -t abc", "-t"),
     ("s1", "stop -p $P --signal 0", "--signal"),
     ("s2", "stop -p $P --signal -9", "--signal"),
-    ("s3", "stop -p $P --signal 65", "--signal"),
+    // 129: past the last signal of every architecture (64, MIPS 128).
+    ("s3", "stop -p $P --signal 129", "--signal"),
     ("s4", "stop -p $P --signal KILLX", "--signal"),
     ("s5", "signal -p $P KILLX", "KILLX"),
     ("s6", "signal -p $P", ""),

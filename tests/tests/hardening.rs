@@ -720,6 +720,7 @@ fn f18_small_stack_is_a_message() {
         r start bash -c "ulimit -s 16; exec $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100"
         r soft prlimit --stack=16384:unlimited $IMP start -p $T/d.pid -- $TDAEMON --marker $OUT/m --sleep 100
         r status bash -c "ulimit -s 16; exec $IMP status -p $T/d.pid"
+        r version bash -c "ulimit -s 16; exec $IMP --version"
         echo "ran=$([ -e $OUT/m ] && echo yes || echo no)"
         echo "d.exists=$([ -e $T/d.pid ] && echo yes || echo no)"
         r big bash -c "ulimit -s 32; exec $IMP start -p $T/b.pid -- /bin/sh -c 'ulimit -s > $OUT/lim; exec sleep 100'"
@@ -751,6 +752,7 @@ fn f18_small_stack_is_a_message() {
     o.expect_eq("d.exists", "no");
     o.expect("big", 0, &["started (pid"]);
     o.expect_out("bstatus", 0, &["running (pid"]);
+    o.expect_out("version", 0, &["imp "]);
     o.expect("bstop", 0, &["stopped (pid"]);
     o.expect_eq("lim", "32");
 }
