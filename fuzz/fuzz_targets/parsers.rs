@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(digits, pid.to_string().as_bytes());
     }
     if let Some(sig) = parse::signal(data) {
-        assert!((1..=64).contains(&(sig as i32)));
+        assert!((1..=128).contains(&sig.as_raw()));
     }
     if let Some(m) = parse::umask(data) {
         assert!(m <= 0o777);
