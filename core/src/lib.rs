@@ -88,6 +88,25 @@ pub use rustix::process::Pid;
 pub use signal::Signal;
 pub use sys::{exit, CStrArray, OnlyKeptFds, SingleThreaded};
 
+/// Not API: entry points for the fuzz targets in `fuzz/` (nothing in imp calls them, so
+/// they cost the binary nothing). It may change at any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::spawn::Spec;
+    use core::ffi::CStr;
+
+    /// The environment `spec`'s program would get, entry by entry (or the error a start
+    /// would report before forking).
+    pub fn environment(spec: &Spec<'_>, each: &mut dyn FnMut(&CStr)) -> Result<(), crate::Error> {
+        let mut vars = [0; core::mem::size_of::<crate::spawn::env::Vars>()];
+        let mut env = crate::spawn::env::Env::new();
+        for e in crate::spawn::env::envp(spec, &mut vars, &mut env)?.iter() {
+            each(e);
+        }
+        Ok(())
+    }
+}
+
 /// Not API: what only the `imp` binary needs (its word tables and argv slicing), kept
 /// here so that it is written once. It may change at any release.
 #[doc(hidden)]

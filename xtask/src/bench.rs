@@ -545,6 +545,10 @@ fn render(rows: &[Row], cycles: usize, valgrind: bool) -> String {
         ));
     }
     out.push_str(
+        "\nrespawn latency (kill -9 to a new exec) and supervisor VmHWM against s6-supervise \
+         and runsv: skipped until imp has --respawn.\n",
+    );
+    out.push_str(
         "\nstart: until the pidfile names a live process running sleep; stop: until it is \
          gone (busybox's and dpkg's stop without --retry return before that; daemonize has \
          no stop: `kill`). Syscalls: every process of the start until its execve of sleep, \

@@ -63,7 +63,8 @@ cargo xtask: build, check and test imp
         Writes target/bench/bench.md and bench.svg. Informational, never a test.
   fuzz [SECONDS]
         every cargo-fuzz target in fuzz/ (nightly libFuzzer) for SECONDS (60) each:
-        pidfile content and value parsers, the whole argv, passwd/group lines.
+        pidfile content and value parsers, the whole argv, passwd/group lines, the
+        environment builder.
 
 environment: IMP_NIGHTLY (nightly toolchain name, default `nightly`),
 IMP_XTASK_NO_INSTALL=1 (never run rustup or apt-get to install), IMP_XTASK_SUITE_TIMEOUT

@@ -8,7 +8,7 @@
 //! "reached exec" record and EOF (the pipe is close-on-exec); EOF before it means the
 //! daemon died.
 
-mod env;
+pub(crate) mod env;
 mod output;
 mod report;
 pub(crate) mod steps;
