@@ -96,18 +96,31 @@ fn tools(imp: &Path, floor: &Path) -> Vec<Tool> {
     ]
 }
 
-/// The command of `argv` with `{P}` and `{PID}` filled in.
-fn command(argv: &[String], pidfile: &Path, pid: u32) -> Command {
+/// The command of `argv` with `{P}` and `{PID}` filled in, run under `under` (a
+/// measuring tool and its arguments; empty: as it is), its output discarded (a
+/// measuring tool's stderr is kept, for `output()`).
+fn command(under: &[&str], argv: &[String], pidfile: &Path, pid: u32) -> Command {
     let fill = |a: &String| {
         a.replace("{P}", &pidfile.display().to_string())
             .replace("{PID}", &pid.to_string())
     };
-    let mut c = Command::new(fill(&argv[0]));
-    c.args(argv[1..].iter().map(fill))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut words = under
+        .iter()
+        .map(|w| w.to_string())
+        .chain(argv.iter().map(fill));
+    let mut c = Command::new(words.next().unwrap_or_default());
+    c.args(words).stdin(Stdio::null()).stdout(Stdio::null());
+    if under.is_empty() {
+        c.stderr(Stdio::null());
+    }
     c
+}
+
+/// The pidfile of tool `t` in `dir`, removed if a run before left it.
+fn fresh_pidfile(t: &Tool, dir: &Path) -> PathBuf {
+    let p = dir.join(format!("{}.pid", t.name));
+    let _ = std::fs::remove_file(&p);
+    p
 }
 
 /// The pid in `pidfile`, once it names a live process that runs sleep.
@@ -143,10 +156,9 @@ fn until<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// One start and stop: (start µs until sleep runs, stop µs until it is gone).
 fn cycle(t: &Tool, dir: &Path, sleep: &Path) -> Option<(f64, f64)> {
-    let p = dir.join(format!("{}.pid", t.name));
-    let _ = std::fs::remove_file(&p);
+    let p = fresh_pidfile(t, dir);
     let t0 = Instant::now();
-    let ok = command(&t.start, &p, 0).status().ok()?.success();
+    let ok = command(&[], &t.start, &p, 0).status().ok()?.success();
     let pid = until(|| daemon(&p, sleep));
     let start = t0.elapsed().as_secs_f64() * 1e6;
     let pid = match (ok, pid) {
@@ -157,7 +169,7 @@ fn cycle(t: &Tool, dir: &Path, sleep: &Path) -> Option<(f64, f64)> {
         }
     };
     let t1 = Instant::now();
-    let stopped = command(&t.stop, &p, pid).status().ok()?.success();
+    let stopped = command(&[], &t.stop, &p, pid).status().ok()?.success();
     let gone_now = until(|| gone(pid).then_some(()));
     let stop = t1.elapsed().as_secs_f64() * 1e6;
     cleanup(&p, Some(pid));
@@ -176,12 +188,11 @@ fn cleanup(p: &Path, pid: Option<u32>) {
 /// Syscalls of one start (every process, each until its execve of sleep) and of one
 /// stop, at RLIMIT_NOFILE 20,000.
 fn syscalls(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
-    let p = dir.join(format!("{}.pid", t.name));
-    let _ = std::fs::remove_file(&p);
+    let p = fresh_pidfile(t, dir);
     let traced = |argv: &[String], pid: u32, log: &Path| {
-        let inner = command(argv, &p, pid);
-        let mut c = Command::new("prlimit");
-        c.args([
+        let log = log.display().to_string();
+        let under = [
+            "prlimit",
             "--nofile=20000:20000",
             "strace",
             "-f",
@@ -189,13 +200,10 @@ fn syscalls(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
             "-b",
             "execve",
             "-o",
-        ])
-        .arg(log)
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+            &log,
+        ];
+        let mut c = command(&under, argv, &p, pid);
+        c.stderr(Stdio::null());
         c.status().ok().filter(|s| s.success())
     };
     let (slog, tlog) = (
@@ -252,22 +260,15 @@ fn count_calls(log: &Path) -> Option<u64> {
 /// Instructions of the control process (valgrind callgrind, children not traced) for
 /// one start and one stop.
 fn instructions(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
-    let p = dir.join(format!("{}.pid", t.name));
-    let _ = std::fs::remove_file(&p);
+    let p = fresh_pidfile(t, dir);
     let counted = |argv: &[String], pid: u32| -> Option<u64> {
-        let inner = command(argv, &p, pid);
-        let out = Command::new("valgrind")
-            .args([
-                "--tool=callgrind",
-                "--trace-children=no",
-                "--callgrind-out-file=/dev/null",
-            ])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .output()
-            .ok()?;
+        let under = [
+            "valgrind",
+            "--tool=callgrind",
+            "--trace-children=no",
+            "--callgrind-out-file=/dev/null",
+        ];
+        let out = command(&under, argv, &p, pid).output().ok()?;
         let err = String::from_utf8_lossy(&out.stderr);
         err.lines()
             .find_map(|l| l.split("Collected :").nth(1))
@@ -285,15 +286,8 @@ fn instructions(t: &Tool, dir: &Path, sleep: &Path) -> Option<(u64, u64)> {
 
 /// Peak RSS (KiB) of the control process of one start.
 fn peak_rss(t: &Tool, dir: &Path, sleep: &Path) -> Option<u64> {
-    let p = dir.join(format!("{}.pid", t.name));
-    let _ = std::fs::remove_file(&p);
-    let inner = command(&t.start, &p, 0);
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let p = fresh_pidfile(t, dir);
+    let out = command(&["/usr/bin/time", "-f", "%M"], &t.start, &p, 0)
         .output()
         .ok()?;
     let pid = until(|| daemon(&p, sleep));
@@ -375,22 +369,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
     };
     let have = |p: &str| util::which(p).is_some();
     util::install_missing(NEEDS, "the tools imp is measured against", have);
-    let missing: Vec<&str> = NEEDS.iter().filter(|t| !have(t.0)).map(|t| t.1).collect();
-    for m in [
-        "gcc",
-        "strace",
-        "busybox-static",
-        "daemonize",
-        "time",
-        "util-linux",
-    ] {
-        if missing.contains(&m) {
-            return Err(format!(
-                "bench: missing {}; fix (as root): apt-get install {}",
-                missing.join(", "),
-                missing.join(" ")
-            ));
-        }
+    // valgrind (instructions) and musl-gcc (a leaner floor) are optional.
+    let missing: Vec<&str> = NEEDS
+        .iter()
+        .filter(|t| !have(t.0) && !["valgrind", "musl-gcc"].contains(&t.0))
+        .map(|t| t.1)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "bench: missing {}; fix (as root): apt-get install {}",
+            missing.join(", "),
+            missing.join(" ")
+        ));
     }
     let dir = util::target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
