@@ -427,34 +427,71 @@ pub fn main(args: &[String]) -> Result<(), String> {
         suites.push(host_suite(t, &config, started));
     }
     suites.extend(cross_suites(&cross, &config, started));
-    for (bin, pkg, what) in &missing {
-        println!("test: missing `{bin}` (for {what}); fix (as root): apt-get install {pkg}");
+    for t in &missing {
+        println!(
+            "test: missing `{}` (for {}); fix (as root): apt-get install {}",
+            t.bin, t.what, t.package
+        );
     }
     summarize(&suites, started.elapsed())
 }
 
-/// What the integration suite runs besides imp: the program, the Debian package that
-/// has it, and what needs it.
-const TOOLS: &[(&str, &str, &str)] = &[
-    ("strace", "strace", "the syscall spies (`spy`)"),
-    (
-        "busybox",
-        "busybox-static",
-        "the --chroot case (a static busybox)",
-    ),
-    (
-        "pgrep",
-        "procps",
-        "process counts (`nprocs`, `pgrep`, `ps`)",
-    ),
-    (
-        "unshare",
-        "util-linux",
-        "every case's private PID and mount namespaces",
-    ),
-    ("setpriv", "util-linux", "the cases run as another user"),
-    ("prlimit", "util-linux", "the resource-limit cases"),
-    ("qemu-aarch64", "qemu-user", "the cross suites"),
+/// A program the integration suite runs besides imp.
+struct Tool {
+    bin: &'static str,
+    /// The Debian package that has it.
+    package: &'static str,
+    /// What needs it.
+    what: &'static str,
+    /// What a test's script says when it runs it: the words of tests/sh/prelude.sh's
+    /// helpers and the command itself. None: every case needs it, nothing can be
+    /// skipped for it.
+    words: &'static [&'static str],
+}
+
+const TOOLS: &[Tool] = &[
+    Tool {
+        bin: "strace",
+        package: "strace",
+        what: "the syscall spies (`spy`)",
+        words: &["spy ", "launch ", "strace "],
+    },
+    Tool {
+        bin: "busybox",
+        package: "busybox-static",
+        what: "the --chroot case (a static busybox)",
+        words: &["busybox"],
+    },
+    Tool {
+        bin: "pgrep",
+        package: "procps",
+        what: "process counts (`nprocs`, `pgrep`, `ps`)",
+        words: &["nprocs", "pgrep", "pkill", "ps -o"],
+    },
+    Tool {
+        bin: "unshare",
+        package: "util-linux",
+        what: "every case's private PID and mount namespaces",
+        words: &[],
+    },
+    Tool {
+        bin: "setpriv",
+        package: "util-linux",
+        what: "the cases run as another user",
+        words: &["asuser", "asnobody", "setpriv"],
+    },
+    Tool {
+        bin: "prlimit",
+        package: "util-linux",
+        what: "the resource-limit cases",
+        words: &["prlimit"],
+    },
+    Tool {
+        bin: "qemu-aarch64",
+        package: "qemu-user",
+        what: "the cross suites (skipped as suites, with the fix)",
+        words: &[],
+    },
 ];
 
 /// Whether `bin` is there and usable: busybox must be the static one (the chroot case
@@ -469,31 +506,19 @@ fn have(bin: &str) -> bool {
 
 /// Installs the missing [`TOOLS`] (see [`util::install_missing`]); returns those still
 /// missing.
-fn prepare_tools() -> Vec<(&'static str, &'static str, &'static str)> {
-    let pairs: Vec<(&str, &str)> = TOOLS.iter().map(|t| (t.0, t.1)).collect();
+fn prepare_tools() -> Vec<&'static Tool> {
+    let pairs: Vec<(&str, &str)> = TOOLS.iter().map(|t| (t.bin, t.package)).collect();
     util::install_missing(&pairs, "what the integration suite runs besides imp", have);
-    TOOLS.iter().filter(|t| !have(t.0)).copied().collect()
+    TOOLS.iter().filter(|t| !have(t.bin)).collect()
 }
-
-/// What a test's script says when it runs a tool ([`TOOLS`]' first column): the words
-/// of tests/sh/prelude.sh's helpers and the commands themselves. Tools missing from
-/// this table (unshare) are needed by every case: nothing is skipped for them.
-const USES: &[(&str, &[&str])] = &[
-    ("strace", &["spy ", "launch ", "strace "]),
-    ("busybox", &["busybox"]),
-    ("pgrep", &["nprocs", "pgrep", "pkill", "ps -o"]),
-    ("setpriv", &["asuser", "asnobody", "setpriv"]),
-    ("prlimit", &["prlimit"]),
-];
 
 /// The integration tests (names for `--skip`) that need one of the `missing` tools:
 /// those whose source (or that of a helper function it calls, in the same file) uses
 /// it, found in tests/tests/*.rs.
-fn needing(missing: &[(&str, &str, &str)]) -> Vec<String> {
-    let words: Vec<&str> = USES
+fn needing(missing: &[&Tool]) -> Vec<String> {
+    let words: Vec<&str> = missing
         .iter()
-        .filter(|(bin, _)| missing.iter().any(|m| m.0 == *bin))
-        .flat_map(|(_, w)| w.iter().copied())
+        .flat_map(|t| t.words.iter().copied())
         .collect();
     if words.is_empty() {
         return Vec::new();
