@@ -3,12 +3,10 @@
 //! A static, libc-free binary. This file parses (see `args`), calls one imp-core
 //! function, and turns its result into one line and an LSB exit code. It implements
 //! no mechanism itself.
-#![cfg_attr(target_arch = "mips", feature(asm_experimental_arch))]
 #![no_std]
 #![no_main]
 
 mod args;
-mod rt;
 
 use args::{Action, Command, Usage};
 use core::ffi::CStr;
@@ -65,6 +63,8 @@ usage: imp start|restart -p PIDFILE [OPTIONS] -- PROGRAM [ARG]...
     };
 }
 use usage_lines;
+
+imp_rt::main!(main);
 
 /// Called by `_start` with the kernel's argv and envp; returns the exit code.
 #[inline(always)] // folded into _start: -48 B

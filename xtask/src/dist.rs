@@ -241,7 +241,7 @@ fn cargo_build(p: &Probe, targets: &[&Target], build: Build) -> Result<(), Strin
     }
     c.arg("--target-dir").arg(build_dir(first));
     if nightly {
-        // core (and compiler_builtins, without its `mem` feature: rt.rs has the
+        // core (and compiler_builtins, without its `mem` feature: imp-rt has the
         // memory functions) from rust-src, for targets rustup has no std for.
         c.arg("-Zbuild-std=core");
     }

@@ -3,7 +3,7 @@
 //! Adding a board: add a row to [`TARGETS`]. If rustup ships the target's standard
 //! library, use [`Toolchain::Stable`]; otherwise [`Toolchain::NightlyBuildStd`] builds
 //! `core` from source. The binary's `_start` for a new architecture goes in
-//! `cli-min/src/rt.rs`.
+//! `rt/src/lib.rs`.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -48,7 +48,7 @@ pub const BASE_RUSTFLAGS: &[&str] = &[
     // ask for a dynamic loader.
     "-Ctarget-feature=+crt-static",
     // Do not link musl's crt1.o/crti.o (they define `_start` and call libc's
-    // `__libc_start_main`): cli-min/src/rt.rs has its own `_start`.
+    // `__libc_start_main`): rt/src/lib.rs has its own `_start`.
     "-Clink-self-contained=no",
     // ld.lld: no dynamic section, no PT_INTERP, even on the gnu host target.
     "-Clink-arg=-static",

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 /// The folders whose `.rs` files are checked, from the workspace root.
-pub const DIRS: [&str; 2] = ["core/src", "cli-min/src"];
+pub const DIRS: [&str; 3] = ["core/src", "rt/src", "cli-min/src"];
 
 /// `cargo xtask tidy`: prints every offender; fails if there is one.
 pub fn main(args: &[String]) -> Result<(), String> {

@@ -1,9 +1,55 @@
-//! The process runtime imp needs without libc: `_start` per architecture, the panic
-//! handler, and the memory functions LLVM emits calls to.
+//! imp-rt: the process runtime of a Rust program with no libc — `_start` per
+//! architecture, the panic handler, and the memory functions LLVM emits calls to — so
+//! that a `#![no_std] #![no_main]` daemon built on imp-core is a static binary of a few
+//! KB. The `imp` binary is its first user.
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! use imp_core::CStrArray;
+//!
+//! fn main(argv: CStrArray, envp: CStrArray) -> i32 {
+//!     0
+//! }
+//! imp_rt::main!(main);
+//! ```
+//!
+//! Link it with no C runtime: `-nostartfiles -nostdlib -static` (imp-core's build
+//! script gives these to its examples; xtask gives rust-lld's equivalents to `imp`).
+//! A panic exits with status 101 (there is no unwinding: build with `panic = "abort"`).
+//!
+//! Non-goals: threads, thread-local storage, an allocator, `atexit`, dynamic loading,
+//! auxiliary-vector parsing (no `AT_RANDOM`, no vDSO): the program gets argv and envp.
 //!
 //! `_start` passes the initial stack pointer to [`entry`]; at it the kernel left
 //! `argc`, then `argv[0..argc]`, a NULL, `envp[..]`, a NULL.
+#![no_std]
+#![cfg_attr(target_arch = "mips", feature(asm_experimental_arch))]
 #![allow(unsafe_code)]
+
+/// Names the program's `fn(argv: CStrArray, envp: CStrArray) -> i32`: `_start` calls
+/// it with the kernel's argv and envp and exits with its value.
+#[macro_export]
+macro_rules! main {
+    ($main:path) => {
+        /// The program's entry, called by imp-rt's `_start`.
+        #[no_mangle]
+        extern "Rust" fn __imp_rt_main(
+            argv: $crate::__CStrArray,
+            envp: $crate::__CStrArray,
+        ) -> i32 {
+            $main(argv, envp)
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use imp_core::CStrArray as __CStrArray;
+
+extern "Rust" {
+    /// Defined by [`main!`].
+    fn __imp_rt_main(argv: imp_core::CStrArray, envp: imp_core::CStrArray) -> i32;
+}
 
 use core::ffi::c_char;
 
@@ -117,10 +163,14 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
         (argc, argv, argv.add(argc + 1))
     };
     // SAFETY: both arrays are NULL-terminated arrays of NUL-terminated strings that
-    // live, unchanged, for the whole process.
-    let code = crate::main(unsafe { imp_core::CStrArray::from_raw(argv) }, unsafe {
-        imp_core::CStrArray::from_raw(envp)
-    });
+    // live, unchanged, for the whole process; `main!` defined the symbol with this
+    // signature.
+    let code = unsafe {
+        __imp_rt_main(
+            imp_core::CStrArray::from_raw(argv),
+            imp_core::CStrArray::from_raw(envp),
+        )
+    };
     let _ = argc;
     imp_core::exit(code)
 }
