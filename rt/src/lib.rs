@@ -175,6 +175,7 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     imp_core::exit(code)
 }
 
+#[cfg(panic = "abort")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     imp_core::exit(101)
