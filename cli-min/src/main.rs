@@ -11,7 +11,7 @@ mod args;
 use args::{Action, Command, Usage};
 use core::ffi::CStr;
 use imp_core::control::{self, StopOptions, Stopped};
-use imp_core::error::{errno_name, Reason};
+use imp_core::error::Reason;
 use imp_core::log::{self, Line};
 use imp_core::pidfile::State;
 use imp_core::spawn::{self, Credentials, Spec, Started};
@@ -167,23 +167,6 @@ fn usage(u: &Usage) -> i32 {
     code::USAGE
 }
 
-/// `Read-only file system (EROFS)`, or the text of one of imp's reasons.
-fn cause_text(l: &mut Line, cause: Cause) {
-    match cause {
-        Cause::Errno(e) => {
-            let (name, text) = errno_name(e);
-            l.str(text).str(" (").str(name);
-            if name == "E?" {
-                l.str(" ").num(e.raw_os_error() as u32);
-            }
-            l.str(")");
-        }
-        Cause::Reason(r) => {
-            l.str(r.as_str());
-        }
-    }
-}
-
 /// The path an error is about, from the command line.
 fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
     use imp_core::spawn::Stdio;
@@ -257,7 +240,9 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         Cause::Reason(r @ Reason::HolderMismatch) => {
             l.str(r.as_str()).str(" ").num(e.pid().map_or(0, raw));
         }
-        cause => cause_text(&mut l, cause),
+        cause => {
+            l.cause(cause);
+        }
     }
     finish(&mut l, pid);
     exit_code(cmd.action, e)
@@ -342,7 +327,7 @@ fn stop(cmd: &Command) -> i32 {
             if !cmd.quiet {
                 let mut l = Line::new();
                 about(&mut l, cmd).str("not running (stale pidfile, cannot remove: ");
-                cause_text(&mut l, e.cause());
+                l.cause(e.cause());
                 finish(l.str(")"), None);
             }
         }

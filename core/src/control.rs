@@ -214,3 +214,78 @@ pub fn signal(path: &CStr, sig: Signal) -> Result<Option<Pid>, Error> {
     };
     Ok(target.send(sig)?.then_some(pid))
 }
+
+/// imp's default stop schedule: SIGTERM, 10 s, SIGKILL, 5 s.
+pub const DEFAULT_SCHEDULE: [Step; 4] = [
+    Step::Signal(Signal::Term),
+    Step::Wait(10_000),
+    Step::Signal(Signal::Kill),
+    Step::Wait(5_000),
+];
+
+/// A daemon known by its pidfile, controlled from any process: the `service`
+/// package's `is_running`, `get_pid`, `stop`, `kill`, `send`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pidfile<'a> {
+    path: &'a CStr,
+}
+
+impl<'a> Pidfile<'a> {
+    /// The daemon whose pidfile is `path`.
+    pub const fn new(path: &'a CStr) -> Pidfile<'a> {
+        Pidfile { path }
+    }
+
+    /// The pidfile's path.
+    pub const fn path(&self) -> &'a CStr {
+        self.path
+    }
+
+    /// Running (the lock holder's pid), stale or absent; see [`status`].
+    pub fn state(&self) -> Result<State, Error> {
+        status(self.path)
+    }
+
+    /// The daemon's pid, if it runs (a stale pidfile's content is nobody's pid).
+    pub fn pid(&self) -> Option<Pid> {
+        match self.state() {
+            Ok(State::Running(pid)) => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// Whether the daemon runs.
+    pub fn is_running(&self) -> bool {
+        self.pid().is_some()
+    }
+
+    /// The LSB `status` exit code: 0 running, 1 dead with a pidfile left, 3 not
+    /// running, 4 unknown (the pidfile cannot be read or is refused).
+    pub fn lsb_status(&self) -> i32 {
+        match self.state() {
+            Ok(State::Running(_)) => 0,
+            Ok(State::Stale) => 1,
+            Ok(State::Absent) => 3,
+            Err(_) => 4,
+        }
+    }
+
+    /// Stops the daemon with `schedule` (see [`stop`]; [`DEFAULT_SCHEDULE`] is imp's).
+    pub fn stop(&self, schedule: &[Step]) -> Result<Stopped, Error> {
+        let opts = StopOptions {
+            schedule,
+            process_group: false,
+        };
+        stop(self.path, &opts)
+    }
+
+    /// Stops the daemon with SIGKILL at once (and 5 s for it to be gone).
+    pub fn kill(&self) -> Result<Stopped, Error> {
+        self.stop(&[Step::Signal(Signal::Kill), Step::Wait(5_000)])
+    }
+
+    /// Sends `sig` to the daemon (see [`signal`]).
+    pub fn send(&self, sig: Signal) -> Result<Option<Pid>, Error> {
+        signal(self.path, sig)
+    }
+}

@@ -67,6 +67,10 @@ crate::words! {
         KeepFd = "keep fd",
         /// Checking there is room for imp's stack (`RLIMIT_STACK`).
         Stack = "stack limit",
+        /// A daemon's privileged action ([`Daemon::start`](crate::daemon::Daemon::start)).
+        Privileged = "privileged action",
+        /// A daemon's body, before it said it was ready.
+        Daemon = "daemon",
     }
 }
 
@@ -138,6 +142,11 @@ crate::words! {
         /// The process did not exit after the last step of the stop schedule (see
         /// [`Error::pid`]).
         Survived = "still running",
+        /// A daemon's privileged action or body returned (with the status of
+        /// [`Error::status`]) before the daemon said it was ready.
+        Exited = "exited before it was ready, status",
+        /// A daemon died (a signal, a panic) before it said it was ready.
+        Died = "died before it was ready",
     }
 }
 
@@ -274,6 +283,15 @@ impl Error {
     pub const fn uid(self) -> Option<u32> {
         match self.cause {
             Cause::Reason(Reason::Owner | Reason::DirOwner | Reason::LinkOwner) => Some(self.id),
+            _ => None,
+        }
+    }
+
+    /// The status a daemon's privileged action or body returned before the daemon was
+    /// ready ([`Reason::Exited`]).
+    pub const fn status(self) -> Option<i32> {
+        match self.cause {
+            Cause::Reason(Reason::Exited) => Some(self.id as i32),
             _ => None,
         }
     }

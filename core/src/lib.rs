@@ -2,19 +2,40 @@
 //! pidfiles — with raw Linux syscalls (through `rustix`), fixed-size buffers and no
 //! allocator.
 //!
-//! What it does:
+//! For a Rust program that daemonizes itself (what python-daemon, pydaemonize, the
+//! `service` and `daemons` packages give Python programs):
+//! - [`daemon`]: become a daemon running a Rust closure — double fork, `setsid`,
+//!   stdio, fds closed but the preserved ones, umask, chdir, chroot, `prevent_core`,
+//!   nice, the pidfile locked and written by the daemon, a *privileged action* run
+//!   before the drop to a user and its groups; the caller returns only once the body
+//!   said it is ready, or with the reason it failed. Foreground on request, and
+//!   without detaching under init or inetd.
+//! - [`signals`]: signals blocked and taken synchronously — `got_sigterm`,
+//!   `wait_for_sigterm`, per-signal callbacks dispatched from a loop, a step loop.
+//! - [`control`]: status (LSB codes), stop (pidfd, schedules, SIGKILL escalation),
+//!   kill, send a signal, from any process ([`control::Pidfile`]).
+//! - [`service`]: `start|stop|restart|status` with LSB exit codes in one call.
+//! - [`syslog`] and [`log`]: RFC 3164 to `/dev/log` without blocking; lines without
+//!   `core::fmt`, `ufmt` writers.
+//! - The `imp-rt` crate (beside this one): `_start`, panic handler and memory
+//!   functions, for a `#![no_std] #![no_main]` daemon with no libc (`examples/tiny.rs`).
+//!
+//! For starting programs (the `imp` binary is a thin parser over these):
 //! - [`spawn`]: double fork, `setsid`, stdio, fd sanitising, signal reset, umask,
 //!   chroot, chdir, environment, privilege drop, pidfile lock, `execve` — every step
 //!   between fork and exec reports its failure (step + errno) to the caller through a
 //!   close-on-exec pipe, so nobody is told "started" for a program that never ran.
 //! - [`pidfile`]: create (`O_NOFOLLOW`, 0644, ownership checks), lock for the daemon's
 //!   life, probe the lock holder with `F_GETLK`, remove safely.
-//! - [`control`]: status (LSB codes), stop (pidfd + poll, schedules, SIGKILL
-//!   escalation), signal.
 //! - [`user`]: `/etc/passwd` and `/etc/group` lookups in fixed buffers; the privilege
 //!   drop.
-//! - [`parse`]: strict parsers for signals, durations, umasks, schedules; [`log`]: one
-//!   line, one `write`, without `core::fmt`; [`limits`]: every buffer size.
+//! - [`parse`]: strict parsers for signals, durations, umasks, schedules; [`limits`]:
+//!   every buffer size.
+//!
+//! Examples, each built with `cargo build --release -p imp-core --example NAME`
+//! (no_std, no libc, on imp-rt): `service` (the `service` package's quickstart, logging
+//! to syslog), `step` (a step loop), `privileged` (binds a port below 1024 as root,
+//! serves as `nobody`), `tiny` (the smallest whole daemon).
 //!
 //! Non-goals: other kernels than Linux (no macOS, no BSD, no Windows), an allocator,
 //! threads (forking a multi-threaded process is refused), signal handlers (signals are
@@ -65,8 +86,10 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 // Unit tests stop at the first surprise, on purpose.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![deny(missing_docs)]
 
 pub mod control;
+pub mod daemon;
 pub mod error;
 mod fd;
 pub mod limits;
@@ -75,6 +98,7 @@ mod num;
 pub mod parse;
 pub mod pidfile;
 mod process;
+pub mod service;
 mod signal;
 pub mod spawn;
 mod sys;

@@ -1,6 +1,7 @@
 //! Output without `core::fmt`: a fixed line buffer that implements `ufmt::uWrite` and is
 //! written to an fd with one `write` (so concurrent writers never interleave a line).
 
+use crate::error::{errno_name, Cause, Error};
 use crate::limits::MESSAGE_MAX;
 use crate::num;
 use rustix::fd::BorrowedFd;
@@ -67,6 +68,32 @@ impl Line {
     pub fn num(&mut self, n: u32) -> &mut Line {
         let mut b = [0u8; num::U32_DIGITS];
         self.push(num::u32_dec(n, &mut b))
+    }
+
+    /// Appends why something failed: `Read-only file system (EROFS)` (an errno, by
+    /// name, `E? N` for one imp does not know), or the text of one of imp's reasons.
+    pub fn cause(&mut self, cause: Cause) -> &mut Line {
+        match cause {
+            Cause::Errno(e) => {
+                let (name, text) = errno_name(e);
+                self.str(text).str(" (").str(name);
+                if name == "E?" {
+                    self.str(" ").num(e.raw_os_error() as u32);
+                }
+                self.str(")")
+            }
+            Cause::Reason(r) => self.str(r.as_str()),
+        }
+    }
+
+    /// Appends an error as `STEP: CAUSE`, with the status of [`Reason::Exited`]
+    /// (`daemon: exited before it was ready, status 3`).
+    pub fn error(&mut self, e: &Error) -> &mut Line {
+        self.str(e.op().as_str()).str(": ").cause(e.cause());
+        if let Some(status) = e.status() {
+            self.str(" ").num(status as u32);
+        }
+        self
     }
 
     /// The bytes so far.

@@ -127,6 +127,12 @@ pub fn nice(s: &[u8]) -> Option<i32> {
     (-20..=19).contains(&n).then_some(n as i32)
 }
 
+/// Parses a decimal `u32` strictly: ASCII digits only, no sign, no leading zero
+/// (`0` itself is fine), no overflow.
+pub fn uint(s: &[u8]) -> Option<u32> {
+    decimal(s).and_then(|n| u32::try_from(n).ok())
+}
+
 /// Parses a file descriptor number for `--keep-fd`: `0..=65535`.
 pub fn fd(s: &[u8]) -> Option<i32> {
     decimal(s).filter(|&n| n <= 65535).map(|n| n as i32)

@@ -369,22 +369,26 @@ impl Probe<'_> {
         let Some(dir) = self.dir.take() else {
             return Ok(false);
         };
-        let Some((file, file_ino)) =
-            open_existing(dir.as_fd(), self.base, OFlags::RDWR).map_err(as_remove)?
-        else {
-            return Ok(false);
-        };
-        if file_ino != self.ino {
-            return Ok(false);
-        }
-        match exclude(file.as_fd()) {
-            Ok(()) => {}
-            Err(Errno::AGAIN | Errno::ACCESS) => return Ok(false),
-            Err(e) => return Err(Error::sys(Op::Remove, e)),
-        }
-        unlink_if_same(dir.as_fd(), self.base, &file)?;
-        Ok(true)
+        remove_unlocked(dir.as_fd(), self.base, self.ino)
     }
+}
+
+/// Removes `base` if it is still the file `ino` and nobody holds its lock (taken here
+/// for the whole file while unlinking). `Ok(false)`: someone holds it, left alone.
+fn remove_unlocked(dir: BorrowedFd<'_>, base: &CStr, ino: FileId) -> Result<bool, Error> {
+    let Some((file, file_ino)) = open_existing(dir, base, OFlags::RDWR).map_err(as_remove)? else {
+        return Ok(false);
+    };
+    if file_ino != ino {
+        return Ok(false);
+    }
+    match exclude(file.as_fd()) {
+        Ok(()) => {}
+        Err(Errno::AGAIN | Errno::ACCESS) => return Ok(false),
+        Err(e) => return Err(Error::sys(Op::Remove, e)),
+    }
+    unlink_if_same(dir, base, &file)?;
+    Ok(true)
 }
 
 fn as_remove(e: Error) -> Error {
@@ -539,6 +543,15 @@ impl Lock {
     /// Removes the pidfile (on a failed start), if the name still names our file.
     pub fn remove(self, dir: BorrowedFd<'_>, base: &CStr) -> Result<(), Error> {
         unlink_if_same(dir, base, &self.file)
+    }
+
+    /// Gives the lock up and removes the pidfile (a daemon that ends), unless another
+    /// daemon locked it in between. `Ok(false)`: it did, and its pidfile is left alone.
+    pub fn release(self, dir: BorrowedFd<'_>, base: &CStr) -> Result<bool, Error> {
+        let ino = self.file_id()?;
+        // Closing our one fd of the file drops both read locks.
+        drop(self);
+        remove_unlocked(dir, base, ino)
     }
 
     /// Which file the pidfile is.

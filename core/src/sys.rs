@@ -507,6 +507,12 @@ pub(crate) fn stdout() -> BorrowedFd<'static> {
     unsafe { BorrowedFd::borrow_raw(1) }
 }
 
+/// Standard input (fd 0), as [`stdout`].
+pub(crate) fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: as for stdout.
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
 /// Standard error (fd 2), as [`stdout`].
 pub(crate) fn stderr() -> BorrowedFd<'static> {
     // SAFETY: as for stdout.

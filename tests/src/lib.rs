@@ -61,6 +61,38 @@ pub fn imp_minimal_bin() -> PathBuf {
     reachable(&std::fs::canonicalize(&p).unwrap_or(p))
 }
 
+/// imp-core's `tiny` example built for the target under test: beside [`imp_bin`]'s
+/// (`cargo xtask dist` builds it with imp's flags), run through `$IMP_RUNNER`.
+pub fn tiny_bin() -> PathBuf {
+    let p = match std::env::var_os("IMP_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => host_dist_bin(),
+    };
+    let p = p.with_file_name("tiny");
+    if !p.is_file() {
+        panic!("{} not found: `cargo xtask dist` builds it beside imp", p.display());
+    }
+    reachable(&std::fs::canonicalize(&p).unwrap_or(p))
+}
+
+/// One of imp-core's examples for the host, as `cargo build --release -p imp-core
+/// --examples` builds it: in `$IMP_EXAMPLES` (`cargo xtask test` sets it), else in the
+/// workspace's `target/release/examples`.
+pub fn example_bin(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("IMP_EXAMPLES") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => workspace_root().join("target/release/examples"),
+    };
+    let p = dir.join(name);
+    if !p.is_file() {
+        panic!(
+            "{} not found: run `cargo build --release -p imp-core --examples` (or set IMP_EXAMPLES)",
+            p.display()
+        );
+    }
+    reachable(&std::fs::canonicalize(&p).unwrap_or(p))
+}
+
 /// `p`, or a copy of it that every user can run: the tests run imp and tdaemon as
 /// other users (`-u`, setpriv), which cannot reach a checkout below a private
 /// directory (`/root` is 0700). The copy goes to `<sandbox root>/bin/` under a name

@@ -232,10 +232,7 @@ fn cargo_build(p: &Probe, targets: &[&Target], build: Build) -> Result<(), Strin
     let first = targets[0];
     let nightly = first.toolchain == Toolchain::NightlyBuildStd;
     let mut c = util::cargo(nightly.then_some(p.nightly.as_str()));
-    c.args(["build", "--release", "-p", "imp"]);
-    if build == Build::Minimal {
-        c.arg("--no-default-features");
-    }
+    c.args(["build", "--release"]).args(build.cargo_args().0);
     for t in targets {
         c.args(["--target", t.triple]);
     }
@@ -324,7 +321,10 @@ fn strip(sysroot: Option<&Path>, from: &Path, to: &Path) -> Result<(), String> {
 
 /// Copies the fresh build into `target/dist/<triple>/`, stripped and unstripped.
 fn publish(p: &mut Probe, t: &Target, build: Build) -> Result<PathBuf, String> {
-    let built = build_dir(t).join(t.triple).join("release/imp");
+    let built = build_dir(t)
+        .join(t.triple)
+        .join("release")
+        .join(build.cargo_args().1);
     if !built.is_file() {
         return Err(format!(
             "cargo reported success but {} is missing",

@@ -341,7 +341,9 @@ fn integration(
         Some(_) => format!("integration {} ({})", t.triple, t.qemu),
     };
     let setup = |c: &mut Command| {
-        c.env("IMP_BIN", &bin).env("IMP_TARGET", t.triple);
+        c.env("IMP_BIN", &bin)
+            .env("IMP_TARGET", t.triple)
+            .env("IMP_EXAMPLES", util::target_dir().join("release/examples"));
         match &runner {
             Some(q) => c.env("IMP_RUNNER", q),
             None => c.env_remove("IMP_RUNNER"),
@@ -719,6 +721,14 @@ fn unit_suite(limit: Duration) -> Suite {
 fn host_suite(t: &Target, config: &Config, started: Instant) -> Suite {
     let left = config.budget.saturating_sub(started.elapsed());
     let limit = config.limit.min(left.max(Duration::from_secs(60)));
+    // imp-core's examples, built as their docs say (`cargo build --release -p imp-core
+    // --example NAME`), for the tests that run them on the host.
+    let mut c = util::cargo(None);
+    c.args(["build", "--release", "-p", "imp-core", "--examples"])
+        .current_dir(util::root());
+    if let Err(e) = util::run(&mut c) {
+        return Suite::failed(format!("integration {}", t.triple), format!("examples: {e}"));
+    }
     integration(t, None, &config.extra, limit, Sink::Live)
 }
 

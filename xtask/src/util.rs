@@ -35,17 +35,30 @@ pub fn dist_unstripped(triple: &str) -> PathBuf {
 pub enum Build {
     Default,
     Minimal,
+    /// imp-core's `tiny` example: a whole daemon on imp-rt, built with imp's flags.
+    Tiny,
 }
 
 impl Build {
-    /// Both, in table order.
-    pub const ALL: [Build; 2] = [Build::Default, Build::Minimal];
+    /// Every build, in table order.
+    pub const ALL: [Build; 3] = [Build::Default, Build::Minimal, Build::Tiny];
 
     /// The file name in `target/dist/<triple>/`.
     pub fn file(self) -> &'static str {
         match self {
             Build::Default => "imp",
             Build::Minimal => "imp-minimal",
+            Build::Tiny => "tiny",
+        }
+    }
+
+    /// What `cargo build --release` builds for it, and where it lands under
+    /// `<target-dir>/<triple>/release/`.
+    pub fn cargo_args(self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Build::Default => (&["-p", "imp"], "imp"),
+            Build::Minimal => (&["-p", "imp", "--no-default-features"], "imp"),
+            Build::Tiny => (&["-p", "imp-core", "--example", "tiny"], "examples/tiny"),
         }
     }
 

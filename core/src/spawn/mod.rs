@@ -10,7 +10,7 @@
 
 pub(crate) mod env;
 mod output;
-mod report;
+pub(crate) mod report;
 pub(crate) mod steps;
 
 use crate::error::{Context, Error, Op, Reason};
@@ -153,6 +153,11 @@ impl<'a> Spec<'a> {
     pub fn single_threaded(&mut self, proof: SingleThreaded) {
         self.single_threaded = Some(proof);
     }
+
+    /// The proof given with [`single_threaded`](Self::single_threaded), if any.
+    pub(crate) fn single_threaded_proof(&self) -> Option<&SingleThreaded> {
+        self.single_threaded.as_ref()
+    }
 }
 
 /// The outcome of a successful [`start`].
@@ -195,7 +200,7 @@ pub fn sanitize_stdio() -> Result<(), Error> {
 /// Before anything forks, so that a bad spec or pidfile is reported with nothing done:
 /// stdio made safe, every `keep_fds` fd open (`EBADF` with [`Op::KeepFd`] otherwise),
 /// the pidfile's path split and its directory opened and checked.
-fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
+pub(crate) fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
     sanitize_stdio()?;
     for &fd in spec.keep_fds {
         fd::check_open(fd)?;
@@ -215,7 +220,7 @@ fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, 
 pub(crate) type PidfileAt<'a> = Option<(BorrowedFd<'a>, &'a CStr)>;
 
 /// The steps' view of what [`prepare`] opened.
-fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
+pub(crate) fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> PidfileAt<'a> {
     pidfile.as_ref().map(|(p, d)| (d.as_fd(), p.base()))
 }
 
@@ -234,18 +239,8 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             return Ok(Started::AlreadyRunning(pid));
         }
     }
-    // Forking is safe on the spec's word, or on /proc's thread count: a multi-threaded
-    // process is refused (other threads' locks would be copied held).
-    let checked;
-    let proof = match &spec.single_threaded {
-        Some(proof) => proof,
-        None => {
-            checked = SingleThreaded::check().ok_or(Error::check(Op::Threads, Reason::Threaded))?;
-            &checked
-        }
-    };
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
-    let child = match sys::fork(proof).op(Op::Fork)? {
+    let child = match fork(spec.single_threaded_proof())? {
         Fork::Child(_, one_thread) => {
             drop(rd);
             intermediate(spec, at(&pf), wr, one_thread)
@@ -253,9 +248,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
         Fork::Parent(pid) => pid,
     };
     drop(wr);
-    // Reap the intermediate child (it exits right after its fork).
-    let _ =
-        fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
+    reap(child);
     let outcome = report::read(&rd);
     drop(rd);
     match outcome {
@@ -269,16 +262,42 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             // The daemon failed after locking the pidfile: once it is gone (and with it
             // its lock), remove what it wrote, unless a new daemon holds it by then.
             if let (Some(pid), Some(p)) = (locked, spec.pidfile) {
-                crate::process::wait_gone(pid, 5000);
-                if let Ok(mut probe) = pidfile::probe(p) {
-                    if probe.state == State::Stale {
-                        let _ = probe.remove();
-                    }
-                }
+                remove_stale_after(pid, p);
             }
             Err(e)
         }
     }
+}
+
+/// Forks, safely on the program's word (`proof`) or on /proc's thread count: a
+/// multi-threaded process is refused (other threads' locks would be copied held).
+pub(crate) fn fork(proof: Option<&SingleThreaded>) -> Result<Fork, Error> {
+    let checked;
+    let proof = match proof {
+        Some(proof) => proof,
+        None => {
+            checked = SingleThreaded::check().ok_or(Error::check(Op::Threads, Reason::Threaded))?;
+            &checked
+        }
+    };
+    sys::fork(proof).op(Op::Fork)
+}
+
+/// Once `pid` (a daemon that failed after locking its pidfile) is gone, removes the
+/// pidfile it left, unless a new daemon holds it by then.
+pub(crate) fn remove_stale_after(pid: Pid, path: &CStr) {
+    crate::process::wait_gone(pid, 5000);
+    if let Ok(mut probe) = pidfile::probe(path) {
+        if probe.state == State::Stale {
+            let _ = probe.remove();
+        }
+    }
+}
+
+/// Reaps the intermediate child of a double fork (it exits right after its fork).
+pub(crate) fn reap(child: Pid) {
+    let _ =
+        fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
 }
 
 /// The intermediate child: new session, fork the daemon, exit. Never returns.

@@ -18,6 +18,12 @@
 //! --lock FILE            open FILE (O_RDWR|O_CREAT) and hold a POSIX write lock on it
 //! --lock-read FILE       the same with a read lock
 //! --bind-abstract NAME   bind an abstract unix socket NAME; exit 98 if in use
+//! --syslog-recv PATH     (toolbox) a syslog receiver: bind a datagram socket at PATH
+//!                        and append each datagram and a newline to --syslog-out FILE,
+//!                        forever; --syslog-rcvbuf N sets a small receive buffer and
+//!                        never reads (a syslog that is stuck)
+//! --syslog-out FILE
+//! --syslog-rcvbuf N
 //! --fork-children N      fork N children that exit at once and are never reaped
 //! --spawn-sleepers N     fork N children that ignore SIGTERM and sleep forever
 //! --ignore-term          SIGTERM ignored
@@ -61,6 +67,9 @@ struct Opts {
     lock: Option<String>,
     lock_read: bool,
     bind_abstract: Option<String>,
+    syslog_recv: Option<String>,
+    syslog_out: Option<String>,
+    syslog_rcvbuf: Option<i32>,
     fork_children: u32,
     spawn_sleepers: u32,
     ignore_term: bool,
@@ -166,6 +175,9 @@ fn parse_args() -> Opts {
                 o.lock_read = true
             }
             "--bind-abstract" => o.bind_abstract = Some(val),
+            "--syslog-recv" => o.syslog_recv = Some(val),
+            "--syslog-out" => o.syslog_out = Some(val),
+            "--syslog-rcvbuf" => o.syslog_rcvbuf = Some(val.parse().unwrap_or_else(|_| die("--syslog-rcvbuf"))),
             "--fork-children" => o.fork_children = parse_i32(&val) as u32,
             "--spawn-sleepers" => o.spawn_sleepers = parse_i32(&val) as u32,
             "--ignore-term" => o.ignore_term = true,
@@ -595,6 +607,9 @@ fn run(o: Opts) -> i32 {
         let _ = writeln!(dump, "lock_fd={}", f.as_raw_fd());
         _lock_file = Some(f);
     }
+    if let Some(path) = &o.syslog_recv {
+        syslog_receiver(path, o.syslog_out.as_deref(), o.syslog_rcvbuf);
+    }
     let mut _sock = None;
     if let Some(name) = &o.bind_abstract {
         use std::os::linux::net::SocketAddrExt;
@@ -685,6 +700,43 @@ fn run(o: Opts) -> i32 {
         nap(step);
     }
     o.exit
+}
+
+/// `--syslog-recv`: never returns.
+fn syslog_receiver(path: &str, out: Option<&str>, rcvbuf: Option<i32>) -> ! {
+    let _ = std::fs::remove_file(path);
+    let sock = std::os::unix::net::UnixDatagram::bind(path)
+        .unwrap_or_else(|e| die(&format!("bind {path}: {e}")));
+    let _ = std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    if let Some(n) = rcvbuf {
+        // SAFETY: a plain int option on a socket we own.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&sock),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&n as *const i32).cast(),
+                4,
+            );
+        }
+        loop {
+            // SAFETY: pause has no arguments.
+            unsafe { libc::pause() };
+        }
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.unwrap_or_else(|| die("--syslog-recv needs --syslog-out")))
+        .unwrap_or_else(|e| die(&format!("--syslog-out: {e}")));
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let mut line = buf[..n].to_vec();
+            line.push(b'\n');
+            let _ = file.write_all(&line);
+        }
+    }
 }
 
 /// C entry point (see the module docs for why this is not a Rust `fn main`).
