@@ -13,12 +13,15 @@
 //!   escalation), signal.
 //! - [`user`]: `/etc/passwd` and `/etc/group` lookups in fixed buffers; the privilege
 //!   drop.
+//! - [`signals`]: signals without handlers for daemons on imp-core: block a set, then
+//!   take its signals synchronously (`got_sigterm`, `wait_for_sigterm`, callbacks run
+//!   from a loop, a step every interval until SIGTERM).
 //! - [`parse`]: strict parsers for signals, durations, umasks, schedules; [`log`]: one
 //!   line, one `write`, without `core::fmt`; [`limits`]: every buffer size.
 //!
 //! Non-goals: other kernels than Linux (no macOS, no BSD, no Windows), an allocator,
 //! threads (forking a multi-threaded process is refused), signal handlers (signals are
-//! taken synchronously).
+//! blocked and taken synchronously: [`signals`]).
 //!
 //! # Safety
 //! The few operations that Rust cannot check are behind two proofs, each made with an
@@ -76,6 +79,7 @@ pub mod parse;
 pub mod pidfile;
 mod process;
 mod signal;
+pub mod signals;
 pub mod spawn;
 mod sys;
 pub mod user;
@@ -86,6 +90,7 @@ pub use error::{Cause, Error, Op, Reason};
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 pub use signal::Signal;
+pub use signals::{Flow, Handlers, SignalSet, Signals};
 pub use sys::{exit, CStrArray, OnlyKeptFds, SingleThreaded};
 
 /// Not API: entry points for the fuzz targets in `fuzz/` (nothing in imp calls them, so
