@@ -39,7 +39,7 @@
 //!
 //! Non-goals: other kernels than Linux (no macOS, no BSD, no Windows), an allocator,
 //! threads (forking a multi-threaded process is refused), signal handlers (signals are
-//! taken synchronously).
+//! blocked and taken synchronously: [`signals`]).
 //!
 //! # Safety
 //! The few operations that Rust cannot check are behind two proofs, each made with an
@@ -100,6 +100,7 @@ pub mod pidfile;
 mod process;
 pub mod service;
 mod signal;
+pub mod signals;
 pub mod spawn;
 mod sys;
 pub mod user;
@@ -110,6 +111,7 @@ pub use error::{Cause, Error, Op, Reason};
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 pub use signal::Signal;
+pub use signals::{Flow, Handlers, SignalSet, Signals};
 pub use sys::{exit, CStrArray, OnlyKeptFds, SingleThreaded};
 
 /// Not API: entry points for the fuzz targets in `fuzz/` (nothing in imp calls them, so

@@ -11,6 +11,20 @@ pub struct Signal(u8);
 impl Signal {
     /// `SIGHUP`
     pub const Hup: Signal = Signal::known(linux_raw_sys::general::SIGHUP);
+    /// `SIGINT`
+    pub const Int: Signal = Signal::known(linux_raw_sys::general::SIGINT);
+    /// `SIGQUIT`
+    pub const Quit: Signal = Signal::known(linux_raw_sys::general::SIGQUIT);
+    /// `SIGUSR1`
+    pub const Usr1: Signal = Signal::known(linux_raw_sys::general::SIGUSR1);
+    /// `SIGUSR2`
+    pub const Usr2: Signal = Signal::known(linux_raw_sys::general::SIGUSR2);
+    /// `SIGALRM`
+    pub const Alarm: Signal = Signal::known(linux_raw_sys::general::SIGALRM);
+    /// `SIGPIPE`
+    pub const Pipe: Signal = Signal::known(linux_raw_sys::general::SIGPIPE);
+    /// `SIGWINCH`
+    pub const Winch: Signal = Signal::known(linux_raw_sys::general::SIGWINCH);
     /// `SIGTERM`
     pub const Term: Signal = Signal::known(linux_raw_sys::general::SIGTERM);
     /// `SIGKILL`

@@ -1,7 +1,8 @@
 //! The dangerous boundary: the only module of imp-core with `unsafe`, and a leaf (it
 //! imports nothing of imp's).
 //!
-//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, exit_group); the
+//! It holds the `rustix::runtime` calls (fork, execve, sigprocmask, sigtimedwait,
+//! exit_group) and the conversion of imp's signal sets to the kernel's; the
 //! syscalls rustix 0.38 lacks, byte-range and open file description record locks
 //! (`fcntl` `F_OFD_SETLK`, `F_OFD_GETLK`, `F_SETLK`, `F_GETLK`) and `close_range`,
 //! through the `syscalls` crate, with the ones that rustix makes wrongly for imp:
@@ -245,6 +246,87 @@ pub(crate) fn discard_pending_sigpipe() {
     // SAFETY: SIGPIPE is blocked here (every signal is, before exec) and nothing of
     // ours waits for it: taking it from the pending set only discards it.
     let _ = unsafe { rustix::runtime::sigtimedwait(&sigpipe_set(), Some(now)) };
+}
+
+/// A signal set as imp keeps it (`SignalSet`): signal `n` is bit `(n - 1) % 32` of
+/// word `(n - 1) / 32`, for every number up to 128 (MIPS's highest).
+pub(crate) type SignalBits = [u32; 4];
+
+// Every kernel sigset (64 bits, 128 on MIPS) fits in a SignalBits.
+static_assertions::const_assert!(
+    core::mem::size_of::<rustix::runtime::Sigset>() <= core::mem::size_of::<SignalBits>()
+);
+
+/// The kernel sigset of `bits`: each kernel word (32 or 64 bits) from the 32-bit
+/// words of its signals, lowest first.
+fn sigset_of(bits: &SignalBits) -> rustix::runtime::Sigset {
+    const PER_WORD: usize = core::mem::size_of::<core::ffi::c_ulong>() / 4;
+    let mut set = sigset_empty();
+    for (i, w) in set.sig.iter_mut().enumerate() {
+        for j in 0..PER_WORD {
+            *w |= (bits[i * PER_WORD + j] as core::ffi::c_ulong) << (32 * j);
+        }
+    }
+    set
+}
+
+/// `sigprocmask(SIG_BLOCK, set)`—Adds the signals of `bits` to this thread's mask
+/// (the kernel leaves SIGKILL and SIGSTOP out).
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/pthread_sigmask.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/rt_sigprocmask.2.html)
+pub(crate) fn block_signals(bits: &SignalBits) -> Result<(), Errno> {
+    // SAFETY: blocking runs no code of ours (imp-core installs no handler); a blocked
+    // signal waits, pending, until it is taken or unblocked.
+    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::BLOCK, Some(&sigset_of(bits))) }
+        .map(|_| ())
+}
+
+/// `sigprocmask(SIG_SETMASK, bits)`—Blocks exactly `bits` in this thread: every other
+/// signal unblocked (a pending one acts now), those of `bits` left pending.
+pub(crate) fn set_signal_mask(bits: &SignalBits) -> Result<(), Errno> {
+    // SAFETY: as for block_signals; unblocking runs default actions only (imp-core
+    // installs no handler).
+    unsafe { rustix::runtime::sigprocmask(rustix::runtime::How::SETMASK, Some(&sigset_of(bits))) }
+        .map(|_| ())
+}
+
+/// `rt_sigtimedwait(set, timeout)`—Takes a pending signal of `bits` from this thread's
+/// or the process's pending set, waiting up to `timeout` (`None`: forever); its
+/// number. `EAGAIN`: the timeout passed with none pending; `EINTR`: a handler ran, or
+/// the process was stopped and continued.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/sigtimedwait.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/sigtimedwait.2.html)
+pub(crate) fn take_signal(
+    bits: &SignalBits,
+    timeout: Option<rustix::time::Timespec>,
+) -> Result<i32, Errno> {
+    // SAFETY: the callers ask only for signals their `Signals` blocked: no handler,
+    // imp-core's or anyone's, runs for a blocked signal, so taking one from the
+    // pending set takes it from nobody who could be relying on its delivery.
+    let info = unsafe { rustix::runtime::sigtimedwait(&sigset_of(bits), timeout) }?;
+    // SAFETY: the kernel filled the siginfo of the signal it took; `si_signo` is the
+    // first int of the union's common part on every architecture.
+    Ok(unsafe { info.__bindgen_anon_1.__bindgen_anon_1.si_signo })
+}
+
+/// Tests only: forks a child that runs `f` and exits with its value, from the test
+/// harness, which has other threads. `f` may only make raw syscalls: no allocation,
+/// no lock, no panic (a lock another thread held at the fork stays held in the
+/// child); the caller waits for the child with a timeout.
+#[cfg(test)]
+pub(crate) fn fork_test_child(f: &mut dyn FnMut() -> i32) -> Result<Pid, Errno> {
+    // SAFETY: the child runs only `f`, which the contract above keeps to raw syscalls
+    // on its own stack and the memory copied at the fork (no lock or allocator state
+    // another thread may have left half-changed), and ends with exit_group, never
+    // returning into the harness.
+    match unsafe { rustix::runtime::fork()? } {
+        rustix::runtime::Fork::Child(_) => exit(f()),
+        rustix::runtime::Fork::Parent(pid) => Ok(pid),
+    }
 }
 
 /// Puts every catchable signal, real-time ones included, back to its default
