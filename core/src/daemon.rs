@@ -82,17 +82,19 @@ pub enum Started {
 }
 
 /// The daemon body's view of itself: say ready, take signals.
-pub struct Running<'r> {
-    report: Option<&'r OwnedFd>,
+pub struct Running {
+    /// The report pipe to the caller of [`Daemon::start`], until ready.
+    report: Option<OwnedFd>,
     signals: Signals,
 }
 
-impl Running<'_> {
-    /// Tells the process that called [`Daemon::start`] that the daemon is ready: it
-    /// returns [`Started::Detached`]. Once; later calls do nothing.
+impl Running {
+    /// Tells the process that called [`Daemon::start`] that the daemon is ready (it
+    /// returns [`Started::Detached`]) and closes the pipe to it. Once; later calls do
+    /// nothing.
     pub fn ready(&mut self) {
         if let Some(wr) = self.report.take() {
-            report::send(wr, Record::Ready);
+            report::send(&wr, Record::Ready);
         }
     }
 
@@ -140,7 +142,9 @@ impl<'a> Daemon<'a> {
     }
 
     /// The pidfile: created (0644, `O_NOFOLLOW`, ownership checked), locked and
-    /// written by the daemon, removed when the body returns (SPEC §3).
+    /// written by the daemon, removed when the body returns (SPEC §3). The daemon keeps
+    /// two fds for it: the pidfile (read-only, holding its locks) and, unless it
+    /// chroots, an `O_PATH` fd of its directory, to remove the right file at the end.
     pub fn pidfile(&mut self, path: &'a CStr) -> &mut Self {
         self.spec.pidfile = Some(path);
         self
@@ -257,7 +261,7 @@ impl<'a> Daemon<'a> {
         mut self,
         fds: OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
-        body: impl FnOnce(&mut Running<'_>, T) -> i32,
+        body: impl FnOnce(&mut Running, T) -> i32,
     ) -> Result<Started, Error> {
         let pf = spawn::prepare(&self.spec)?;
         if let Some(p) = self.spec.pidfile {
@@ -268,8 +272,7 @@ impl<'a> Daemon<'a> {
         self.resolve_stdio();
         let spec = &self.spec;
         if !self.detaches() {
-            let mode = Mode::InPlace;
-            let status = self.become_it(spec, spawn::at(&pf), mode, None, &fds, privileged, body)?;
+            let status = self.become_it(spec, spawn::at(&pf), None, &fds, privileged, body)?;
             return Ok(Started::Foreground(status));
         }
         let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
@@ -282,7 +285,7 @@ impl<'a> Daemon<'a> {
         };
         drop(wr);
         spawn::reap(child);
-        match report::read_ready(&rd) {
+        match report::read(&rd, true) {
             Outcome::Started(pid) => Ok(Started::Detached(pid)),
             Outcome::Failed(e, _) if e.reason() == Some(Reason::AlreadyRunning) => {
                 e.pid().map(Started::AlreadyRunning).ok_or(e)
@@ -319,7 +322,7 @@ impl<'a> Daemon<'a> {
         one_thread: SingleThreaded,
         fds: &OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
-        body: impl FnOnce(&mut Running<'_>, T) -> i32,
+        body: impl FnOnce(&mut Running, T) -> i32,
     ) -> ! {
         let fail = |e: Error| -> ! {
             report::send(&wr, Record::Failed(e));
@@ -330,10 +333,10 @@ impl<'a> Daemon<'a> {
         }
         match sys::fork(&one_thread) {
             Ok(Fork::Child(..)) => {
-                let mode = Mode::Detached(&wr);
-                match self.become_it(spec, pidfile, mode, Some(&wr), fds, privileged, body) {
+                // The daemon reports its own failures.
+                match self.become_it(spec, pidfile, Some(wr), fds, privileged, body) {
                     Ok(status) => sys::exit(status),
-                    Err(e) => fail(e),
+                    Err(_) => sys::exit(1),
                 }
             }
             Ok(Fork::Parent(_)) => sys::exit(0),
@@ -342,18 +345,53 @@ impl<'a> Daemon<'a> {
     }
 
     /// The steps, the privileged action and the body, in this process; the body's
-    /// status, or the first error (after removing the pidfile it took).
-    #[allow(clippy::too_many_arguments)]
+    /// status, or the first error (reported through `report` when detached, after
+    /// removing the pidfile it took).
     fn become_it<T>(
         &self,
         spec: &Spec<'_>,
         pidfile: PidfileAt<'_>,
-        mode: Mode<'_>,
-        report: Option<&OwnedFd>,
+        report: Option<OwnedFd>,
         fds: &OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
-        body: impl FnOnce(&mut Running<'_>, T) -> i32,
+        body: impl FnOnce(&mut Running, T) -> i32,
     ) -> Result<i32, Error> {
+        let mode = match &report {
+            Some(wr) => Mode::Detached(wr),
+            None => Mode::InPlace,
+        };
+        let failed = |e: Error| {
+            if let Some(wr) = &report {
+                report::send(wr, Record::Failed(e));
+            }
+            e
+        };
+        let (lock, pidfile, value, signals) = self
+            .prepare(spec, pidfile, mode, fds, privileged)
+            .map_err(failed)?;
+        let mut running = Running { report, signals };
+        let status = body(&mut running, value);
+        release(lock, pidfile);
+        if let Some(wr) = running.report.take() {
+            let e = Error::check(Op::Daemon, Reason::Exited).with_id(status as u32);
+            report::send(&wr, Record::Failed(e));
+            return Err(e);
+        }
+        Ok(status)
+    }
+
+    /// Every step before the body, in order (see the module's doc): the pidfile's
+    /// lock (and its directory, to remove it at the end: not kept into a chroot, where
+    /// a directory fd from outside would be a way out), the privileged action's value
+    /// and the body's signals. On failure, the pidfile taken is removed.
+    fn prepare<'p, T>(
+        &self,
+        spec: &Spec<'_>,
+        pidfile: PidfileAt<'p>,
+        mode: Mode<'_>,
+        fds: &OnlyKeptFds,
+        privileged: impl FnOnce() -> Result<T, i32>,
+    ) -> Result<(Option<Lock>, PidfileAt<'p>, T, Signals), Error> {
         steps::close_inherited_fds(spec, pidfile, mode, fds);
         steps::quiet_signals()?;
         if self.prevent_core {
@@ -364,34 +402,25 @@ impl<'a> Daemon<'a> {
             rustix::process::setrlimit(rustix::process::Resource::Core, zero).op(Op::Signals)?;
         }
         let lock = steps::take_pidfile(spec, pidfile, mode)?;
-        let ended = |e: Error, lock: Option<Lock>| {
-            release(lock, pidfile);
-            e
+        let rest = || {
+            let id = lock.as_ref().map(Lock::file_id).transpose()?;
+            steps::setup_stdio(spec, mode, id)?;
+            let value = privileged()
+                .map_err(|status| Error::check(Op::Privileged, Reason::Exited).with_id(status as u32))?;
+            steps::enter_dirs(spec, mode)?;
+            steps::drop_privileges(spec)?;
+            Ok((value, Signals::only(self.signals)?))
         };
-        let id = lock.as_ref().map(Lock::file_id).transpose();
-        let value = match id.and_then(|id| steps::setup_stdio(spec, mode, id)) {
-            Ok(()) => privileged()
-                .map_err(|status| Error::check(Op::Privileged, Reason::Exited).with_id(status as u32)),
-            Err(e) => Err(e),
-        };
-        let value = match value
-            .and_then(|v| steps::enter_dirs(spec, mode).map(|()| v))
-            .and_then(|v| steps::drop_privileges(spec).map(|()| v))
-        {
-            Ok(v) => v,
-            Err(e) => return Err(ended(e, lock)),
-        };
-        let signals = match Signals::only(self.signals) {
-            Ok(s) => s,
-            Err(e) => return Err(ended(e, lock)),
-        };
-        let mut running = Running { report, signals };
-        let status = body(&mut running, value);
-        release(lock, pidfile);
-        if running.report.is_some() {
-            return Err(Error::check(Op::Daemon, Reason::Exited).with_id(status as u32));
+        match rest() {
+            Ok((value, signals)) => {
+                let kept = if spec.chroot.is_some() { None } else { pidfile };
+                Ok((lock, kept, value, signals))
+            }
+            Err(e) => {
+                release(lock, pidfile);
+                Err(e)
+            }
         }
-        Ok(status)
     }
 }
 

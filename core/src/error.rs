@@ -68,7 +68,7 @@ crate::words! {
         /// Checking there is room for imp's stack (`RLIMIT_STACK`).
         Stack = "stack limit",
         /// A daemon's privileged action ([`Daemon::start`](crate::daemon::Daemon::start)).
-        Privileged = "privileged action",
+        Privileged = "privileged",
         /// A daemon's body, before it said it was ready.
         Daemon = "daemon",
     }
@@ -144,9 +144,9 @@ crate::words! {
         Survived = "still running",
         /// A daemon's privileged action or body returned (with the status of
         /// [`Error::status`]) before the daemon said it was ready.
-        Exited = "exited before it was ready, status",
+        Exited = "exited before ready, status",
         /// A daemon died (a signal, a panic) before it said it was ready.
-        Died = "died before it was ready",
+        Died = "died before ready",
     }
 }
 

@@ -87,7 +87,7 @@ impl Line {
     }
 
     /// Appends an error as `STEP: CAUSE`, with the status of [`Reason::Exited`]
-    /// (`daemon: exited before it was ready, status 3`).
+    /// (`daemon: exited before ready, status 3`).
     pub fn error(&mut self, e: &Error) -> &mut Line {
         self.str(e.op().as_str()).str(": ").cause(e.cause());
         if let Some(status) = e.status() {

@@ -106,7 +106,7 @@ impl<'a> Service<'a> {
         action: Action,
         fds: OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
-        body: impl FnOnce(&mut Running<'_>, T) -> i32,
+        body: impl FnOnce(&mut Running, T) -> i32,
     ) -> i32 {
         let pidfile = self.daemon.pidfile_path().map(Pidfile::new);
         match (action, pidfile) {
@@ -128,7 +128,7 @@ impl<'a> Service<'a> {
         self,
         fds: OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
-        body: impl FnOnce(&mut Running<'_>, T) -> i32,
+        body: impl FnOnce(&mut Running, T) -> i32,
     ) -> i32 {
         let name = self.name;
         match self.daemon.start(fds, privileged, body) {

@@ -21,37 +21,33 @@
 //! Non-goals: threads, thread-local storage, an allocator, `atexit`, dynamic loading,
 //! auxiliary-vector parsing (no `AT_RANDOM`, no vDSO): the program gets argv and envp.
 //!
-//! `_start` passes the initial stack pointer to [`entry`]; at it the kernel left
+//! `_start` passes the initial stack pointer to the program's entry ([`main!`]); at it
+//! the kernel left
 //! `argc`, then `argv[0..argc]`, a NULL, `envp[..]`, a NULL.
 #![no_std]
 #![cfg_attr(target_arch = "mips", feature(asm_experimental_arch))]
 #![allow(unsafe_code)]
 
+use core::ffi::c_char;
+use imp_core::CStrArray;
+
 /// Names the program's `fn(argv: CStrArray, envp: CStrArray) -> i32`: `_start` calls
 /// it with the kernel's argv and envp and exits with its value.
+///
+/// It defines the function `_start` jumps to in the program's own crate, so that the
+/// program's `main` can be inlined into it.
 #[macro_export]
 macro_rules! main {
     ($main:path) => {
-        /// The program's entry, called by imp-rt's `_start`.
+        /// Called by imp-rt's `_start` with the kernel's initial stack pointer.
         #[no_mangle]
-        extern "Rust" fn __imp_rt_main(
-            argv: $crate::__CStrArray,
-            envp: $crate::__CStrArray,
-        ) -> i32 {
-            $main(argv, envp)
+        #[allow(unsafe_code)] // the one entry point: its proof is `_start`'s
+        unsafe extern "C" fn __imp_rt_entry(sp: *const usize) -> ! {
+            // SAFETY: only `_start` calls it, with the stack pointer the kernel gave.
+            unsafe { $crate::__start(sp, $main) }
         }
     };
 }
-
-#[doc(hidden)]
-pub use imp_core::CStrArray as __CStrArray;
-
-extern "Rust" {
-    /// Defined by [`main!`].
-    fn __imp_rt_main(argv: imp_core::CStrArray, envp: imp_core::CStrArray) -> i32;
-}
-
-use core::ffi::c_char;
 
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
@@ -60,9 +56,8 @@ core::arch::global_asm!(
     "xor ebp, ebp",
     "mov rdi, rsp",
     "and rsp, -16",
-    "call {entry}",
+    "call __imp_rt_entry",
     "ud2",
-    entry = sym entry,
 );
 
 #[cfg(target_arch = "aarch64")]
@@ -73,9 +68,8 @@ core::arch::global_asm!(
     "mov x30, xzr",
     "mov x0, sp",
     "and sp, x0, #-16",
-    "bl {entry}",
+    "bl __imp_rt_entry",
     "udf #0",
-    entry = sym entry,
 );
 
 // ARM: the same instructions assemble as A32 and as T32 (Thumb-2 cannot `bic` into
@@ -104,9 +98,8 @@ core::arch::global_asm!(
     "mov r0, sp",
     "bic r1, r0, #15",
     "mov sp, r1",
-    "bl {entry}",
+    "bl __imp_rt_entry",
     "udf #0",
-    entry = sym entry,
 );
 
 #[cfg(target_arch = "riscv64")]
@@ -119,9 +112,8 @@ core::arch::global_asm!(
     ".option pop",
     "mv a0, sp",
     "andi sp, sp, -16",
-    "call {entry}",
+    "call __imp_rt_entry",
     "unimp",
-    entry = sym entry,
 );
 
 // MIPS o32 (mips and mipsel): the caller reserves 16 bytes of argument save area, and a
@@ -142,36 +134,33 @@ core::arch::global_asm!(
     "li $t0, -16",
     "and $sp, $sp, $t0",
     "addiu $sp, $sp, -16",
-    "la $t9, {entry}",
+    "la $t9, __imp_rt_entry",
     "jalr $t9",
     "nop",
     "break",
     ".set pop",
-    entry = sym entry,
 );
 
-/// Rust side of `_start`: splits the initial stack into argv and envp and runs `main`.
+/// Rust side of `_start` (through [`main!`]): splits the initial stack into argv and
+/// envp, runs `main` and exits with its value.
 ///
 /// # Safety
 /// `sp` must be the stack pointer the kernel handed to `_start`.
-unsafe extern "C" fn entry(sp: *const usize) -> ! {
+#[doc(hidden)]
+#[inline(always)] // main is folded into the entry point: -80 B
+pub unsafe fn __start(sp: *const usize, main: fn(CStrArray, CStrArray) -> i32) -> ! {
     // SAFETY: the kernel's initial stack layout (System V ABI, "Process Initialization"):
     // argc at sp[0], argv from sp[1] with argv[argc] == NULL, envp right after it.
-    let (argc, argv, envp) = unsafe {
+    let (argv, envp) = unsafe {
         let argc = *sp;
         let argv = sp.add(1) as *const *const c_char;
-        (argc, argv, argv.add(argc + 1))
+        (argv, argv.add(argc + 1))
     };
     // SAFETY: both arrays are NULL-terminated arrays of NUL-terminated strings that
-    // live, unchanged, for the whole process; `main!` defined the symbol with this
-    // signature.
-    let code = unsafe {
-        __imp_rt_main(
-            imp_core::CStrArray::from_raw(argv),
-            imp_core::CStrArray::from_raw(envp),
-        )
-    };
-    let _ = argc;
+    // live, unchanged, for the whole process.
+    let code = main(unsafe { CStrArray::from_raw(argv) }, unsafe {
+        CStrArray::from_raw(envp)
+    });
     imp_core::exit(code)
 }
 

@@ -239,8 +239,18 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             return Ok(Started::AlreadyRunning(pid));
         }
     }
+    // Forking is safe on the spec's word, or on /proc's thread count: a multi-threaded
+    // process is refused (other threads' locks would be copied held).
+    let checked;
+    let proof = match &spec.single_threaded {
+        Some(proof) => proof,
+        None => {
+            checked = SingleThreaded::check().ok_or(Error::check(Op::Threads, Reason::Threaded))?;
+            &checked
+        }
+    };
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
-    let child = match fork(spec.single_threaded_proof())? {
+    let child = match sys::fork(proof).op(Op::Fork)? {
         Fork::Child(_, one_thread) => {
             drop(rd);
             intermediate(spec, at(&pf), wr, one_thread)
@@ -248,8 +258,10 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
         Fork::Parent(pid) => pid,
     };
     drop(wr);
-    reap(child);
-    let outcome = report::read(&rd);
+    // Reap the intermediate child (it exits right after its fork).
+    let _ =
+        fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
+    let outcome = report::read(&rd, false);
     drop(rd);
     match outcome {
         Outcome::Started(pid) => Ok(Started::Started(pid)),
@@ -262,7 +274,12 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
             // The daemon failed after locking the pidfile: once it is gone (and with it
             // its lock), remove what it wrote, unless a new daemon holds it by then.
             if let (Some(pid), Some(p)) = (locked, spec.pidfile) {
-                remove_stale_after(pid, p);
+                crate::process::wait_gone(pid, 5000);
+                if let Ok(mut probe) = pidfile::probe(p) {
+                    if probe.state == State::Stale {
+                        let _ = probe.remove();
+                    }
+                }
             }
             Err(e)
         }

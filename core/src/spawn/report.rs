@@ -93,51 +93,44 @@ pub(crate) enum Outcome {
     Failed(Error, Option<Pid>),
 }
 
-/// The next record; `None` at EOF, for a cut record or for bytes no daemon sends (the
-/// same: a daemon gone without a word).
-fn next(rd: &OwnedFd) -> Option<Record> {
-    let mut rec = [0u8; RECORD_LEN];
-    let mut n = 0;
-    while n < rec.len() {
-        match fd::retry(|| rustix::io::read(rd, &mut rec[n..])) {
-            Ok(0) | Err(_) => return None,
-            Ok(k) => n += k,
-        }
-    }
-    Record::decode(&rec)
-}
-
-/// Reads records until EOF or a failure.
-pub(crate) fn read(rd: &OwnedFd) -> Outcome {
+/// Reads records until EOF or a failure; with `ready` (a daemon that runs Rust code,
+/// not a program, and never execs), until the daemon said [`Record::Ready`] instead.
+pub(crate) fn read(rd: &OwnedFd, ready: bool) -> Outcome {
     let mut locked = None;
     let mut exec = false;
+    let mut rec = [0u8; RECORD_LEN];
     loop {
-        match next(rd) {
+        let mut n = 0;
+        while n < rec.len() {
+            match fd::retry(|| rustix::io::read(rd, &mut rec[n..])) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        let record = if n == rec.len() {
+            Record::decode(&rec)
+        } else {
+            None
+        };
+        match record {
             Some(Record::Locked(pid)) => locked = Some(pid),
             Some(Record::Exec) => exec = true,
-            Some(Record::Ready) => {}
+            Some(Record::Ready) => {
+                if let (true, Some(pid)) = (ready, locked) {
+                    return Outcome::Started(pid);
+                }
+            }
             Some(Record::Failed(e)) => return Outcome::Failed(e, locked),
+            // EOF (or bytes no daemon sends: the same, a daemon gone without a word).
             None => {
-                return match (locked, exec) {
-                    (Some(pid), true) => Outcome::Started(pid),
+                return match (locked, exec, ready) {
+                    (Some(pid), true, false) => Outcome::Started(pid),
+                    (_, _, true) => {
+                        Outcome::Failed(Error::check(Op::Daemon, Reason::Died), locked)
+                    }
                     _ => Outcome::Failed(Error::check(Op::Wait, Reason::ChildDied), locked),
                 }
             }
-        }
-    }
-}
-
-/// Reads records until the daemon said it is ready ([`Record::Ready`]: a daemon that
-/// runs Rust code, not a program, and never execs), failed, or died.
-pub(crate) fn read_ready(rd: &OwnedFd) -> Outcome {
-    let mut locked = None;
-    loop {
-        match (next(rd), locked) {
-            (Some(Record::Locked(pid)), _) => locked = Some(pid),
-            (Some(Record::Ready), Some(pid)) => return Outcome::Started(pid),
-            (Some(Record::Failed(e)), _) => return Outcome::Failed(e, locked),
-            (Some(Record::Exec | Record::Ready), _) => {}
-            (None, _) => return Outcome::Failed(Error::check(Op::Daemon, Reason::Died), locked),
         }
     }
 }
@@ -206,7 +199,7 @@ mod tests {
             }
             fd::write_all(wr.as_fd(), trailing).unwrap();
             drop(wr);
-            read(&rd)
+            read(&rd, false)
         };
         assert_eq!(
             outcome(&[Record::Locked(pid), Record::Exec], b""),
