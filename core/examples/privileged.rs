@@ -40,7 +40,9 @@ fn main(argv: CStrArray, _envp: CStrArray) -> i32 {
     if action == service::Action::Start || action == service::Action::Restart {
         let mut creds = None;
         if Credentials::resolve(Some(user), None, &mut creds).is_err() {
-            Line::new().str("privileged: unknown user").emit(imp_core::log::stderr());
+            Line::new()
+                .str("privileged: unknown user")
+                .emit(imp_core::log::stderr());
             return 2;
         }
         if let Some(c) = creds {

@@ -28,22 +28,27 @@ fn main(argv: CStrArray, _envp: CStrArray) -> i32 {
     let socket = args.opt(b"syslog");
     let mut d = Daemon::new();
     d.pidfile(pidfile).single_threaded(common::one_thread());
-    Service::new("service", d).run(action, common::only_kept_fds(), || Ok(()), |running, ()| {
-        let mut log = match socket {
-            Some(path) => match Syslog::connect(path, b"service", Facility::Daemon) {
-                Ok(log) => log,
-                Err(_) => return 1,
-            },
-            None => Syslog::open(b"service", Facility::Daemon),
-        };
-        running.ready();
-        signals::every(running.signals(), interval, || {
-            log.send(Level::Info, b"working");
-            Flow::Continue
-        });
-        log.send(Level::Info, b"stopping");
-        0
-    })
+    Service::new("service", d).run(
+        action,
+        common::only_kept_fds(),
+        || Ok(()),
+        |running, ()| {
+            let mut log = match socket {
+                Some(path) => match Syslog::connect(path, b"service", Facility::Daemon) {
+                    Ok(log) => log,
+                    Err(_) => return 1,
+                },
+                None => Syslog::open(b"service", Facility::Daemon),
+            };
+            running.ready();
+            signals::every(running.signals(), interval, || {
+                log.send(Level::Info, b"working");
+                Flow::Continue
+            });
+            log.send(Level::Info, b"stopping");
+            0
+        },
+    )
 }
 
 imp_rt::main!(main);

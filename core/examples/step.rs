@@ -41,7 +41,10 @@ fn main(argv: CStrArray, _envp: CStrArray) -> i32 {
             l.str("step ").num(n).emit(rustix::fd::AsFd::as_fd(&file));
             Flow::Continue
         });
-        l.str("stopped after ").num(n).str(" steps").emit(rustix::fd::AsFd::as_fd(&file));
+        l.str("stopped after ")
+            .num(n)
+            .str(" steps")
+            .emit(rustix::fd::AsFd::as_fd(&file));
         0
     })
 }

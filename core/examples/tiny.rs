@@ -31,15 +31,20 @@ fn main(argv: CStrArray, _envp: CStrArray) -> i32 {
     if args.flag(b"foreground") {
         d.detach(Detach::Never);
     }
-    Service::new("tiny", d).run(action, common::only_kept_fds(), || Ok(()), |running, ()| {
-        running.ready();
-        let mut steps = 0u32;
-        signals::every(running.signals(), interval, || {
-            steps = steps.wrapping_add(1);
-            Flow::Continue
-        });
-        0
-    })
+    Service::new("tiny", d).run(
+        action,
+        common::only_kept_fds(),
+        || Ok(()),
+        |running, ()| {
+            running.ready();
+            let mut steps = 0u32;
+            signals::every(running.signals(), interval, || {
+                steps = steps.wrapping_add(1);
+                Flow::Continue
+            });
+            0
+        },
+    )
 }
 
 imp_rt::main!(main);

@@ -405,8 +405,9 @@ impl<'a> Daemon<'a> {
         let rest = || {
             let id = lock.as_ref().map(Lock::file_id).transpose()?;
             steps::setup_stdio(spec, mode, id)?;
-            let value = privileged()
-                .map_err(|status| Error::check(Op::Privileged, Reason::Exited).with_id(status as u32))?;
+            let value = privileged().map_err(|status| {
+                Error::check(Op::Privileged, Reason::Exited).with_id(status as u32)
+            })?;
             steps::enter_dirs(spec, mode)?;
             steps::drop_privileges(spec)?;
             Ok((value, Signals::only(self.signals)?))

@@ -71,6 +71,8 @@ crate::words! {
         Privileged = "privileged",
         /// A daemon's body, before it said it was ready.
         Daemon = "daemon",
+        /// Connecting to syslog.
+        Syslog = "syslog",
     }
 }
 

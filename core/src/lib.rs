@@ -103,6 +103,7 @@ mod signal;
 pub mod signals;
 pub mod spawn;
 mod sys;
+pub mod syslog;
 pub mod user;
 mod walk;
 mod words;

@@ -10,6 +10,9 @@ pub const PATH_MAX: usize = 4096;
 /// it, the reason and the pid that scripts match.
 pub const MESSAGE_MAX: usize = 1024;
 
+/// The longest syslog datagram imp-core sends (RFC 3164 §4.1: 1024 bytes).
+pub const SYSLOG_MAX: usize = 1024;
+
 /// The longest `/etc/passwd` or `/etc/group` line read whole; a longer line is read
 /// cut (its first fields still count).
 pub const PASSWD_LINE_MAX: usize = 2048;

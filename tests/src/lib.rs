@@ -70,7 +70,10 @@ pub fn tiny_bin() -> PathBuf {
     };
     let p = p.with_file_name("tiny");
     if !p.is_file() {
-        panic!("{} not found: `cargo xtask dist` builds it beside imp", p.display());
+        panic!(
+            "{} not found: `cargo xtask dist` builds it beside imp",
+            p.display()
+        );
     }
     reachable(&std::fs::canonicalize(&p).unwrap_or(p))
 }

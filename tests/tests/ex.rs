@@ -163,20 +163,32 @@ fn ex_tiny_daemon_state() {
     let p = o.get("p");
     o.expect_eq("d.ppid", "1");
     o.check(o.get("d.sid") != p, "the daemon does not lead its session");
-    o.check(o.get("d.sid") != o.get("caller_sid"), "a session of its own");
+    o.check(
+        o.get("d.sid") != o.get("caller_sid"),
+        "a session of its own",
+    );
     o.expect_eq("d.pgid", o.get("d.sid"));
     // 0-2, the pidfile's directory (O_PATH: the daemon removes its pidfile when it
     // ends) and the pidfile (read-only, its locks): none of the caller's 7 and 8.
     let fds: Vec<&str> = o.get("d.fds").split(' ').collect();
-    o.check(fds.len() == 5, "fds: 0, 1, 2, the pidfile's directory and the pidfile");
+    o.check(
+        fds.len() == 5,
+        "fds: 0, 1, 2, the pidfile's directory and the pidfile",
+    );
     for n in 0..3 {
         o.check(
             fds.contains(&format!("{n}:/dev/null").as_str()),
             &format!("fd {n} on /dev/null"),
         );
     }
-    o.check(fds[3].starts_with("3:/") && fds[3].ends_with("/t"), "fd 3: the directory");
-    o.check(fds[4].starts_with("4:/") && fds[4].ends_with("/t/t.pid"), "fd 4: the pidfile");
+    o.check(
+        fds[3].starts_with("3:/") && fds[3].ends_with("/t"),
+        "fd 3: the directory",
+    );
+    o.check(
+        fds[4].starts_with("4:/") && fds[4].ends_with("/t/t.pid"),
+        "fd 4: the pidfile",
+    );
     o.expect_eq("d.cwd", "/");
     o.expect_eq("d.umask", "0022");
     // No handler: SIGTERM is blocked and taken synchronously (SigBlk does not show it

@@ -727,7 +727,10 @@ fn host_suite(t: &Target, config: &Config, started: Instant) -> Suite {
     c.args(["build", "--release", "-p", "imp-core", "--examples"])
         .current_dir(util::root());
     if let Err(e) = util::run(&mut c) {
-        return Suite::failed(format!("integration {}", t.triple), format!("examples: {e}"));
+        return Suite::failed(
+            format!("integration {}", t.triple),
+            format!("examples: {e}"),
+        );
     }
     integration(t, None, &config.extra, limit, Sink::Live)
 }

@@ -125,9 +125,7 @@ pub(crate) fn read(rd: &OwnedFd, ready: bool) -> Outcome {
             None => {
                 return match (locked, exec, ready) {
                     (Some(pid), true, false) => Outcome::Started(pid),
-                    (_, _, true) => {
-                        Outcome::Failed(Error::check(Op::Daemon, Reason::Died), locked)
-                    }
+                    (_, _, true) => Outcome::Failed(Error::check(Op::Daemon, Reason::Died), locked),
                     _ => Outcome::Failed(Error::check(Op::Wait, Reason::ChildDied), locked),
                 }
             }

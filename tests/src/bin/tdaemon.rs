@@ -177,7 +177,9 @@ fn parse_args() -> Opts {
             "--bind-abstract" => o.bind_abstract = Some(val),
             "--syslog-recv" => o.syslog_recv = Some(val),
             "--syslog-out" => o.syslog_out = Some(val),
-            "--syslog-rcvbuf" => o.syslog_rcvbuf = Some(val.parse().unwrap_or_else(|_| die("--syslog-rcvbuf"))),
+            "--syslog-rcvbuf" => {
+                o.syslog_rcvbuf = Some(val.parse().unwrap_or_else(|_| die("--syslog-rcvbuf")))
+            }
             "--fork-children" => o.fork_children = parse_i32(&val) as u32,
             "--spawn-sleepers" => o.spawn_sleepers = parse_i32(&val) as u32,
             "--ignore-term" => o.ignore_term = true,
