@@ -231,8 +231,7 @@ const NS_PER_SEC: u64 = 1_000_000_000;
 
 /// `clock_gettime(CLOCK_MONOTONIC)`, in nanoseconds.
 fn now_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec as u64 * NS_PER_SEC + t.tv_nsec as u64
+    sys::monotonic_ns()
 }
 
 /// The monotonic time `timeout_ms` from now (`None`: never).

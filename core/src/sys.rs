@@ -283,6 +283,24 @@ pub(crate) fn block_signals(bits: &SignalBits) -> Result<(), Errno> {
         .map(|_| ())
 }
 
+/// `clock_gettime(CLOCK_MONOTONIC)`, in nanoseconds: the raw syscall, as rustix's call
+/// goes through the vDSO, whose lookup (auxv, ELF symbol tables) costs a daemon that
+/// wakes once a second about 2 KB of code.
+pub(crate) fn monotonic_ns() -> u64 {
+    // The kernel's `struct timespec` of this syscall: two longs (the 32-bit one on
+    // 32-bit targets, which holds any uptime).
+    let mut ts: [core::ffi::c_long; 2] = [0; 2];
+    // SAFETY: the kernel writes one timespec, two longs, to `ts` and reads nothing.
+    let _ = unsafe {
+        syscalls::syscall2(
+            syscalls::Sysno::clock_gettime,
+            linux_raw_sys::general::CLOCK_MONOTONIC as usize,
+            ts.as_mut_ptr() as usize,
+        )
+    };
+    ts[0] as u64 * 1_000_000_000 + ts[1] as u64
+}
+
 /// `sigprocmask(SIG_SETMASK, bits)`—Blocks exactly `bits` in this thread: every other
 /// signal unblocked (a pending one acts now), those of `bits` left pending.
 pub(crate) fn set_signal_mask(bits: &SignalBits) -> Result<(), Errno> {

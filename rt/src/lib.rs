@@ -175,6 +175,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 // them back into calls to themselves. They run on small buffers only.
 
 /// `memcpy`
+///
+/// # Safety
+/// The C contract: each range valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     let mut i = 0;
@@ -187,6 +190,9 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
 }
 
 /// `memmove`
+///
+/// # Safety
+/// The C contract: each range valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dst as usize) <= (src as usize) {
@@ -203,6 +209,9 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 }
 
 /// `memset`
+///
+/// # Safety
+/// The C contract: each range valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     let mut i = 0;
@@ -215,6 +224,9 @@ pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
 }
 
 /// `memcmp`
+///
+/// # Safety
+/// The C contract: each range valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
@@ -235,6 +247,9 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 }
 
 /// `bcmp`
+///
+/// # Safety
+/// The C contract: each range valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
@@ -242,6 +257,9 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 }
 
 /// `strlen` (for `CStr::from_ptr`).
+///
+/// # Safety
+/// `s` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
     let mut n = 0;
