@@ -45,9 +45,9 @@
 //! The few operations that Rust cannot check are behind two proofs, each made with an
 //! `unsafe` call by the program that knows: [`SingleThreaded::assume`] (forking is
 //! safe: one thread) and [`OnlyKeptFds::promise`] (every fd but 0-2 and the kept ones
-//! may be closed under the program, for [`spawn::run`]). Nothing else of the public
-//! API takes a raw fd it does not own or forks unchecked: the raw calls live in one
-//! private module.
+//! may be closed under the program, for [`spawn::run`] and [`daemon::Daemon::start`]).
+//! Nothing else of the public API takes a raw fd it does not own or forks unchecked:
+//! the raw calls live in one private module.
 //!
 //! A program without `unsafe` cannot reach them:
 //!

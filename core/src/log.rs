@@ -86,7 +86,7 @@ impl Line {
         }
     }
 
-    /// Appends an error as `STEP: CAUSE`, with the status of [`Reason::Exited`]
+    /// Appends an error as `STEP: CAUSE`, with the status of [`Reason::Exited`](crate::Reason::Exited)
     /// (`daemon: exited before ready, status 3`).
     pub fn error(&mut self, e: &Error) -> &mut Line {
         self.str(e.op().as_str()).str(": ").cause(e.cause());

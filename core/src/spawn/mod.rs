@@ -38,6 +38,20 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// pydaemonize's rule for a service's user: the user named like the daemon if
+    /// /etc/passwd has one, else `daemon` (an option for programs that want it, not
+    /// imp-core's default, which is to keep the caller's user).
+    ///
+    /// # Errors
+    /// [`Reason::UnknownUser`] when neither exists.
+    pub fn for_service(name: &[u8]) -> Result<Credentials, Error> {
+        let mut out = None;
+        if Credentials::resolve(Some(name), None, &mut out).is_err() || name.is_empty() {
+            Credentials::resolve(Some(b"daemon"), None, &mut out)?;
+        }
+        out.ok_or(Error::check(Op::User, Reason::UnknownUser))
+    }
+
     /// Resolves `--user USER[:GROUP]` and `--group GROUP` against /etc/passwd and
     /// /etc/group into `out` (left alone when neither is given): supplementary groups
     /// from /etc/group, none but the primary group for a numeric uid without passwd
@@ -353,4 +367,20 @@ pub fn run(spec: &Spec<'_>, fds: OnlyKeptFds) -> Error {
         Err(e) => return e,
     };
     steps::all(spec, at(&pf), StepMode::InPlace, &fds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the test machines (Debian): `root` and `daemon` exist, the other name not.
+    #[test]
+    fn service_user_is_its_name_else_daemon() {
+        assert_eq!(Credentials::for_service(b"root").unwrap().user.uid, 0);
+        let daemon = Credentials::for_service(b"daemon").unwrap().user.uid;
+        assert_ne!(daemon, 0);
+        let fallback = Credentials::for_service(b"imp-no-such-user").unwrap();
+        assert_eq!(fallback.user.uid, daemon);
+        assert_eq!(Credentials::for_service(b"").unwrap().user.uid, daemon);
+    }
 }
