@@ -269,17 +269,19 @@ impl<'a> Daemon<'a> {
                 return Ok(Started::AlreadyRunning(pid));
             }
         }
-        self.resolve_stdio();
-        let spec = &self.spec;
-        if !self.detaches() {
-            let status = self.become_it(spec, spawn::at(&pf), None, &fds, privileged, body)?;
+        // Decided once: the parent and stdin do not change under us, but asking twice
+        // could see a reparenting in between.
+        let detach = self.detaches();
+        self.resolve_stdio(detach);
+        if !detach {
+            let status = self.become_it(spawn::at(&pf), None, &fds, privileged, body)?;
             return Ok(Started::Foreground(status));
         }
         let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
-        let child = match spawn::fork(spec.single_threaded_proof())? {
+        let child = match spawn::fork(self.spec.single_threaded_proof())? {
             Fork::Child(_, one_thread) => {
                 drop(rd);
-                self.intermediate(spec, spawn::at(&pf), wr, one_thread, &fds, privileged, body)
+                self.intermediate(spawn::at(&pf), wr, one_thread, &fds, privileged, body)
             }
             Fork::Parent(pid) => pid,
         };
@@ -302,21 +304,15 @@ impl<'a> Daemon<'a> {
     }
 
     /// Stdio as set, else for the mode: `/dev/null` detached, inherited not.
-    fn resolve_stdio(&mut self) {
-        let default = if self.detaches() {
-            Stdio::Null
-        } else {
-            Stdio::Inherit
-        };
+    fn resolve_stdio(&mut self, detach: bool) {
+        let default = if detach { Stdio::Null } else { Stdio::Inherit };
         self.spec.stdout = self.stdout.unwrap_or(default);
         self.spec.stderr = self.stderr.unwrap_or(default);
     }
 
     /// The intermediate child: new session, fork the daemon, exit.
-    #[allow(clippy::too_many_arguments)]
     fn intermediate<T>(
         &self,
-        spec: &Spec<'_>,
         pidfile: PidfileAt<'_>,
         wr: OwnedFd,
         one_thread: SingleThreaded,
@@ -334,7 +330,7 @@ impl<'a> Daemon<'a> {
         match sys::fork(&one_thread) {
             Ok(Fork::Child(..)) => {
                 // The daemon reports its own failures.
-                match self.become_it(spec, pidfile, Some(wr), fds, privileged, body) {
+                match self.become_it(pidfile, Some(wr), fds, privileged, body) {
                     Ok(status) => sys::exit(status),
                     Err(_) => sys::exit(1),
                 }
@@ -349,7 +345,6 @@ impl<'a> Daemon<'a> {
     /// removing the pidfile it took).
     fn become_it<T>(
         &self,
-        spec: &Spec<'_>,
         pidfile: PidfileAt<'_>,
         report: Option<OwnedFd>,
         fds: &OnlyKeptFds,
@@ -367,7 +362,7 @@ impl<'a> Daemon<'a> {
             e
         };
         let (lock, pidfile, value, signals) = self
-            .prepare(spec, pidfile, mode, fds, privileged)
+            .prepare(pidfile, mode, fds, privileged)
             .map_err(failed)?;
         let mut running = Running { report, signals };
         let status = body(&mut running, value);
@@ -386,12 +381,12 @@ impl<'a> Daemon<'a> {
     /// and the body's signals. On failure, the pidfile taken is removed.
     fn prepare<'p, T>(
         &self,
-        spec: &Spec<'_>,
         pidfile: PidfileAt<'p>,
         mode: Mode<'_>,
         fds: &OnlyKeptFds,
         privileged: impl FnOnce() -> Result<T, i32>,
     ) -> Result<(Option<Lock>, PidfileAt<'p>, T, Signals), Error> {
+        let spec = &self.spec;
         steps::close_inherited_fds(spec, pidfile, mode, fds);
         steps::quiet_signals()?;
         if self.prevent_core {
