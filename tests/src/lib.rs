@@ -47,28 +47,22 @@ pub fn imp_bin() -> PathBuf {
 /// The `--no-default-features` build beside [`imp_bin`]'s (`imp-minimal`, which
 /// `cargo xtask dist` builds with every `imp`).
 pub fn imp_minimal_bin() -> PathBuf {
-    let p = match std::env::var_os("IMP_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => host_dist_bin(),
-    };
-    let p = p.with_file_name("imp-minimal");
-    if !p.is_file() {
-        panic!(
-            "{} not found: `cargo xtask dist` builds it beside imp",
-            p.display()
-        );
-    }
-    reachable(&std::fs::canonicalize(&p).unwrap_or(p))
+    beside_imp("imp-minimal")
 }
 
 /// imp-core's `tiny` example built for the target under test: beside [`imp_bin`]'s
 /// (`cargo xtask dist` builds it with imp's flags), run through `$IMP_RUNNER`.
 pub fn tiny_bin() -> PathBuf {
+    beside_imp("tiny")
+}
+
+/// The file `name` that `cargo xtask dist` puts beside the `imp` under test.
+fn beside_imp(name: &str) -> PathBuf {
     let p = match std::env::var_os("IMP_BIN") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => host_dist_bin(),
     };
-    let p = p.with_file_name("tiny");
+    let p = p.with_file_name(name);
     if !p.is_file() {
         panic!(
             "{} not found: `cargo xtask dist` builds it beside imp",
