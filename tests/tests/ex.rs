@@ -300,9 +300,12 @@ fn ex_service_logs_to_syslog() {
         r start $SVC --pidfile $T/v.pid --syslog $T/log.sock --interval-ms 100 start
         P=$(cat $T/v.pid); echo "p=$P"
         sleep 0.6
+        kill -HUP $P; sleep 0.3
+        echo "after_hup=$(alive $P)"
         r stop $SVC --pidfile $T/v.pid stop
         echo "working=$(grep -c "^<30>service\[$P\]: working$" $T/log)"
         echo "last=$(tail -n 1 $T/log)"
+        echo "reloading=$(grep -c "^<29>service\[$P\]: reloading$" $T/log)"
         $TDAEMON --syslog-recv $T/stuck.sock --syslog-rcvbuf 1 &
         waitfile $T/stuck.sock
         r start2 $SVC --pidfile $T/w.pid --syslog $T/stuck.sock --interval-ms 1 start
@@ -319,6 +322,9 @@ fn ex_service_logs_to_syslog() {
     o.expect("stop", 0, &["service: stopped"]);
     o.check(o.int("working") >= 3, "a `working` line every 100 ms");
     o.expect_eq("last", &format!("<30>service[{p}]: stopping"));
+    // SIGHUP: taken by its callback (no default action), logged at the next step.
+    o.expect_eq("after_hup", "yes");
+    o.expect_eq("reloading", "1");
     o.expect("start2", 0, &["service: started"]);
     o.check(
         matches!(o.get("state"), "S" | "R"),
