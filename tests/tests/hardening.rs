@@ -363,7 +363,7 @@ fn f8_lock_survives_close_and_fork() {
         done
         echo "b.alive=$(alive $(pgrep -f '^sleep 1001'))"
         echo "second=$(nprocs '^/bin/sleep 1003$')"
-        pkill -f '^sleep 1001'
+        b=$(pgrep -f '^sleep 1001'); kill $b; waitdead $b
         echo "sleepers=$(nprocs '^sleep 100[0-2]$')"
         "#,
     );
