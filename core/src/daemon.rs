@@ -15,6 +15,10 @@
 //! When the body returns, the daemon removes its pidfile and exits with the body's
 //! status.
 //!
+//! With the `std` feature, a body that panics (and unwinds) is caught: the daemon
+//! removes its pidfile and exits with status 101, as a Rust program that panics does;
+//! [`crate::syslog::log_panics`] also sends the panic's message to syslog.
+//!
 //! Without detaching ([`Detach::Never`], or [`Detach::Auto`] under init or inetd) the
 //! same steps run in the caller's process, minus the forks, `setsid` and the stdin
 //! redirect, and [`Daemon::start`] returns the body's status.
@@ -365,7 +369,7 @@ impl<'a> Daemon<'a> {
             .prepare(pidfile, mode, fds, privileged)
             .map_err(failed)?;
         let mut running = Running { report, signals };
-        let status = body(&mut running, value);
+        let status = run_body(body, &mut running, value);
         release(lock, pidfile);
         if let Some(wr) = running.report.take() {
             let e = Error::check(Op::Daemon, Reason::Exited).with_id(status as u32);
@@ -437,4 +441,47 @@ fn supervised() -> bool {
         rustix::fs::fstat(sys::stdin()).map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode)),
         Ok(rustix::fs::FileType::Socket)
     )
+}
+
+/// The body's status. With `std`, a panic that unwinds out of the body is status 101
+/// (Rust's own for a panicking `main`), so the pidfile is still removed and a start
+/// waiting for readiness hears of it; the panic hook has already printed the message.
+#[cfg(feature = "std")]
+fn run_body<T>(body: impl FnOnce(&mut Running, T) -> i32, running: &mut Running, value: T) -> i32 {
+    const PANICKED: i32 = 101;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(running, value)))
+        .unwrap_or(PANICKED)
+}
+
+/// The body's status (a panic aborts: the runtime's panic handler exits).
+#[cfg(not(feature = "std"))]
+fn run_body<T>(body: impl FnOnce(&mut Running, T) -> i32, running: &mut Running, value: T) -> i32 {
+    body(running, value)
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    /// An unwinding panic in the body is status 101 (the pidfile is released after
+    /// it); the body's own status passes through. (The integration tests' binaries
+    /// abort on panic: there, the hook logs and the daemon dies.)
+    #[test]
+    fn a_panicking_body_is_status_101() {
+        let signals = || Signals::block(SignalSet::of(&[])).unwrap();
+        let mut running = Running {
+            report: None,
+            signals: signals(),
+        };
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(std::boxed::Box::new(|_| {}));
+        let status = run_body(|_, ()| panic!("body"), &mut running, ());
+        std::panic::set_hook(hook);
+        assert_eq!(status, 101);
+        let mut running = Running {
+            report: None,
+            signals: signals(),
+        };
+        assert_eq!(run_body(|_, n| n, &mut running, 7), 7);
+    }
 }

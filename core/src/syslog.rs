@@ -215,6 +215,42 @@ fn cut(ident: &[u8]) -> &[u8] {
     &ident[..ident.len().min(IDENT_MAX)]
 }
 
+/// Sends every panic's message to syslog too: `panicked at FILE:LINE: MESSAGE` at
+/// [`Level::Crit`], tagged `ident`, to `socket` (else [`find_syslog`]'s), after the
+/// hook that was installed before (std's prints to stderr, which a daemon has on its
+/// log file or `/dev/null`). Install it before [`Daemon::start`](crate::daemon::Daemon::start):
+/// the hook is the process's, the daemon inherits it.
+///
+/// # References
+/// - [`std::panic::set_hook`]
+#[cfg(feature = "std")]
+pub fn log_panics(ident: &'static [u8], facility: Facility, socket: Option<&'static CStr>) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(std::boxed::Box::new(move |info| {
+        previous(info);
+        let payload = info.payload();
+        let what = match (
+            payload.downcast_ref::<&str>(),
+            payload.downcast_ref::<std::string::String>(),
+        ) {
+            (Some(s), _) => s,
+            (None, Some(s)) => s.as_str(),
+            (None, None) => "Box<dyn Any>",
+        };
+        let msg = match info.location() {
+            Some(at) => std::format!("panicked at {}:{}: {what}", at.file(), at.line()),
+            None => std::format!("panicked: {what}"),
+        };
+        let log = match socket {
+            Some(path) => Syslog::connect(path, ident, facility).ok(),
+            None => Some(Syslog::open(ident, facility)),
+        };
+        if let Some(mut log) = log {
+            log.send(Level::Crit, msg.as_bytes());
+        }
+    }));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,13 +202,24 @@ pub fn emulated() -> bool {
 /// The tdaemon helper: `$TDAEMON_BIN`, else next to the test executable
 /// (`target/<profile>/tdaemon`; integration tests live in `target/<profile>/deps/`).
 pub fn tdaemon_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TDAEMON_BIN") {
+    helper_bin("tdaemon", "TDAEMON_BIN")
+}
+
+/// The tpanic helper (a std daemon on imp-core whose body panics; host only):
+/// `$TPANIC_BIN`, else next to the test executable.
+pub fn tpanic_bin() -> PathBuf {
+    helper_bin("tpanic", "TPANIC_BIN")
+}
+
+/// A helper program of this crate: `$VAR`, else `name` next to the test executable.
+fn helper_bin(name: &str, var: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
         return reachable(Path::new(&p));
     }
     let exe = std::env::current_exe().expect("current_exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
     for _ in 0..2 {
-        let cand = dir.join("tdaemon");
+        let cand = dir.join(name);
         if cand.is_file() {
             return reachable(&cand);
         }
@@ -217,7 +228,7 @@ pub fn tdaemon_bin() -> PathBuf {
         }
     }
     panic!(
-        "tdaemon not found near {}: build it with `cargo build -p imp-tests` or set TDAEMON_BIN",
+        "{name} not found near {}: build it with `cargo build -p imp-tests` or set {var}",
         exe.display()
     );
 }

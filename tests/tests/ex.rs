@@ -1,4 +1,5 @@
-//! EX — imp-core as a library: its four examples (`core/examples/`), daemons written
+//! EX — imp-core as a library: its four examples (`core/examples/`) and `tpanic` (a std
+//! daemon whose body panics), daemons written
 //! in Rust on imp-core and imp-rt, run as a user runs them. `tiny` runs on every target
 //! (through `$IMP_RUNNER`); `step`, `service` and `privileged` on the host.
 
@@ -338,6 +339,44 @@ fn ex_service_logs_to_syslog() {
         1,
         &["service: daemon: exited before ready, status 1"],
     );
+}
+
+/// A std daemon on imp-core (the `std` feature, `log_panics`) whose body panics: the
+/// message is on the daemon's stderr file and in syslog at crit, before or after it
+/// said ready. These binaries abort on panic (the workspace's profiles): before ready
+/// the start fails as a death; after, the dead daemon's pidfile is unlocked, stale.
+/// (An unwinding build exits 101 instead: imp-core's unit test `run_body`.)
+#[test]
+fn ex_std_body_panic_is_logged() {
+    if emulated() {
+        return;
+    }
+    let o = sandbox("ex-panic").run(&format!(
+        r#"
+        TP={tp}
+        $TDAEMON --syslog-recv $T/log.sock --syslog-out $T/log &
+        waitfile $T/log.sock
+        r before $TP $T/b.pid $T/log.sock $T/b.err before
+        echo "b.msg=$(grep -c '^the body gave up (before ready)$' $T/b.err)"
+        r after $TP $T/a.pid $T/log.sock $T/a.err after
+        P=$(cat $T/a.pid); echo "p=$P"
+        waitdead $P
+        echo "a.lock=$(lockholder $T/a.pid)"
+        echo "a.err=$(grep -c 'panicked at tests/src/bin/tpanic.rs:[0-9]*:[0-9]*:$' $T/a.err)"
+        echo "a.msg=$(grep -c '^the body gave up (after ready)$' $T/a.err)"
+        echo "a.log=$(grep -c "^<26>tpanic\[$P\]: panicked at tests/src/bin/tpanic.rs:[0-9]*: the body gave up (after ready)$" $T/log)"
+        echo "b.log=$(grep -c "^<26>tpanic\[[0-9]*\]: panicked at .*: the body gave up (before ready)$" $T/log)"
+        "#,
+        tp = tpanic_bin().display()
+    ));
+    o.expect_out("before", 1, &["error daemon: died before ready"]);
+    o.expect_eq("b.msg", "1");
+    o.expect_out("after", 0, &[&format!("started {}", o.get("p"))]);
+    o.expect_eq("a.lock", "none");
+    o.expect_eq("a.err", "1");
+    o.expect_eq("a.msg", "1");
+    o.expect_eq("a.log", "1");
+    o.expect_eq("b.log", "1");
 }
 
 /// `privileged`: binds 127.0.0.1:81 as root in the privileged action, serves as
