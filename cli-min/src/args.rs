@@ -7,6 +7,8 @@ use imp_core::control::{Schedule, Step};
 use imp_core::limits::{KEEP_FD_MAX, SET_ENV_MAX};
 use imp_core::parse;
 use imp_core::spawn::Stdio;
+#[cfg(feature = "respawn")]
+use imp_core::supervise::Respawn;
 use imp_core::{CStrArray, Signal};
 
 imp_core::words! {
@@ -69,6 +71,14 @@ pub struct Command {
     pub no_kill: bool,
     pub process_group: bool,
     pub kv: bool,
+    /// `--respawn`: under a supervisor, with this policy.
+    #[cfg(feature = "respawn")]
+    pub respawn: bool,
+    #[cfg(feature = "respawn")]
+    pub respawn_policy: Respawn,
+    /// `--syslog`: imp's messages to syslog too.
+    #[cfg(feature = "syslog")]
+    pub syslog: bool,
     /// The signal of `imp signal`.
     pub signal: Option<Signal>,
     /// The program and its argv (argv[0] = program), for start/restart/run.
@@ -151,25 +161,48 @@ options! {
     Verbose b'v' "verbose" flag,
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
-    // Accepted by SPEC, not by this build yet.
-    ReadyFd _ "ready-fd" value,
-    ReadyTimeout _ "ready-timeout" value,
+    // The options of the features, then those not built yet (`Opt::not_yet`).
+    Syslog _ "syslog" flag,
     Respawn _ "respawn" flag,
     RespawnDelay _ "respawn-delay" value,
     RespawnDelayMax _ "respawn-delay-max" value,
     RespawnMax _ "respawn-max" value,
     RespawnPeriod _ "respawn-period" value,
-    Syslog _ "syslog" flag,
+    // Accepted by SPEC, not by this build yet.
+    ReadyFd _ "ready-fd" value,
+    ReadyTimeout _ "ready-timeout" value,
 }
 
 impl Opt {
     /// Options of SPEC §2 that this build does not have (yet, or without their
     /// cargo feature).
     const fn not_yet(self) -> bool {
-        (self as u8) >= Opt::ReadyFd as u8
+        // Past the last option built: one comparison in the minimal build.
+        const NOT_BUILT: Opt = if !cfg!(feature = "syslog") {
+            Opt::Syslog
+        } else if !cfg!(feature = "respawn") {
+            Opt::Respawn
+        } else {
+            Opt::ReadyFd
+        };
+        (self as u8) >= NOT_BUILT as u8
             || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
             || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
+            || (self.respawn() && !cfg!(feature = "respawn"))
+            || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
+    }
+
+    /// `--respawn` and its policy options.
+    const fn respawn(self) -> bool {
+        matches!(
+            self,
+            Opt::Respawn
+                | Opt::RespawnDelay
+                | Opt::RespawnDelayMax
+                | Opt::RespawnMax
+                | Opt::RespawnPeriod
+        )
     }
 
     /// Whether `action` accepts this option.
@@ -177,7 +210,9 @@ impl Opt {
         let start = matches!(action, Action::Start | Action::Restart | Action::Run);
         let stop = matches!(action, Action::Stop | Action::Restart);
         match self {
-            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun => true,
+            Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun | Opt::Syslog => {
+                true
+            }
             Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => stop,
             Opt::Format => matches!(action, Action::Status),
             _ => start,
@@ -238,6 +273,12 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         no_kill: false,
         process_group: false,
         kv: false,
+        #[cfg(feature = "respawn")]
+        respawn: false,
+        #[cfg(feature = "respawn")]
+        respawn_policy: Respawn::DEFAULT,
+        #[cfg(feature = "syslog")]
+        syslog: false,
         signal: None,
         program: None,
         argv: CStrArray::empty(),
@@ -315,6 +356,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     if c.pidfile.is_none() && act != Action::Run {
         return Err(usage("missing -p/--pidfile", None));
     }
+    #[cfg(feature = "respawn")]
+    respawn_policy(&c)?;
     if matches!(act, Action::Start | Action::Restart | Action::Run) && c.program.is_none() {
         return Err(usage("missing program after --", None));
     }
@@ -367,6 +410,18 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
             c.kv = vb == b"kv";
             return c.kv || vb == b"text";
         }
+        #[cfg(feature = "respawn")]
+        Opt::RespawnDelay => return set_ms(vb, &mut c.respawn_policy.delay_ms),
+        #[cfg(feature = "respawn")]
+        Opt::RespawnDelayMax => return set_ms(vb, &mut c.respawn_policy.delay_max_ms),
+        #[cfg(feature = "respawn")]
+        Opt::RespawnPeriod => return set_ms(vb, &mut c.respawn_policy.period_ms),
+        #[cfg(feature = "respawn")]
+        Opt::RespawnMax => return parse::uint(vb).map(|n| c.respawn_policy.max = n).is_some(),
+        #[cfg(feature = "respawn")]
+        Opt::Respawn => c.respawn = true,
+        #[cfg(feature = "syslog")]
+        Opt::Syslog => c.syslog = true,
         Opt::ClearEnv => c.clear_env = true,
         Opt::DryRun => c.dry_run = true,
         Opt::Quiet => c.quiet = true,
@@ -379,10 +434,43 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
     !opt.takes_value() || path.is_some()
 }
 
+/// The respawn options make sense together.
+#[cfg(feature = "respawn")]
+fn respawn_policy(c: &Command) -> Result<(), Usage> {
+    if !c.respawn && c.respawn_policy != Respawn::DEFAULT {
+        return Err(usage("the --respawn-* options need --respawn", None));
+    }
+    if c.respawn_policy.delay_max_ms < c.respawn_policy.delay_ms {
+        return Err(usage("--respawn-delay-max is below --respawn-delay", None));
+    }
+    Ok(())
+}
+
+/// A duration option (`SECS`, decimals allowed) into `out` as ms.
+#[cfg(feature = "respawn")]
+fn set_ms(v: &[u8], out: &mut u32) -> bool {
+    parse::duration_ms(v).map(|ms| *out = ms).is_some()
+}
+
 impl Command {
     /// `--dry-run` (feature `dry-run`).
     pub fn dry_run(&self) -> bool {
         cfg!(feature = "dry-run") && self.dry_run
+    }
+
+    /// `--respawn` (feature `respawn`).
+    #[cfg(feature = "respawn")]
+    pub fn respawn(&self) -> bool {
+        self.respawn
+    }
+
+    /// `--syslog` (feature `syslog`).
+    #[cfg(any(feature = "syslog", feature = "respawn"))]
+    pub fn syslog(&self) -> bool {
+        #[cfg(feature = "syslog")]
+        return self.syslog;
+        #[cfg(not(feature = "syslog"))]
+        false
     }
 
     /// `--format kv` (feature `kv`).

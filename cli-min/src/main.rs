@@ -15,6 +15,7 @@ use imp_core::error::Reason;
 use imp_core::log::{self, Line};
 use imp_core::pidfile::State;
 use imp_core::spawn::{self, Credentials, Spec, Started};
+use imp_core::supervise;
 use imp_core::{CStrArray, Cause, Error, OnlyKeptFds, Op, Pid, SingleThreaded};
 
 /// LSB exit codes (SPEC §2.1).
@@ -76,6 +77,8 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
         Ok(c) => c,
         Err(u) => return usage(u),
     };
+    #[cfg(feature = "syslog")]
+    SYSLOG.store(cmd.syslog(), core::sync::atomic::Ordering::Relaxed);
     // Before the deep paths: `ulimit -s 16` is a message, not a fault (--help and
     // --version have none).
     if !matches!(cmd.action, Action::Help | Action::Version) {
@@ -120,13 +123,28 @@ fn about<'l>(l: &'l mut Line, cmd: &Command) -> &'l mut Line {
         .str(": ")
 }
 
+/// `--syslog`: set once the command line is parsed; every stderr line is then sent to
+/// syslog too (ident `imp`: the line names the daemon).
+static SYSLOG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Ends a stderr line with ` (pid N)` when there is a pid, and writes it.
 fn finish(l: &mut Line, pid: Option<u32>) -> &mut Line {
     if let Some(pid) = pid {
         l.str(" (pid ").num(pid).str(")");
     }
+    if cfg!(feature = "syslog") && SYSLOG.load(core::sync::atomic::Ordering::Relaxed) {
+        to_syslog(l);
+    }
     l.emit(log::stderr());
     l
+}
+
+/// Sends a message line to syslog, without its `imp: ` (the ident says it).
+fn to_syslog(l: &Line) {
+    use imp_core::syslog::{Facility, Level, Syslog};
+    let b = l.as_bytes();
+    Syslog::open(b"imp", Facility::Daemon)
+        .send(Level::Notice, b.strip_prefix(b"imp: ").unwrap_or(b));
 }
 
 /// `imp: ACTION: PIDFILE: TEXT (pid N)` on stderr (the pid part when there is one).
@@ -284,6 +302,8 @@ fn status(cmd: &Command) -> i32 {
             l.num(pid.as_raw_nonzero().get() as u32);
             if !cmd.kv() {
                 l.str(")");
+            } else if cfg!(feature = "respawn") {
+                supervision(&mut l, pidfile(cmd), pid);
             }
             l.emit(log::stdout());
             return code::OK;
@@ -305,6 +325,36 @@ fn status(cmd: &Command) -> i32 {
     code
 }
 
+/// `status --format kv` of a supervisor: ` supervisor=PID program=PID restarts=N
+/// last_exit=status:N|signal:NAME|none uptime=SECS` (`none` between runs).
+fn supervision(l: &mut Line, path: &CStr, pid: Pid) {
+    let Some(s) = control::supervision(path) else {
+        return;
+    };
+    let opt = |l: &mut Line, v: Option<u32>| {
+        match v {
+            Some(n) => l.num(n),
+            None => l.str("none"),
+        };
+    };
+    l.str(" supervisor=").num(raw(pid)).str(" program=");
+    opt(l, s.program.map(raw));
+    l.str(" restarts=").num(s.restarts).str(" last_exit=");
+    match s.last_exit {
+        Some(supervise::Exit::Status(n)) => l.str("status:").num(n as u32),
+        Some(supervise::Exit::Signal(sig)) => {
+            l.str("signal:");
+            match imp_core::parse::signal_name(sig) {
+                Some(name) => l.str(name),
+                None => l.num(sig.as_raw() as u32),
+            }
+        }
+        None => l.str("none"),
+    };
+    l.str(" uptime=");
+    opt(l, s.uptime_s.map(|t| t as u32));
+}
+
 fn stop(cmd: &Command) -> i32 {
     let p = pidfile(cmd);
     if cmd.dry_run() {
@@ -318,6 +368,7 @@ fn stop(cmd: &Command) -> i32 {
     let opts = StopOptions {
         schedule: &schedule,
         process_group: cmd.process_group,
+        supervised: cfg!(feature = "respawn"),
     };
     match control::stop(p, &opts) {
         Ok(Stopped::Stopped(pid)) => note(cmd, "stopped", shown(pid)),
@@ -456,15 +507,53 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     if cmd.dry_run() {
         return dry_run(cmd, &s);
     }
-    if cmd.action == Action::Run {
-        let e = spawn::run(&s, only_kept_fds());
-        if e.reason() == Some(Reason::AlreadyRunning) {
-            say(cmd, "already running", e.pid().map(raw));
-            return code::FAIL;
+    #[cfg(feature = "respawn")]
+    if cmd.respawn() {
+        let policy = &cmd.respawn_policy;
+        let log = supervise::Log {
+            name: name_of(cmd),
+            syslog: cmd.syslog(),
+        };
+        if cmd.action == Action::Run {
+            return match supervise::run(&s, policy, &log, only_kept_fds()) {
+                Ok(status) => status,
+                Err(e) => run_failed(cmd, &e),
+            };
         }
-        return fail(cmd, &e);
+        return started(cmd, supervise::start(&s, policy, &log));
     }
-    match spawn::start(&s) {
+    if cmd.action == Action::Run {
+        return run_failed(cmd, &spawn::run(&s, only_kept_fds()));
+    }
+    started(cmd, spawn::start(&s))
+}
+
+/// A `run` that did not get to exec (or to supervise).
+fn run_failed(cmd: &Command, e: &Error) -> i32 {
+    if e.reason() == Some(Reason::AlreadyRunning) {
+        say(cmd, "already running", e.pid().map(raw));
+        return code::FAIL;
+    }
+    fail(cmd, e)
+}
+
+/// The name in the supervisor's lines and its syslog ident: `--name`, else the
+/// program's base name.
+#[cfg(feature = "respawn")]
+fn name_of(cmd: &Command) -> &'static [u8] {
+    if let Some(n) = cmd.name {
+        return n.to_bytes();
+    }
+    let p = cmd.program.unwrap_or(c"").to_bytes();
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(i) => &p[i + 1..],
+        None => p,
+    }
+}
+
+/// Reports a start's outcome.
+fn started(cmd: &Command, r: Result<Started, Error>) -> i32 {
+    match r {
         Ok(Started::Started(pid)) => note(cmd, "started", shown(pid)),
         Ok(Started::AlreadyRunning(pid)) => note(cmd, "already running", shown(pid)),
         Err(e) => return fail(cmd, &e),

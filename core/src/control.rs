@@ -38,6 +38,12 @@ pub fn status(path: &CStr) -> Result<State, Error> {
     Ok(pidfile::probe(path)?.state)
 }
 
+/// What the supervisor holding `path` says of its program (`imp start --respawn`);
+/// `None` when no supervisor holds it.
+pub fn supervision(path: &CStr) -> Option<crate::supervise::Supervised> {
+    crate::supervise::supervised(&pidfile::probe(path).ok()?)
+}
+
 /// How to stop.
 #[derive(Clone, Debug)]
 pub struct StopOptions<'a> {
@@ -45,6 +51,9 @@ pub struct StopOptions<'a> {
     pub schedule: &'a [Step],
     /// Also signal the daemon's process group.
     pub process_group: bool,
+    /// When a supervisor holds the pidfile, also wait for its program to be gone (and
+    /// SIGKILL it if it outlives the supervisor by a second).
+    pub supervised: bool,
 }
 
 /// The outcome of a successful [`stop`].
@@ -154,11 +163,35 @@ pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
         State::Stale => return Ok(Stopped::Stale(probe.remove())),
         State::Running(pid) => pid,
     };
+    // A supervisor's program: it gets the signal from the supervisor, and dies with
+    // it (SIGKILL) if the schedule kills the supervisor; the stop ends once both are
+    // gone. Its pidfd is opened while the supervisor (still holding the lock)
+    // publishes it: it is that process.
+    let program = opts
+        .supervised
+        .then(|| crate::supervise::supervised(&probe))
+        .flatten()
+        .and_then(|s| s.program)
+        .and_then(|p| {
+            let pidfd = rustix::process::pidfd_open(p, PidfdFlags::empty()).ok();
+            let target = Target {
+                pid: p,
+                pidfd,
+                pgid: None,
+            };
+            (target.pidfd.is_some() && probe.still_held_by(pid).unwrap_or(false)).then_some(target)
+        });
     if let Some(target) = Target::open(&probe, pid, opts.process_group)? {
         if !run_schedule(&target, &probe, opts.schedule)? {
             return Err(
                 Error::check(Op::Kill, Reason::Survived).with_id(pid.as_raw_nonzero().get() as u32)
             );
+        }
+    }
+    if let Some(p) = program {
+        if !p.wait(&probe, KILL_GRACE_MS) {
+            let _ = p.send(Signal::Kill);
+            p.wait(&probe, KILL_GRACE_MS);
         }
     }
     let _ = probe.remove();
@@ -275,6 +308,7 @@ impl<'a> Pidfile<'a> {
         let opts = StopOptions {
             schedule,
             process_group: false,
+            supervised: false,
         };
         stop(self.path, &opts)
     }

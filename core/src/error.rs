@@ -73,6 +73,8 @@ crate::words! {
         Daemon = "daemon",
         /// Connecting to syslog.
         Syslog = "syslog",
+        /// A supervisor's own setup (`PR_SET_CHILD_SUBREAPER`, `PR_SET_PDEATHSIG`).
+        Supervise = "supervise",
     }
 }
 
@@ -318,7 +320,13 @@ impl core::fmt::Display for Error {
                 let (name, text) = errno_name(e);
                 write!(f, "{}: {} ({})", self.op.as_str(), text, name)
             }
-            Cause::Reason(r) => write!(f, "{}: {}", self.op.as_str(), r.as_str()),
+            Cause::Reason(r) => {
+                write!(f, "{}: {}", self.op.as_str(), r.as_str())?;
+                match self.status() {
+                    Some(n) => write!(f, " {n}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

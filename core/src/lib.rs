@@ -102,6 +102,7 @@ pub mod service;
 mod signal;
 pub mod signals;
 pub mod spawn;
+pub mod supervise;
 mod sys;
 pub mod syslog;
 pub mod user;

@@ -191,6 +191,33 @@ const LIVENESS: Bytes = (1, 1);
 /// The whole file, as it grows: what a start and a removal lock for writing.
 const WHOLE: Bytes = (0, 0);
 
+/// What a supervisor publishes about its program, each value as the offset of a
+/// one-byte POSIX read lock it holds far past the content ([`FIELD_SPAN`] apart):
+/// readable by whoever can open the pidfile (`F_OFD_GETLK` reports where a lock
+/// starts), with no file, socket or `/proc` (docs/CLI-CONTRACT.md, "Supervisor
+/// state"). Changing a value is two `fcntl`s: nothing is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Field {
+    /// The program's pid (none while it is not running).
+    Program = 1,
+    /// How many times the program was restarted.
+    Restarts = 2,
+    /// How the last run ended: its exit status, or 256 + the signal that killed it.
+    LastExit = 3,
+    /// When the current run started, in whole seconds of `CLOCK_MONOTONIC`.
+    Started = 4,
+}
+
+/// How far apart the published fields lie: 2^40 bytes, above any pid, count or
+/// uptime, and the fields still within `i64` offsets.
+const FIELD_SPAN: i64 = 1 << 40;
+
+/// The bytes field `f`'s lock may lie in.
+const fn field_bytes(f: Field) -> Bytes {
+    (FIELD_SPAN * f as i64, FIELD_SPAN)
+}
+
 /// Who would stop a write lock on `bytes`.
 #[inline(always)] // four callers, each a plain call: -124 B (aarch64), -88 B (x86_64)
 fn holder_of(file: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32>, Error> {
@@ -358,6 +385,14 @@ impl Probe<'_> {
         };
         let pid = pid.as_raw_nonzero().get();
         Ok(holder_of(file.as_fd(), IDENTITY)? == Some(pid) || holds(pid as u32, self.ino))
+    }
+
+    /// The value a supervisor holding this pidfile publishes in `f` ([`Field`]);
+    /// `None` when nothing is published there (not a supervisor, or not now).
+    pub fn published(&self, f: Field) -> Option<u64> {
+        let file = self.file.as_ref()?;
+        let (_, start) = sys::lock_in(file.as_fd(), field_bytes(f)).ok()??;
+        Some((start - field_bytes(f).0) as u64)
     }
 
     /// Removes the pidfile if nobody holds its lock and the name still names the file
@@ -538,6 +573,19 @@ impl Lock {
         self.file = r;
         self.file = rustix::io::fcntl_dupfd_cloexec(&self.file, min_fd).op(Op::Lock)?;
         sys::set_lock(self.file.as_fd(), LockKind::ProcessRead, IDENTITY).op(Op::Lock)
+    }
+
+    /// Publishes `value` in `f` (see [`Field`]), in place of `old` (what was
+    /// published there before); `None` publishes nothing.
+    pub fn publish(&self, f: Field, old: Option<u64>, value: Option<u64>) {
+        let (base, _) = field_bytes(f);
+        let at = |v: u64| (base + (v as i64 & (FIELD_SPAN - 1)), 1);
+        if let Some(v) = old {
+            let _ = sys::unlock(self.file.as_fd(), at(v));
+        }
+        if let Some(v) = value {
+            let _ = sys::set_lock(self.file.as_fd(), LockKind::ProcessRead, at(v));
+        }
     }
 
     /// Removes the pidfile (on a failed start), if the name still names our file.

@@ -504,6 +504,21 @@ pub(crate) fn lock_holder(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<i32
     Ok((lk.l_type as u32 != F_UNLCK).then_some(lk.l_pid))
 }
 
+/// `fcntl(fd, F_OFD_GETLK)` over `bytes`, as [`lock_holder`], with where the first
+/// lock found starts: `(pid, start)`.
+pub(crate) fn lock_in(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<Option<(i32, i64)>, Errno> {
+    let lk = match fcntl_flock(fd, F_OFD_GETLK, F_WRLCK, bytes) {
+        Err(Errno::INVAL) => fcntl_flock(fd, F_GETLK, F_WRLCK, bytes),
+        r => r,
+    }?;
+    Ok((lk.l_type as u32 != F_UNLCK).then_some((lk.l_pid, lk.l_start)))
+}
+
+/// `fcntl(fd, F_SETLK, F_UNLCK)`—Gives up this process's POSIX locks on `bytes`.
+pub(crate) fn unlock(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<(), Errno> {
+    fcntl_flock(fd, F_SETLK, F_UNLCK, bytes).map(|_| ())
+}
+
 /// `pidfd_send_signal(fd, sig, NULL, 0)`—Signal the process `fd` refers to. Through
 /// the `syscalls` crate: rustix 0.38 takes only its `Signal` enum, which has no
 /// real-time signal.

@@ -205,8 +205,9 @@ pub fn tdaemon_bin() -> PathBuf {
     helper_bin("tdaemon", "TDAEMON_BIN")
 }
 
-/// The tpanic helper (a std daemon on imp-core whose body panics; host only):
-/// `$TPANIC_BIN`, else next to the test executable.
+/// The tpanic helper (tests/tpanic: a std daemon on imp-core whose body panics;
+/// host only, built by `cargo xtask test` into `target/debug/`): `$TPANIC_BIN`, else
+/// next to the test executable.
 pub fn tpanic_bin() -> PathBuf {
     helper_bin("tpanic", "TPANIC_BIN")
 }

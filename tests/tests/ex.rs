@@ -341,11 +341,10 @@ fn ex_service_logs_to_syslog() {
     );
 }
 
-/// A std daemon on imp-core (the `std` feature, `log_panics`) whose body panics: the
-/// message is on the daemon's stderr file and in syslog at crit, before or after it
-/// said ready. These binaries abort on panic (the workspace's profiles): before ready
-/// the start fails as a death; after, the dead daemon's pidfile is unlocked, stale.
-/// (An unwinding build exits 101 instead: imp-core's unit test `run_body`.)
+/// A std daemon on imp-core (tests/tpanic: the `std` feature, `log_panics`) whose
+/// body panics and unwinds: before it said ready, the start fails with status 101;
+/// after, the daemon removes its pidfile; both times the message is on the daemon's
+/// stderr file and in syslog at crit.
 #[test]
 fn ex_std_body_panic_is_logged() {
     if emulated() {
@@ -358,21 +357,27 @@ fn ex_std_body_panic_is_logged() {
         waitfile $T/log.sock
         r before $TP $T/b.pid $T/log.sock $T/b.err before
         echo "b.msg=$(grep -c '^the body gave up (before ready)$' $T/b.err)"
+        echo "b.exists=$([ -e $T/b.pid ] && echo yes || echo no)"
         r after $TP $T/a.pid $T/log.sock $T/a.err after
         P=$(cat $T/a.pid); echo "p=$P"
         waitdead $P
-        echo "a.lock=$(lockholder $T/a.pid)"
-        echo "a.err=$(grep -c 'panicked at tests/src/bin/tpanic.rs:[0-9]*:[0-9]*:$' $T/a.err)"
+        echo "a.exists=$([ -e $T/a.pid ] && echo yes || echo no)"
+        echo "a.err=$(grep -c 'panicked at src/main.rs:[0-9]*:[0-9]*:$' $T/a.err)"
         echo "a.msg=$(grep -c '^the body gave up (after ready)$' $T/a.err)"
-        echo "a.log=$(grep -c "^<26>tpanic\[$P\]: panicked at tests/src/bin/tpanic.rs:[0-9]*: the body gave up (after ready)$" $T/log)"
+        echo "a.log=$(grep -c "^<26>tpanic\[$P\]: panicked at src/main.rs:[0-9]*: the body gave up (after ready)$" $T/log)"
         echo "b.log=$(grep -c "^<26>tpanic\[[0-9]*\]: panicked at .*: the body gave up (before ready)$" $T/log)"
         "#,
         tp = tpanic_bin().display()
     ));
-    o.expect_out("before", 1, &["error daemon: died before ready"]);
+    o.expect_out(
+        "before",
+        1,
+        &["error daemon: exited before ready, status 101"],
+    );
     o.expect_eq("b.msg", "1");
+    o.expect_eq("b.exists", "no");
     o.expect_out("after", 0, &[&format!("started {}", o.get("p"))]);
-    o.expect_eq("a.lock", "none");
+    o.expect_eq("a.exists", "no");
     o.expect_eq("a.err", "1");
     o.expect_eq("a.msg", "1");
     o.expect_eq("a.log", "1");

@@ -708,9 +708,12 @@ fn size_suite(built: &[&'static Target]) -> Suite {
 fn unit_suite(limit: Duration) -> Suite {
     let mut unit = cargo_test();
     unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
+    // imp-core's `std` feature (a panicking daemon body), off in the workspace build.
+    let mut with_std = cargo_test();
+    with_std.args(["-p", "imp-core", "--features", "std", "--lib"]);
     run_suite(
-        "unit: cargo test --workspace (imp-core, xtask)",
-        vec![unit],
+        "unit: cargo test --workspace (imp-core, xtask), imp-core --features std",
+        vec![unit, with_std],
         limit,
         Sink::Live,
     )
@@ -731,6 +734,20 @@ fn host_suite(t: &Target, config: &Config, started: Instant) -> Suite {
             format!("integration {}", t.triple),
             format!("examples: {e}"),
         );
+    }
+    // tpanic (tests/tpanic, a workspace of its own: imp-core with `std`).
+    let mut c = util::cargo(None);
+    c.args([
+        "build",
+        "--quiet",
+        "--manifest-path",
+        "tests/tpanic/Cargo.toml",
+        "--target-dir",
+    ])
+    .arg(util::target_dir())
+    .current_dir(util::root());
+    if let Err(e) = util::run(&mut c) {
+        return Suite::failed(format!("integration {}", t.triple), format!("tpanic: {e}"));
     }
     integration(t, None, &config.extra, limit, Sink::Live)
 }

@@ -247,6 +247,25 @@ pub(crate) fn at<'a>(pidfile: &'a Option<(pidfile::Path<'_>, OwnedFd)>) -> Pidfi
 /// "reached exec" means exec succeeded.
 #[inline(never)] // kept out of main: -56 B
 pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
+    start_with(spec, false, &|pidfile, wr, fds, _| {
+        steps::all(spec, pidfile, StepMode::Detached(wr), fds)
+    })
+}
+
+/// What runs in the detached process of a start: the steps and exec (a program), or
+/// a supervisor's. It reports through the pipe and returns only with the error that
+/// ends it (reported by the caller); the proof lets it fork again.
+pub(crate) type DaemonSide<'d> =
+    &'d dyn Fn(PidfileAt<'_>, &OwnedFd, &OnlyKeptFds, SingleThreaded) -> Error;
+
+/// [`start`], with `daemon` as what runs after the double fork; with `ready`, the
+/// start returns at its [`Record::Ready`](report::Record::Ready) (a daemon that
+/// does not exec: its pipe stays open).
+pub(crate) fn start_with(
+    spec: &Spec<'_>,
+    ready: bool,
+    daemon: DaemonSide<'_>,
+) -> Result<Started, Error> {
     let pf = prepare(spec)?;
     if let Some(p) = spec.pidfile {
         if let State::Running(pid) = pidfile::probe(p)?.state {
@@ -267,7 +286,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     let child = match sys::fork(proof).op(Op::Fork)? {
         Fork::Child(_, one_thread) => {
             drop(rd);
-            intermediate(spec, at(&pf), wr, one_thread)
+            intermediate(at(&pf), wr, one_thread, daemon)
         }
         Fork::Parent(pid) => pid,
     };
@@ -275,7 +294,7 @@ pub fn start(spec: &Spec<'_>) -> Result<Started, Error> {
     // Reap the intermediate child (it exits right after its fork).
     let _ =
         fd::retry(|| rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()));
-    let outcome = report::read(&rd, false);
+    let outcome = report::read(&rd, ready);
     drop(rd);
     match outcome {
         Outcome::Started(pid) => Ok(Started::Started(pid)),
@@ -333,10 +352,10 @@ pub(crate) fn reap(child: Pid) {
 
 /// The intermediate child: new session, fork the daemon, exit. Never returns.
 fn intermediate(
-    spec: &Spec<'_>,
     pidfile: PidfileAt<'_>,
     wr: OwnedFd,
     one_thread: SingleThreaded,
+    daemon: DaemonSide<'_>,
 ) -> ! {
     let fail = |e: Error, code: i32| -> ! {
         report::send(&wr, report::Record::Failed(e));
@@ -346,10 +365,7 @@ fn intermediate(
         fail(Error::sys(Op::Setsid, e), 1);
     }
     match sys::fork(&one_thread) {
-        Ok(Fork::Child(fds, _)) => fail(
-            steps::all(spec, pidfile, StepMode::Detached(&wr), &fds),
-            127,
-        ),
+        Ok(Fork::Child(fds, one_thread)) => fail(daemon(pidfile, &wr, &fds, one_thread), 127),
         Ok(Fork::Parent(_)) => sys::exit(0),
         Err(e) => fail(Error::sys(Op::Fork, e), 1),
     }

@@ -133,6 +133,16 @@ pub(crate) fn read(rd: &OwnedFd, ready: bool) -> Outcome {
     }
 }
 
+/// What a supervisor learns from the pipe to one child (which reports its pid, then
+/// reaches exec): `Ok` once the pipe closed after exec (exec succeeded), else the
+/// child's error ([`Reason::ChildDied`] when it died without a word).
+pub(crate) fn read_exec(rd: &OwnedFd) -> Result<(), Error> {
+    match read(rd, false) {
+        Outcome::Started(_) => Ok(()),
+        Outcome::Failed(e, _) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

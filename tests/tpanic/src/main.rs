@@ -1,6 +1,6 @@
 //! tpanic — a std daemon written with imp-core whose body panics: the `std` feature's
 //! promise (the panic logged to stderr and syslog, the pidfile removed, a non-zero
-//! exit) checked by tests/tests/ex.rs.
+//! exit) checked by tests/tests/ex.rs. Its own workspace (see Cargo.toml).
 //!
 //! `tpanic PIDFILE SYSLOG_SOCKET STDERR_FILE before|after`: panics before or after
 //! the body said ready; prints what `Daemon::start` returned (`started PID`, or the
