@@ -76,6 +76,9 @@ pub struct Command {
     pub respawn: bool,
     #[cfg(feature = "respawn")]
     pub respawn_policy: Respawn,
+    /// A `--respawn-*` option was given.
+    #[cfg(feature = "respawn")]
+    pub respawn_opts: bool,
     /// `--syslog`: imp's messages to syslog too.
     #[cfg(feature = "syslog")]
     pub syslog: bool,
@@ -277,6 +280,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         respawn: false,
         #[cfg(feature = "respawn")]
         respawn_policy: Respawn::DEFAULT,
+        #[cfg(feature = "respawn")]
+        respawn_opts: false,
         #[cfg(feature = "syslog")]
         syslog: false,
         signal: None,
@@ -369,6 +374,10 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
 fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
     let vb = v.to_bytes();
     let path = (!vb.is_empty()).then_some(v);
+    #[cfg(feature = "respawn")]
+    if opt.respawn() && !matches!(opt, Opt::Respawn) {
+        c.respawn_opts = true;
+    }
     match opt {
         Opt::Pidfile => c.pidfile = path,
         Opt::User => c.user = path.filter(|_| !vb.starts_with(b":") && !vb.ends_with(b":")),
@@ -437,7 +446,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
 /// The respawn options make sense together.
 #[cfg(feature = "respawn")]
 fn respawn_policy(c: &Command) -> Result<(), Usage> {
-    if !c.respawn && c.respawn_policy != Respawn::DEFAULT {
+    if !c.respawn && c.respawn_opts {
         return Err(usage("the --respawn-* options need --respawn", None));
     }
     if c.respawn_policy.delay_max_ms < c.respawn_policy.delay_ms {

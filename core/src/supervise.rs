@@ -247,6 +247,8 @@ struct Supervisor<'s, 'p> {
     short: u32,
     /// The next delay (ms).
     delay_ms: u32,
+    /// The delay being waited out (ms).
+    waiting_ms: u32,
     /// When to start the program next (monotonic ns).
     next_ns: u64,
     stopping: bool,
@@ -277,6 +279,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             restarts: 0,
             short: 0,
             delay_ms: respawn.delay_ms,
+            waiting_ms: 0,
             next_ns: 0,
             stopping: false,
             published: [None; 4],
@@ -432,9 +435,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 self.say(Level::Err, &mut l);
                 return Some(1);
             }
-            l.str(", restarting in ")
-                .num(((self.next_ns.saturating_sub(sys::monotonic_ns())) / NS_PER_MS) as u32)
-                .str(" ms");
+            l.str(", restarting in ").num(self.waiting_ms).str(" ms");
             self.say(Level::Warning, &mut l);
         }
         None
@@ -453,6 +454,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 return Some(self.short);
             }
         }
+        self.waiting_ms = self.delay_ms;
         self.next_ns = sys::monotonic_ns() + self.delay_ms as u64 * NS_PER_MS;
         self.delay_ms = self
             .delay_ms

@@ -12,6 +12,7 @@
 //! Options (all optional, any order; `--exec` takes the rest of the line):
 //! ```text
 //! --marker FILE          create FILE at startup (proves the program ran)
+//! --marker-append FILE   append the pid and a newline to FILE at startup (counts runs)
 //! --dump FILE            write the state dump to FILE (atomically)
 //! --open-tty PATH        open PATH read-write WITHOUT O_NOCTTY, record tty_nr after
 //! --try-setuid0          record whether setgroups(0,NULL)/setuid(0)/setresuid(0,0,0) work
@@ -61,6 +62,7 @@ extern "C" fn on_term(_: libc::c_int) {
 #[derive(Default)]
 struct Opts {
     marker: Option<String>,
+    marker_append: Option<String>,
     dump: Option<String>,
     open_tty: Option<String>,
     try_setuid0: bool,
@@ -166,6 +168,7 @@ fn parse_args() -> Opts {
         };
         match a {
             "--marker" => o.marker = Some(val),
+            "--marker-append" => o.marker_append = Some(val),
             "--dump" => o.dump = Some(val),
             "--open-tty" => o.open_tty = Some(val),
             "--try-setuid0" => o.try_setuid0 = true,
@@ -540,6 +543,14 @@ fn run(o: Opts) -> i32 {
     }
     if let Some(m) = &o.marker {
         let _ = std::fs::write(m, format!("{}\n", std::process::id()));
+    }
+    if let Some(m) = &o.marker_append {
+        let line = format!("{}\n", std::process::id());
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(m);
+        let _ = f.and_then(|mut f| f.write_all(line.as_bytes()));
     }
     let mut dump = String::new();
     if o.dump.is_some() {
