@@ -69,6 +69,10 @@ pub struct Command {
     pub no_kill: bool,
     pub process_group: bool,
     pub kv: bool,
+    /// `run --init` (feature `init`).
+    pub init: bool,
+    /// The first stop option given to `run`, which takes them only with `--init`.
+    pub stop_opt: Option<&'static CStr>,
     /// The signal of `imp signal`.
     pub signal: Option<Signal>,
     /// The program and its argv (argv[0] = program), for start/restart/run.
@@ -151,6 +155,7 @@ options! {
     Verbose b'v' "verbose" flag,
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
+    Init _ "init" flag,
     // Accepted by SPEC, not by this build yet.
     ReadyFd _ "ready-fd" value,
     ReadyTimeout _ "ready-timeout" value,
@@ -170,6 +175,7 @@ impl Opt {
             || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
             || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
+            || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
     }
 
     /// Whether `action` accepts this option.
@@ -178,12 +184,18 @@ impl Opt {
         let stop = matches!(action, Action::Stop | Action::Restart);
         match self {
             Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun => true,
-            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => stop,
+            // `run` takes the stop options for `--init` (checked once parsed).
+            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => {
+                stop || (cfg!(feature = "init") && matches!(action, Action::Run))
+            }
             Opt::Format => matches!(action, Action::Status),
+            Opt::Init => matches!(action, Action::Run),
             _ => start,
         }
     }
 }
+
+const NOT_ACCEPTED: &str = "option not accepted by this command";
 
 /// Finds `-x`, `--long` or `--long=value`; returns the option and the inline value.
 fn lookup(arg: &'static CStr) -> Option<(Opt, Option<&'static CStr>)> {
@@ -238,6 +250,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         no_kill: false,
         process_group: false,
         kv: false,
+        init: false,
+        stop_opt: None,
         signal: None,
         program: None,
         argv: CStrArray::empty(),
@@ -274,7 +288,14 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             return Err(usage("option not supported by this build", Some(arg)));
         }
         if !opt.allowed(act) {
-            return Err(usage("option not accepted by this command", Some(arg)));
+            return Err(usage(NOT_ACCEPTED, Some(arg)));
+        }
+        let stop_opt = matches!(
+            opt,
+            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup
+        );
+        if cfg!(feature = "init") && act == Action::Run && stop_opt && c.stop_opt.is_none() {
+            c.stop_opt = Some(arg);
         }
         let v = match (opt.takes_value(), inline) {
             (false, None) => c"",
@@ -311,6 +332,9 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     if act == Action::Signal {
         let s = positional.ok_or(usage("missing signal", None))?;
         c.signal = Some(parse::signal(s.to_bytes()).ok_or(usage("invalid signal", Some(s)))?);
+    }
+    if let Some(arg) = c.stop_opt.filter(|_| cfg!(feature = "init") && !c.init) {
+        return Err(usage(NOT_ACCEPTED, Some(arg)));
     }
     if c.pidfile.is_none() && act != Action::Run {
         return Err(usage("missing -p/--pidfile", None));
@@ -373,6 +397,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Verbose => c.verbose = true,
         Opt::NoKill => c.no_kill = true,
         Opt::ProcessGroup => c.process_group = true,
+        Opt::Init if cfg!(feature = "init") => c.init = true,
         _ => return false,
     }
     // Path-like values must not be empty.
@@ -383,6 +408,11 @@ impl Command {
     /// `--dry-run` (feature `dry-run`).
     pub fn dry_run(&self) -> bool {
         cfg!(feature = "dry-run") && self.dry_run
+    }
+
+    /// `run --init` (feature `init`).
+    pub fn init(&self) -> bool {
+        cfg!(feature = "init") && self.init
     }
 
     /// `--format kv` (feature `kv`).

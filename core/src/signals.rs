@@ -71,6 +71,9 @@ impl SignalSet {
     /// The set without any signal.
     pub const EMPTY: SignalSet = SignalSet([0; 4]);
 
+    /// Every signal (the numbers past this architecture's highest are ignored).
+    pub const ALL: SignalSet = SignalSet([!0; 4]);
+
     /// The set of `sigs`.
     pub const fn of(sigs: &[Signal]) -> SignalSet {
         let mut set = SignalSet::EMPTY;
