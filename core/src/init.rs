@@ -52,7 +52,7 @@ use crate::error::{Context, Error, Op, Reason};
 use crate::fd::FileId;
 use crate::pidfile::Lock;
 use crate::signal::Signal;
-use crate::signals::{SignalSet, Signals};
+use crate::signals::{self, SignalSet, Signals};
 use crate::spawn::report::{self, Outcome, Record};
 use crate::spawn::steps::{self, Mode};
 use crate::spawn::{self, Spec};
@@ -160,12 +160,7 @@ fn supervise(
     };
     let mut stop = Stopping::new(opts.schedule);
     loop {
-        let timeout = stop.deadline.map(|d| {
-            let left = d.saturating_sub(sys::monotonic_ns());
-            // Rounded up: the wait ends at or after the deadline, never before.
-            left.div_ceil(1_000_000).min(u32::MAX as u64) as u32
-        });
-        match signals.wait(timeout) {
+        match signals::take_by(signals.set(), stop.deadline) {
             Some(Signal::Child) => {
                 if let Some(ended) = reap_all(pid) {
                     return Ok(ended);
