@@ -82,6 +82,10 @@ pub struct Command {
     /// `--syslog`: imp's messages to syslog too.
     #[cfg(feature = "syslog")]
     pub syslog: bool,
+    /// `run --init` (feature `init`).
+    pub init: bool,
+    /// The first stop option given to `run`, which takes them only with `--init`.
+    pub stop_opt: Option<&'static CStr>,
     /// The signal of `imp signal`.
     pub signal: Option<Signal>,
     /// The program and its argv (argv[0] = program), for start/restart/run.
@@ -165,6 +169,7 @@ options! {
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
     // The options of the features, then those not built yet (`Opt::not_yet`).
+    Init _ "init" flag,
     Syslog _ "syslog" flag,
     Respawn _ "respawn" flag,
     RespawnDelay _ "respawn-delay" value,
@@ -181,7 +186,9 @@ impl Opt {
     /// cargo feature).
     const fn not_yet(self) -> bool {
         // Past the last option built: one comparison in the minimal build.
-        const NOT_BUILT: Opt = if !cfg!(feature = "syslog") {
+        const NOT_BUILT: Opt = if !cfg!(feature = "init") {
+            Opt::Init
+        } else if !cfg!(feature = "syslog") {
             Opt::Syslog
         } else if !cfg!(feature = "respawn") {
             Opt::Respawn
@@ -194,6 +201,7 @@ impl Opt {
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
             || (self.respawn() && !cfg!(feature = "respawn"))
             || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
+            || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
     }
 
     /// `--respawn` and its policy options.
@@ -216,12 +224,18 @@ impl Opt {
             Opt::Pidfile | Opt::Quiet | Opt::Verbose | Opt::Name | Opt::DryRun | Opt::Syslog => {
                 true
             }
-            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => stop,
+            // `run` takes the stop options for `--init` (checked once parsed).
+            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup => {
+                stop || (cfg!(feature = "init") && matches!(action, Action::Run))
+            }
             Opt::Format => matches!(action, Action::Status),
+            Opt::Init => matches!(action, Action::Run),
             _ => start,
         }
     }
 }
+
+const NOT_ACCEPTED: &str = "option not accepted by this command";
 
 /// Finds `-x`, `--long` or `--long=value`; returns the option and the inline value.
 fn lookup(arg: &'static CStr) -> Option<(Opt, Option<&'static CStr>)> {
@@ -284,6 +298,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         respawn_opts: false,
         #[cfg(feature = "syslog")]
         syslog: false,
+        init: false,
+        stop_opt: None,
         signal: None,
         program: None,
         argv: CStrArray::empty(),
@@ -320,7 +336,14 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             return Err(usage("option not supported by this build", Some(arg)));
         }
         if !opt.allowed(act) {
-            return Err(usage("option not accepted by this command", Some(arg)));
+            return Err(usage(NOT_ACCEPTED, Some(arg)));
+        }
+        let stop_opt = matches!(
+            opt,
+            Opt::Signal | Opt::Timeout | Opt::Retry | Opt::NoKill | Opt::ProcessGroup
+        );
+        if cfg!(feature = "init") && act == Action::Run && stop_opt && c.stop_opt.is_none() {
+            c.stop_opt = Some(arg);
         }
         let v = match (opt.takes_value(), inline) {
             (false, None) => c"",
@@ -357,6 +380,9 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     if act == Action::Signal {
         let s = positional.ok_or(usage("missing signal", None))?;
         c.signal = Some(parse::signal(s.to_bytes()).ok_or(usage("invalid signal", Some(s)))?);
+    }
+    if let Some(arg) = c.stop_opt.filter(|_| cfg!(feature = "init") && !c.init) {
+        return Err(usage(NOT_ACCEPTED, Some(arg)));
     }
     if c.pidfile.is_none() && act != Action::Run {
         return Err(usage("missing -p/--pidfile", None));
@@ -437,6 +463,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Verbose => c.verbose = true,
         Opt::NoKill => c.no_kill = true,
         Opt::ProcessGroup => c.process_group = true,
+        Opt::Init if cfg!(feature = "init") => c.init = true,
         _ => return false,
     }
     // Path-like values must not be empty.
@@ -446,6 +473,9 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
 /// The respawn options make sense together.
 #[cfg(feature = "respawn")]
 fn respawn_policy(c: &Command) -> Result<(), Usage> {
+    if c.respawn && c.init {
+        return Err(usage("--init takes no --respawn", None));
+    }
     if !c.respawn && c.respawn_opts {
         return Err(usage("the --respawn-* options need --respawn", None));
     }
@@ -480,6 +510,11 @@ impl Command {
         return self.syslog;
         #[cfg(not(feature = "syslog"))]
         false
+    }
+
+    /// `run --init` (feature `init`).
+    pub fn init(&self) -> bool {
+        cfg!(feature = "init") && self.init
     }
 
     /// `--format kv` (feature `kv`).

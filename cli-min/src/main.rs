@@ -42,6 +42,9 @@ options: -u/--user USER[:GROUP] -g/--group GROUP -d/--chdir DIR (/) -r/--chroot 
   -m/--umask OCTAL (022) -o/--output FILE --stdout FILE --stderr FILE (/dev/null)
   -k/--keep-fd N -e/--env NAME=VALUE --clear-env -N/--nice N -n/--name NAME
   --dry-run -q/--quiet -v/--verbose
+",
+        init_line!(),
+        "\
 stop: -s TERM, then -t 10 s, then KILL and 5 s; -R as dpkg: TERM/30/KILL/5
 exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
   5 not executable, 6 unsafe pidfile, 7 not running; status: 0 running,
@@ -64,6 +67,21 @@ usage: imp start|restart -p PIDFILE [OPTIONS] -- PROGRAM [ARG]...
     };
 }
 use usage_lines;
+
+/// The `--help` line of `run --init` (feature `init`).
+#[cfg(feature = "init")]
+macro_rules! init_line {
+    () => {
+        "  --init (run): stay as PID 1/subreaper, forward signals, reap, exit as the program\n"
+    };
+}
+#[cfg(not(feature = "init"))]
+macro_rules! init_line {
+    () => {
+        ""
+    };
+}
+use init_line;
 
 imp_rt::main!(main);
 
@@ -498,6 +516,21 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
     code::OK
 }
 
+/// `run --init`: the program's status (128 + N for signal N), or a failure's code.
+#[inline(never)] // kept out of start: -144 B
+fn init(cmd: &Command, s: &Spec<'_>) -> i32 {
+    let schedule = cmd.schedule();
+    let opts = StopOptions {
+        schedule: &schedule,
+        process_group: cmd.process_group,
+        supervised: false,
+    };
+    match imp_core::init::run(s, &opts, only_kept_fds()) {
+        Ok(ended) => ended.code(),
+        Err(e) => run_failed(cmd, &e),
+    }
+}
+
 /// `start`, `restart` (after the stop) and `run`.
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
@@ -506,6 +539,9 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     }
     if cmd.dry_run() {
         return dry_run(cmd, &s);
+    }
+    if cmd.init() {
+        return init(cmd, &s);
     }
     #[cfg(feature = "respawn")]
     if cmd.respawn() {

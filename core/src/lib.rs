@@ -15,6 +15,8 @@
 //! - [`control`]: status (LSB codes), stop (pidfd, schedules, SIGKILL escalation),
 //!   kill, send a signal, from any process ([`control::Pidfile`]).
 //! - [`service`]: `start|stop|restart|status` with LSB exit codes in one call.
+//! - [`init`]: a container's init (tini's job): run a program behind this process,
+//!   forward signals to it, reap every zombie, exit with its status.
 //! - [`syslog`] and [`log`]: RFC 3164 to `/dev/log` without blocking; lines without
 //!   `core::fmt`, `ufmt` writers.
 //! - The `imp-rt` crate (beside this one): `_start`, panic handler and memory
@@ -92,6 +94,7 @@ pub mod control;
 pub mod daemon;
 pub mod error;
 mod fd;
+pub mod init;
 pub mod limits;
 pub mod log;
 mod num;

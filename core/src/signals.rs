@@ -71,6 +71,9 @@ impl SignalSet {
     /// The set without any signal.
     pub const EMPTY: SignalSet = SignalSet([0; 4]);
 
+    /// Every signal (the numbers past this architecture's highest are ignored).
+    pub const ALL: SignalSet = SignalSet([!0; 4]);
+
     /// The set of `sigs`.
     pub const fn of(sigs: &[Signal]) -> SignalSet {
         let mut set = SignalSet::EMPTY;
@@ -243,7 +246,7 @@ fn deadline(timeout_ms: Option<u32>) -> Option<u64> {
 /// until the monotonic `deadline` (`Some(0)`: not at all; `None`: forever). `EINTR`
 /// waits again for the time left, and so does an `EAGAIN` before the deadline (the
 /// kernel's timer and `clock_gettime` are read apart); `None` past the deadline.
-fn take_by(set: SignalSet, deadline: Option<u64>) -> Option<Signal> {
+pub(crate) fn take_by(set: SignalSet, deadline: Option<u64>) -> Option<Signal> {
     loop {
         let timeout = deadline.map(|d| {
             let left = d.saturating_sub(now_ns());

@@ -467,6 +467,10 @@ pub const FEATURES: &[(&[&str], &str)] = &[
         "stop/signal (pidfd, schedules)",
     ),
     (
+        &["imp_core::init", "imp::init"],
+        "container init (run --init)",
+    ),
+    (
         &["imp_core::parse", "imp_core::num", "imp_core::words"],
         "parsing values (signals, durations, schedules, pids)",
     ),
