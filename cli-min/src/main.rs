@@ -386,7 +386,7 @@ fn stop(cmd: &Command) -> i32 {
     let opts = StopOptions {
         schedule: &schedule,
         process_group: cmd.process_group,
-        supervised: cfg!(feature = "respawn"),
+        supervised: cfg!(any(feature = "respawn", feature = "init")),
     };
     match control::stop(p, &opts) {
         Ok(Stopped::Stopped(pid)) => note(cmd, "stopped", shown(pid)),
@@ -520,13 +520,13 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
 #[inline(never)] // kept out of start: -144 B
 fn init(cmd: &Command, s: &Spec<'_>) -> i32 {
     let schedule = cmd.schedule();
-    let opts = StopOptions {
-        schedule: &schedule,
-        process_group: cmd.process_group,
-        supervised: false,
+    let policy = supervise::Policy::init(&schedule, cmd.process_group);
+    let log = supervise::Log {
+        name: b"",
+        syslog: false,
     };
-    match imp_core::init::run(s, &opts, only_kept_fds()) {
-        Ok(ended) => ended.code(),
+    match supervise::run(s, &policy, &log, only_kept_fds()) {
+        Ok(status) => status,
         Err(e) => run_failed(cmd, &e),
     }
 }
@@ -545,7 +545,7 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     }
     #[cfg(feature = "respawn")]
     if cmd.respawn() {
-        let policy = &cmd.respawn_policy;
+        let policy = &supervise::Policy::respawn(cmd.respawn_policy);
         let log = supervise::Log {
             name: name_of(cmd),
             syslog: cmd.syslog(),

@@ -94,7 +94,6 @@ pub mod control;
 pub mod daemon;
 pub mod error;
 mod fd;
-pub mod init;
 pub mod limits;
 pub mod log;
 mod num;

@@ -1,34 +1,45 @@
-//! Supervision (`--respawn`): one process in front of the program that holds the
-//! pidfile, restarts the program when it exits and stops it when told (SPEC §5).
+//! One process in front of the program: a supervisor that restarts it (`--respawn`,
+//! SPEC §5) or a container init that ends with it (`run --init`, what tini does for
+//! `docker run --init`). One engine, two [`Policy`]s.
 //!
-//! The supervisor takes the pidfile (the pidfile names it), makes itself a subreaper
-//! (`PR_SET_CHILD_SUBREAPER`: orphans of the program reparent to it and it reaps them),
-//! keeps every signal blocked and takes the ones it acts on synchronously
-//! (`sigtimedwait`; no handler), and forks the program, which arms
-//! `PR_SET_PDEATHSIG(SIGKILL)` and checks its parent is still the supervisor (the
-//! supervisor could have died before the `prctl`) before the steps and `execve`:
-//! a supervisor killed with SIGKILL takes its program with it. HUP, INT, QUIT, USR1,
-//! USR2, WINCH and CONT are forwarded to the program; TERM is forwarded and ends the
-//! supervision once the program is gone. An exit is logged (status or signal) and
-//! followed by a restart after the backoff delay ([`Respawn`]); too many short runs in
-//! a row end the supervision. A fork that fails is retried every second. Nothing is
-//! allocated and nothing opened per restart but one close-on-exec pipe that tells
-//! whether the child reached `execve`.
+//! The process takes the pidfile (which then names it), keeps every signal blocked and
+//! takes them synchronously (`sigtimedwait`; no handler), and, unless it is PID 1,
+//! makes itself a subreaper (`PR_SET_CHILD_SUBREAPER`): orphans of the program
+//! reparent to it and it reaps every zombie with `waitpid(-1, WNOHANG)` on each
+//! SIGCHLD. It forks the program, which arms `PR_SET_PDEATHSIG(SIGKILL)` and checks
+//! its parent is still this process (it could have died before the `prctl`) before
+//! the steps and `execve`: killed with SIGKILL, the supervisor takes its program with
+//! it. The signals of the policy are forwarded (to the program's process group with
+//! [`Policy::process_group`]); the first SIGTERM runs the policy's stop schedule
+//! against the program (SIGTERM, 10 s, SIGKILL by default: a program that ignores
+//! SIGTERM is killed, never a hang) and ends the supervision once it is gone.
 //!
-//! The supervisor publishes the program's pid, its restarts, how the last run ended
-//! and when the current one started in the pidfile's lock table ([`Field`]): `status`
-//! and `stop` read them with `F_OFD_GETLK`, without `/proc` ([`supervised`]).
+//! Under [`Policy::respawn`] a run that ends is logged (status or signal) and followed
+//! by a restart after the backoff delay ([`Respawn`]); too many short runs in a row
+//! end the supervision; a fork that fails is retried every second. Under
+//! [`Policy::init`] the process exits with the program's status as a shell reports it
+//! (128 + N for signal N); the program's remaining descendants are left alone, as tini
+//! does (as PID 1, its exit ends the namespace).
+//!
+//! Nothing is allocated, and nothing opened per run but one close-on-exec pipe that
+//! tells whether the child reached `execve`. With a pidfile, the program's pid, the
+//! restarts, how the last run ended and when the current one started are published in
+//! the pidfile's lock table ([`Field`]): `status` and `stop` read them with
+//! `F_OFD_GETLK`, without `/proc` ([`supervised`]).
 //!
 //! # References
 //! - [prctl(2)](https://man7.org/linux/man-pages/man2/prctl.2.html)
 //!   (`PR_SET_CHILD_SUBREAPER`, `PR_SET_PDEATHSIG`)
-//! - s6-supervise(8), procd's `respawn` (threshold, timeout, retry)
+//! - [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html)
+//!   ("The namespace init process")
+//! - s6-supervise(8), procd's `respawn`, tini
 
+use crate::control::{Step, DEFAULT_SCHEDULE};
 use crate::error::{Context, Error, Op, Reason};
 use crate::log::Line;
 use crate::pidfile::{Field, Lock, Probe, State};
 use crate::signal::Signal;
-use crate::signals::{SignalSet, Signals};
+use crate::signals::{self, SignalSet, Signals};
 use crate::spawn::report::{self, Record};
 use crate::spawn::steps::{self, Mode};
 use crate::spawn::{self, PidfileAt, Spec, Started};
@@ -63,8 +74,60 @@ impl Respawn {
     };
 }
 
+/// What the process in front of the program does.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy<'a> {
+    /// Restart the program this way (a supervisor); `None`: end with it (an init).
+    pub respawn: Option<Respawn>,
+    /// The signals forwarded to the program (SIGTERM starts the stop instead).
+    pub forward: SignalSet,
+    /// What the first SIGTERM runs against the program.
+    pub stop: &'a [Step],
+    /// The program leads its own process group and signals go to the group.
+    pub process_group: bool,
+}
+
+/// What a supervisor forwards: HUP, INT, QUIT, USR1, USR2, WINCH and CONT.
+pub const SUPERVISOR_FORWARDS: SignalSet = SignalSet::of(&[
+    Signal::Hup,
+    Signal::Int,
+    Signal::Quit,
+    Signal::Usr1,
+    Signal::Usr2,
+    Signal::Winch,
+    Signal::Cont,
+]);
+
+impl Policy<'static> {
+    /// A supervisor (`--respawn`): restarts as `respawn` says, forwards
+    /// [`SUPERVISOR_FORWARDS`], stops the program with imp's default schedule.
+    pub const fn respawn(respawn: Respawn) -> Policy<'static> {
+        Policy {
+            respawn: Some(respawn),
+            forward: SUPERVISOR_FORWARDS,
+            stop: &DEFAULT_SCHEDULE,
+            process_group: false,
+        }
+    }
+}
+
+impl<'a> Policy<'a> {
+    /// A container init (`run --init`): forwards every signal it can take (SIGTSTP,
+    /// SIGTTIN and SIGTTOU too: it never stops for them), stops the program with
+    /// `stop` on the first SIGTERM, ends with the program.
+    pub const fn init(stop: &'a [Step], process_group: bool) -> Policy<'a> {
+        Policy {
+            respawn: None,
+            forward: SignalSet::ALL,
+            stop,
+            process_group,
+        }
+    }
+}
+
 /// Where the supervisor tells of exits and restarts: its stderr (the program's, as
-/// `--stderr` or `--output` set it) and, with `syslog`, the local syslog.
+/// `--stderr` or `--output` set it) and, with `syslog`, the local syslog. An init
+/// tells nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct Log<'a> {
     /// The name in each line and the syslog ident (`--name`, else the program's).
@@ -84,24 +147,30 @@ pub enum Exit {
 
 impl Exit {
     fn of(st: WaitStatus) -> Exit {
-        match st
-            .terminating_signal()
-            .and_then(|n| Signal::from_raw(n as i32))
-        {
+        match st.terminating_signal().and_then(|n| Signal::from_raw(n as i32)) {
             Some(sig) => Exit::Signal(sig),
             None => Exit::Status(st.exit_status().unwrap_or(0) as u8),
         }
     }
 
+    /// The status a shell reports for it: the exit status, or 128 + the signal's
+    /// number (137 for SIGKILL).
+    pub const fn code(self) -> i32 {
+        match self {
+            Exit::Status(n) => n as i32,
+            Exit::Signal(s) => 128 + s.as_raw(),
+        }
+    }
+
     /// As published in [`Field::LastExit`]: the status, or 256 + the signal.
-    const fn code(self) -> u64 {
+    const fn published(self) -> u64 {
         match self {
             Exit::Status(n) => n as u64,
             Exit::Signal(s) => 256 + s.as_raw() as u64,
         }
     }
 
-    const fn from_code(c: u64) -> Option<Exit> {
+    const fn from_published(c: u64) -> Option<Exit> {
         if c < 256 {
             return Some(Exit::Status(c as u8));
         }
@@ -125,8 +194,8 @@ pub struct Supervised {
     pub uptime_s: Option<u64>,
 }
 
-/// What the supervisor holding `probe`'s pidfile publishes; `None` when the holder is
-/// not a supervisor (or the pidfile is not locked).
+/// What the supervisor (or init) holding `probe`'s pidfile publishes; `None` when
+/// the holder is not one (or the pidfile is not locked).
 pub fn supervised(probe: &Probe<'_>) -> Option<Supervised> {
     let State::Running(_) = probe.state else {
         return None;
@@ -138,7 +207,9 @@ pub fn supervised(probe: &Probe<'_>) -> Option<Supervised> {
             .published(Field::Program)
             .and_then(|p| Pid::from_raw(p as i32)),
         restarts: restarts as u32,
-        last_exit: probe.published(Field::LastExit).and_then(Exit::from_code),
+        last_exit: probe
+            .published(Field::LastExit)
+            .and_then(Exit::from_published),
         uptime_s: probe
             .published(Field::Started)
             .map(|t| now.saturating_sub(t)),
@@ -151,29 +222,20 @@ const NS_PER_MS: u64 = 1_000_000;
 /// How long a fork that failed (`EAGAIN`: out of processes) waits before the next try.
 const FORK_RETRY_MS: u32 = 1000;
 
-/// The signals the supervisor acts on: the forwarded ones, TERM and CHLD.
-const WATCHED: SignalSet = SignalSet::of(&[
-    Signal::Hup,
-    Signal::Int,
-    Signal::Quit,
-    Signal::Usr1,
-    Signal::Usr2,
-    Signal::Winch,
-    Signal::Cont,
-    Signal::Term,
-    Signal::Child,
-]);
+/// How long a program sent SIGKILL as the schedule's last step may take to be gone
+/// (as `stop` allows).
+const KILL_GRACE_MS: u32 = 1000;
 
 /// Starts `spec` under a detached supervisor: returns once the program was exec'd
 /// (the pidfile, locked by the supervisor, names the supervisor), or with the first
 /// error of the supervisor's steps or of the program's (as [`spawn::start`]).
-pub fn start(spec: &Spec<'_>, respawn: &Respawn, log: &Log<'_>) -> Result<Started, Error> {
+pub fn start(spec: &Spec<'_>, policy: &Policy<'_>, log: &Log<'_>) -> Result<Started, Error> {
     spawn::start_with(spec, true, &|pidfile, wr, fds, one_thread| {
-        let lock = match take(spec, pidfile, Mode::Detached(wr), fds) {
+        let lock = match take(spec, policy, pidfile, Mode::Detached(wr), fds) {
             Ok(lock) => lock,
             Err(e) => return e,
         };
-        let mut s = Supervisor::new(spec, respawn, log, lock, pidfile, &one_thread, true);
+        let mut s = Supervisor::new(spec, policy, log, lock, pidfile, &one_thread, true);
         match s.run(Some(wr)) {
             Ok(status) => sys::exit(status),
             // Reported by the caller, through the pipe.
@@ -182,20 +244,23 @@ pub fn start(spec: &Spec<'_>, respawn: &Respawn, log: &Log<'_>) -> Result<Starte
     })
 }
 
-/// Supervises `spec` in this process (`run --respawn`): the pidfile (if any) names
-/// this process. Returns the supervision's exit status (0 when stopped by SIGTERM, 1
-/// when it gave up), or the first error before the program's first `execve`.
+/// Runs `spec`'s program behind this process (`run --respawn`, `run --init`): the
+/// pidfile, if any, names this process. Returns the exit status once it ends — a
+/// supervisor's 0 when stopped by SIGTERM and 1 when it gave up; an init's, the
+/// program's ([`Exit::code`]) — or the first error before the program's first
+/// `execve`, or [`Reason::Survived`] (with the program's pid) when the program
+/// outlived the stop schedule's SIGKILL.
 ///
 /// `fds` is the program's promise that it uses no fd but 0-2 and the kept ones again.
 pub fn run(
     spec: &Spec<'_>,
-    respawn: &Respawn,
+    policy: &Policy<'_>,
     log: &Log<'_>,
     fds: OnlyKeptFds,
 ) -> Result<i32, Error> {
     let pf = spawn::prepare(spec)?;
     let pidfile = spawn::at(&pf);
-    let lock = take(spec, pidfile, Mode::InPlace, &fds)?;
+    let lock = take(spec, policy, pidfile, Mode::InPlace, &fds)?;
     let checked;
     let one_thread = match spec.single_threaded_proof() {
         Some(proof) => proof,
@@ -204,13 +269,17 @@ pub fn run(
             &checked
         }
     };
-    Supervisor::new(spec, respawn, log, lock, pidfile, one_thread, false).run(None)
+    Supervisor::new(spec, policy, log, lock, pidfile, one_thread, false).run(None)
 }
 
-/// The supervisor's own steps: fds closed, signals blocked, the pidfile locked and
-/// written, stdio set up (the program inherits it).
+/// The supervisor's own steps: fds closed, signals blocked (and dispositions reset: a
+/// SIGCHLD the caller ignored would reap the program before its status is read), the
+/// pidfile locked and written, stdio set up for a supervisor (its program inherits
+/// it; an init's program sets up its own, and the init keeps the caller's), a
+/// subreaper unless PID 1 (failing only before Linux 3.4: orphans then go to init).
 fn take(
     spec: &Spec<'_>,
+    policy: &Policy<'_>,
     pidfile: PidfileAt<'_>,
     mode: Mode<'_>,
     fds: &OnlyKeptFds,
@@ -218,21 +287,26 @@ fn take(
     steps::close_inherited_fds(spec, pidfile, mode, fds);
     steps::quiet_signals()?;
     let lock = steps::take_pidfile(spec, pidfile, mode)?;
-    let id = lock.as_ref().map(Lock::file_id).transpose();
-    if let Err(e) = id.and_then(|id| steps::setup_stdio(spec, mode, id)) {
-        if let (Some(lock), Some((dir, base))) = (lock, pidfile) {
-            let _ = lock.remove(dir, base);
+    if policy.respawn.is_some() {
+        let id = lock.as_ref().map(Lock::file_id).transpose();
+        if let Err(e) = id.and_then(|id| steps::setup_stdio(spec, mode, id)) {
+            if let (Some(lock), Some((dir, base))) = (lock, pidfile) {
+                let _ = lock.remove(dir, base);
+            }
+            return Err(e);
         }
-        return Err(e);
     }
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).op(Op::Supervise)?;
+    let me = rustix::process::getpid();
+    if me.as_raw_nonzero().get() != 1 {
+        let _ = rustix::process::set_child_subreaper(Some(me));
+    }
     Ok(lock)
 }
 
 /// The supervisor's state.
 struct Supervisor<'s, 'p> {
     spec: &'s Spec<'s>,
-    respawn: &'s Respawn,
+    policy: &'s Policy<'s>,
     log: &'s Log<'s>,
     syslog: Option<Syslog<'s>>,
     lock: Option<Lock>,
@@ -251,7 +325,8 @@ struct Supervisor<'s, 'p> {
     waiting_ms: u32,
     /// When to start the program next (monotonic ns).
     next_ns: u64,
-    stopping: bool,
+    /// The stop schedule, once the first SIGTERM started it.
+    stopping: Option<Stopping<'s>>,
     /// What is published in each [`Field`] (its index - 1).
     published: [Option<u64>; 4],
 }
@@ -259,18 +334,20 @@ struct Supervisor<'s, 'p> {
 impl<'s, 'p> Supervisor<'s, 'p> {
     fn new(
         spec: &'s Spec<'s>,
-        respawn: &'s Respawn,
+        policy: &'s Policy<'s>,
         log: &'s Log<'s>,
         lock: Option<Lock>,
         pidfile: PidfileAt<'p>,
         one_thread: &'p SingleThreaded,
         detached: bool,
     ) -> Self {
+        let respawn = policy.respawn.unwrap_or(Respawn::DEFAULT);
         Supervisor {
             spec,
-            respawn,
+            policy,
             log,
-            syslog: log.syslog.then(|| Syslog::open(log.name, Facility::Daemon)),
+            syslog: (log.syslog && policy.respawn.is_some())
+                .then(|| Syslog::open(log.name, Facility::Daemon)),
             lock,
             pidfile,
             one_thread,
@@ -281,7 +358,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             delay_ms: respawn.delay_ms,
             waiting_ms: 0,
             next_ns: 0,
-            stopping: false,
+            stopping: None,
             published: [None; 4],
         }
     }
@@ -297,10 +374,10 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         *slot = value;
     }
 
-    /// Supervises until stopped or given up; the first spawn's outcome goes to
-    /// `report` (the caller of [`start`]), which is closed after it.
+    /// Supervises until the end; the first spawn's outcome goes to `report` (the
+    /// caller of [`start`]).
     fn run(&mut self, report: Option<&OwnedFd>) -> Result<i32, Error> {
-        let signals = Signals::block(WATCHED)?;
+        let signals = Signals::block(SignalSet::ALL)?;
         self.publish(Field::Restarts, Some(0));
         // The first run: its failure is the start's (the caller reports it).
         if let Err(e) = self.spawn() {
@@ -313,37 +390,47 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             report::send(wr, Record::Ready);
         }
         let status = loop {
-            let now = sys::monotonic_ns();
-            if self.child.is_none() {
-                if self.stopping {
-                    break 0;
-                }
-                if now >= self.next_ns {
-                    self.restart();
-                    continue;
-                }
+            if self.child.is_none() && sys::monotonic_ns() >= self.next_ns {
+                self.restart();
+                continue;
             }
-            let timeout = match self.child {
-                Some(_) => None,
-                None => Some(((self.next_ns - now) / NS_PER_MS + 1) as u32),
+            let deadline = match (&self.stopping, self.child) {
+                (Some(s), _) => s.deadline,
+                (None, Some(_)) => None,
+                (None, None) => Some(self.next_ns),
             };
-            match signals.wait(timeout) {
+            match signals::take_by(signals.set(), deadline) {
                 Some(Signal::Child) => {
                     if let Some(status) = self.reap() {
-                        break status;
+                        break Ok(status);
                     }
                 }
-                Some(Signal::Term) => {
-                    self.stopping = true;
-                    self.forward(Signal::Term);
-                    self.forward(Signal::Cont);
+                Some(Signal::Term) if self.stopping.is_none() => {
+                    if self.child.is_none() {
+                        break Ok(0);
+                    }
+                    let mut s = Stopping::new(self.policy.stop);
+                    let r = s.advance(self);
+                    self.stopping = Some(s);
+                    if let Err(e) = r {
+                        break Err(e);
+                    }
                 }
-                Some(sig) => self.forward(sig),
-                None => {}
+                Some(sig) if self.policy.forward.contains(sig) => self.send(sig),
+                Some(_) => {}
+                None => {
+                    if let Some(mut s) = self.stopping.take() {
+                        let r = s.advance(self);
+                        self.stopping = Some(s);
+                        if let Err(e) = r {
+                            break Err(e);
+                        }
+                    }
+                }
             }
         };
         self.release();
-        Ok(status)
+        status
     }
 
     /// A restart after the delay: logged; a failure (the program gone, a fork out of
@@ -365,8 +452,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 let mut l = self.line();
                 l.str("restart failed: ").error(&e);
                 self.say(Level::Err, &mut l);
-                let retry = e.cause() == crate::Cause::Errno(Errno::AGAIN) && e.op() == Op::Fork;
-                if retry {
+                if e.cause() == crate::Cause::Errno(Errno::AGAIN) && e.op() == Op::Fork {
                     self.next_ns = sys::monotonic_ns() + FORK_RETRY_MS as u64 * NS_PER_MS;
                 } else {
                     self.schedule(0);
@@ -382,11 +468,18 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         let pid = match sys::fork(self.one_thread).op(Op::Fork)? {
             Fork::Child(..) => {
                 drop(rd);
-                child(self.spec, &wr, self.detached, me)
+                let id = self.lock.as_ref().and_then(|l| l.file_id().ok());
+                child(self.spec, self.policy, &wr, self.detached, me, id)
             }
             Fork::Parent(pid) => pid,
         };
         drop(wr);
+        if self.policy.process_group {
+            // Also here, so that no signal sent before the child's own call misses the
+            // group (EACCES once it has exec'd: it did it by then).
+            let _ = rustix::process::setpgid(Some(pid), Some(pid));
+        }
+        // A child that failed is reaped with the next SIGCHLD.
         report::read_exec(&rd)?;
         let now = sys::monotonic_ns();
         self.child = Some((pid, now));
@@ -398,53 +491,59 @@ impl<'s, 'p> Supervisor<'s, 'p> {
     /// Reaps every child that exited (orphans of the program included); the
     /// supervision's exit status once it ends.
     fn reap(&mut self) -> Option<i32> {
+        let mut end = None;
+        // ECHILD (no child left) and None (none is a zombie) both end it.
         while let Ok(Some((pid, st))) = rustix::process::wait(WaitOptions::NOHANG) {
-            let Some((child, since)) = self.child else {
-                continue;
-            };
-            if pid != child {
-                continue;
+            if self.child.is_some_and(|(c, _)| c == pid) {
+                end = end.or(self.ended(pid, Exit::of(st)));
             }
-            self.child = None;
-            let exit = Exit::of(st);
-            self.publish(Field::Program, None);
-            self.publish(Field::Started, None);
-            self.publish(Field::LastExit, Some(exit.code()));
-            let mut l = self.line();
-            match exit {
-                Exit::Status(n) => l.str("exited with status ").num(n as u32),
-                Exit::Signal(s) => {
-                    l.str("killed by SIG");
-                    match crate::parse::signal_name(s) {
-                        Some(name) => l.str(name),
-                        None => l.num(s.as_raw() as u32),
-                    }
-                }
-            };
-            l.str(" (pid ")
-                .num(pid.as_raw_nonzero().get() as u32)
-                .str(")");
-            if self.stopping {
-                self.say(Level::Notice, l.str(", stopping"));
-                continue;
-            }
-            let ran_ms = (sys::monotonic_ns() - since) / NS_PER_MS;
-            if let Some(gave_up) = self.schedule(ran_ms) {
-                l.str(", ").num(gave_up).str(" runs shorter than ");
-                l.num(self.respawn.period_ms / 1000).str(" s: giving up");
-                self.say(Level::Err, &mut l);
-                return Some(1);
-            }
-            l.str(", restarting in ").num(self.waiting_ms).str(" ms");
-            self.say(Level::Warning, &mut l);
         }
+        end
+    }
+
+    /// The program `pid` ended: logged, published; the exit status if that ends the
+    /// supervision, else the restart scheduled.
+    fn ended(&mut self, pid: Pid, exit: Exit) -> Option<i32> {
+        let since = self.child.map_or(0, |(_, t)| t);
+        self.child = None;
+        self.publish(Field::Program, None);
+        self.publish(Field::Started, None);
+        self.publish(Field::LastExit, Some(exit.published()));
+        let Some(respawn) = self.policy.respawn else {
+            return Some(exit.code());
+        };
+        let mut l = self.line();
+        match exit {
+            Exit::Status(n) => l.str("exited with status ").num(n as u32),
+            Exit::Signal(s) => {
+                l.str("killed by SIG");
+                match crate::parse::signal_name(s) {
+                    Some(name) => l.str(name),
+                    None => l.num(s.as_raw() as u32),
+                }
+            }
+        };
+        l.str(" (pid ").num(pid.as_raw_nonzero().get() as u32).str(")");
+        if self.stopping.is_some() {
+            self.say(Level::Notice, l.str(", stopping"));
+            return Some(0);
+        }
+        let ran_ms = (sys::monotonic_ns() - since) / NS_PER_MS;
+        if let Some(gave_up) = self.schedule(ran_ms) {
+            l.str(", ").num(gave_up).str(" runs shorter than ");
+            l.num(respawn.period_ms / 1000).str(" s: giving up");
+            self.say(Level::Err, &mut l);
+            return Some(1);
+        }
+        l.str(", restarting in ").num(self.waiting_ms).str(" ms");
+        self.say(Level::Warning, &mut l);
         None
     }
 
     /// After a run of `ran_ms`: when to start the next (the backoff), or the number of
     /// short runs when it is time to give up.
     fn schedule(&mut self, ran_ms: u64) -> Option<u32> {
-        let r = self.respawn;
+        let r = self.policy.respawn.unwrap_or(Respawn::DEFAULT);
         if ran_ms >= r.period_ms as u64 {
             self.short = 0;
             self.delay_ms = r.delay_ms;
@@ -456,18 +555,15 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         }
         self.waiting_ms = self.delay_ms;
         self.next_ns = sys::monotonic_ns() + self.delay_ms as u64 * NS_PER_MS;
-        self.delay_ms = self
-            .delay_ms
-            .saturating_mul(2)
-            .min(r.delay_max_ms)
-            .max(r.delay_ms);
+        self.delay_ms = self.delay_ms.saturating_mul(2).min(r.delay_max_ms).max(r.delay_ms);
         None
     }
 
-    /// Sends `sig` to the program, if it runs.
-    fn forward(&self, sig: Signal) {
+    /// Sends `sig` to the program (its group with `process_group`), if it runs; a
+    /// program already gone (a zombie not reaped yet) is no error.
+    fn send(&self, sig: Signal) {
         if let Some((pid, _)) = self.child {
-            let _ = sys::kill(pid, false, sig.as_raw());
+            let _ = sys::kill(pid, self.policy.process_group, sig.as_raw());
         }
     }
 
@@ -496,28 +592,119 @@ impl<'s, 'p> Supervisor<'s, 'p> {
     }
 }
 
-/// The program's side of a fork: die with the supervisor, then the steps the
-/// supervisor did not do (dirs, user) and `execve`. Reports to the supervisor through
-/// `wr`; never returns.
-fn child(spec: &Spec<'_>, wr: &OwnedFd, detached: bool, supervisor: Pid) -> ! {
-    // The exec record goes to the supervisor; the dirs are those of a detached daemon
-    // (cwd `/` unless set) only under `start`.
-    let mode = Mode::Detached(wr);
-    let dirs = if detached { mode } else { Mode::InPlace };
-    report::send(wr, Record::Locked(rustix::process::getpid()));
-    let e =
-        match rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::Kill))
-        {
-            Err(e) => Error::sys(Op::Supervise, e),
-            // The supervisor died before the prctl: no signal will come, so go now.
-            Ok(()) if rustix::process::getppid() != Some(supervisor) => sys::exit(1),
-            Ok(()) => {
-                match steps::enter_dirs(spec, dirs).and_then(|()| steps::drop_privileges(spec)) {
-                    Err(e) => e,
-                    Ok(()) => steps::exec(spec, None, mode),
+/// Where the stop schedule is, once the first SIGTERM started it.
+#[derive(Clone, Copy)]
+struct Stopping<'s> {
+    schedule: &'s [Step],
+    /// The next step.
+    next: usize,
+    /// Where `forever` repeats from.
+    repeat: Option<usize>,
+    /// When the current wait ends (`CLOCK_MONOTONIC`, ns).
+    deadline: Option<u64>,
+    /// A SIGKILL was sent; `graced`: and the grace after a final one began.
+    killed: bool,
+    graced: bool,
+}
+
+impl<'s> Stopping<'s> {
+    fn new(schedule: &'s [Step]) -> Stopping<'s> {
+        Stopping {
+            schedule,
+            next: 0,
+            repeat: None,
+            deadline: None,
+            killed: false,
+            graced: false,
+        }
+    }
+
+    /// Runs the steps from the next one up to the next wait (whose deadline it sets);
+    /// at the end, the grace after a SIGKILL, then [`Reason::Survived`]. Without a
+    /// SIGKILL in the schedule (`--no-kill`), the end waits for the program for ever.
+    fn advance(&mut self, s: &Supervisor<'_, '_>) -> Result<(), Error> {
+        self.deadline = None;
+        // A schedule's `forever` part always has a wait (see `parse::schedule`): this
+        // bound only keeps a hand-made one from spinning.
+        for _ in 0..2 * self.schedule.len() + 1 {
+            let Some(&step) = self.schedule.get(self.next) else {
+                match self.repeat {
+                    Some(r) => {
+                        self.next = r;
+                        continue;
+                    }
+                    None => break,
                 }
+            };
+            self.next += 1;
+            match step {
+                Step::Signal(sig) => {
+                    s.send(sig);
+                    self.killed |= sig == Signal::Kill;
+                }
+                Step::Wait(ms) => {
+                    self.wait(ms);
+                    return Ok(());
+                }
+                Step::Forever => self.repeat = Some(self.next),
             }
-        };
+        }
+        if self.killed && !self.graced {
+            self.graced = true;
+            self.wait(KILL_GRACE_MS);
+            return Ok(());
+        }
+        match (self.killed, s.child) {
+            (true, Some((pid, _))) => {
+                let id = pid.as_raw_nonzero().get() as u32;
+                Err(Error::check(Op::Kill, Reason::Survived).with_id(id))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn wait(&mut self, ms: u32) {
+        self.deadline = Some(sys::monotonic_ns() + ms as u64 * NS_PER_MS);
+    }
+}
+
+/// The program's side of a fork: its own process group if asked, die with the
+/// supervisor, then the steps the supervisor did not do (an init's program: its
+/// stdio; dirs, user) and `execve`. Reports to the supervisor through `wr`; never
+/// returns.
+fn child(
+    spec: &Spec<'_>,
+    policy: &Policy<'_>,
+    wr: &OwnedFd,
+    detached: bool,
+    parent: Pid,
+    pidfile: Option<crate::fd::FileId>,
+) -> ! {
+    // The records go to the supervisor; the dirs are those of a detached daemon (cwd
+    // `/` unless set) only under `start`.
+    let mode = Mode::Detached(wr);
+    let in_place = if detached { mode } else { Mode::InPlace };
+    report::send(wr, Record::Locked(rustix::process::getpid()));
+    let steps = || -> Result<(), Error> {
+        if policy.process_group {
+            rustix::process::setpgid(None, None).op(Op::Setsid)?;
+        }
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::Kill))
+            .op(Op::Supervise)?;
+        // The parent died before the prctl: no signal will come, so go now.
+        if rustix::process::getppid() != Some(parent) {
+            sys::exit(1);
+        }
+        if policy.respawn.is_none() {
+            steps::setup_stdio(spec, Mode::InPlace, pidfile)?;
+        }
+        steps::enter_dirs(spec, in_place)?;
+        steps::drop_privileges(spec)
+    };
+    let e = match steps() {
+        Ok(()) => steps::exec(spec, None, mode),
+        Err(e) => e,
+    };
     report::send(wr, Record::Failed(e));
     sys::exit(127)
 }
@@ -527,15 +714,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exits_round_trip_their_codes() {
+    fn exits_round_trip_and_code_as_a_shell() {
         for e in [
             Exit::Status(0),
             Exit::Status(255),
             Exit::Signal(Signal::Kill),
             Exit::Signal(Signal::from_raw(64).unwrap()),
         ] {
-            assert_eq!(Exit::from_code(e.code()), Some(e));
+            assert_eq!(Exit::from_published(e.published()), Some(e));
         }
-        assert_eq!(Exit::from_code(256), None);
+        assert_eq!(Exit::from_published(256), None);
+        assert_eq!(Exit::Status(7).code(), 7);
+        assert_eq!(Exit::Signal(Signal::Kill).code(), 137);
     }
 }

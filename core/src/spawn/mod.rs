@@ -214,6 +214,7 @@ pub fn sanitize_stdio() -> Result<(), Error> {
 /// Before anything forks, so that a bad spec or pidfile is reported with nothing done:
 /// stdio made safe, every `keep_fds` fd open (`EBADF` with [`Op::KeepFd`] otherwise),
 /// the pidfile's path split and its directory opened and checked.
+#[inline(never)] // one copy for start, run and the supervisor: -40 B (tiny)
 pub(crate) fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, OwnedFd)>, Error> {
     sanitize_stdio()?;
     for &fd in spec.keep_fds {
