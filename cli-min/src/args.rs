@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 use imp_core::__cli::{cstr_tail, find};
 use imp_core::control::{Schedule, Step};
-use imp_core::limits::{KEEP_FD_MAX, SET_ENV_MAX};
+use imp_core::limits::{KEEP_FD_MAX, LIMITS_MAX, SET_ENV_MAX};
 use imp_core::parse;
 use imp_core::spawn::Stdio;
 use imp_core::{CStrArray, Signal};
@@ -69,6 +69,13 @@ pub struct Command {
     pub no_kill: bool,
     pub process_group: bool,
     pub kv: bool,
+    /// `--limit`, `--no-new-privs`, `--caps` (feature `harden`).
+    #[cfg(feature = "harden")]
+    pub limits: heapless::Vec<imp_core::harden::Limit, LIMITS_MAX>,
+    #[cfg(feature = "harden")]
+    pub no_new_privs: bool,
+    #[cfg(feature = "harden")]
+    pub caps: Option<imp_core::harden::CapSet>,
     /// The signal of `imp signal`.
     pub signal: Option<Signal>,
     /// The program and its argv (argv[0] = program), for start/restart/run.
@@ -82,6 +89,9 @@ pub struct Usage {
     pub what: &'static str,
     pub opt: Option<&'static str>,
     pub arg: Option<&'static CStr>,
+    /// In place of `arg`: the item of a list that is wrong (`--caps`).
+    #[cfg(feature = "harden")]
+    pub item: Option<&'static [u8]>,
 }
 
 const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
@@ -89,6 +99,8 @@ const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
         what,
         opt: None,
         arg,
+        #[cfg(feature = "harden")]
+        item: None,
     }
 }
 
@@ -151,6 +163,10 @@ options! {
     Verbose b'v' "verbose" flag,
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
+    // Feature `harden` (refused without it: see `not_yet`).
+    Limit _ "limit" value,
+    NoNewPrivs _ "no-new-privs" flag,
+    Caps _ "caps" value,
     // Accepted by SPEC, not by this build yet.
     ReadyFd _ "ready-fd" value,
     ReadyTimeout _ "ready-timeout" value,
@@ -166,7 +182,13 @@ impl Opt {
     /// Options of SPEC §2 that this build does not have (yet, or without their
     /// cargo feature).
     const fn not_yet(self) -> bool {
-        (self as u8) >= Opt::ReadyFd as u8
+        // The `harden` options come right before the tail: one comparison either way.
+        let tail = if cfg!(feature = "harden") {
+            Opt::ReadyFd
+        } else {
+            Opt::Limit
+        };
+        (self as u8) >= tail as u8
             || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
             || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
@@ -238,6 +260,12 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         no_kill: false,
         process_group: false,
         kv: false,
+        #[cfg(feature = "harden")]
+        limits: heapless::Vec::new(),
+        #[cfg(feature = "harden")]
+        no_new_privs: false,
+        #[cfg(feature = "harden")]
+        caps: None,
         signal: None,
         program: None,
         argv: CStrArray::empty(),
@@ -287,10 +315,12 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             }
         };
         // The limits the messages name.
-        const _: () = assert!(KEEP_FD_MAX == 16 && SET_ENV_MAX == 32);
+        const _: () = assert!(KEEP_FD_MAX == 16 && SET_ENV_MAX == 32 && LIMITS_MAX == 8);
         let full = match opt {
             Opt::KeepFd => c.keep_fds.is_full().then_some("too many (at most 16)"),
             Opt::Env => c.set_env.is_full().then_some("too many (at most 32)"),
+            #[cfg(feature = "harden")]
+            Opt::Limit => c.limits.is_full().then_some("too many (at most 8)"),
             _ => None,
         };
         if let Some(what) = full {
@@ -298,13 +328,21 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
                 what,
                 opt: Some(opt.as_str()),
                 arg: None,
+                #[cfg(feature = "harden")]
+                item: None,
             });
+        }
+        #[cfg(feature = "harden")]
+        if harden(&mut c, opt, v)? {
+            continue;
         }
         if !set(&mut c, opt, v) {
             return Err(Usage {
                 what: "invalid value",
                 opt: Some(opt.as_str()),
                 arg: Some(v),
+                #[cfg(feature = "harden")]
+                item: None,
             });
         }
     }
@@ -319,6 +357,39 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         return Err(usage("missing program after --", None));
     }
     Ok(c)
+}
+
+/// Applies `--limit`, `--no-new-privs` and `--caps` (feature `harden`): `Ok(false)`
+/// for the other options. The error names what is wrong: the resource or value of a
+/// limit, the first item of a list that is not a capability.
+#[cfg(feature = "harden")]
+#[inline(never)] // kept out of parse: -0 B
+fn harden(c: &mut Command, opt: Opt, v: &'static CStr) -> Result<bool, Usage> {
+    let vb = v.to_bytes();
+    let (what, item) = match opt {
+        Opt::Limit => match parse::limit(vb) {
+            Ok(l) => return Ok(c.limits.push(l).is_ok()),
+            Err(what) => (what, None),
+        },
+        Opt::NoNewPrivs => {
+            c.no_new_privs = true;
+            return Ok(true);
+        }
+        Opt::Caps => match parse::caps(vb) {
+            Ok(set) => {
+                c.caps = Some(set);
+                return Ok(true);
+            }
+            Err(item) => ("unknown capability", Some(item)),
+        },
+        _ => return Ok(false),
+    };
+    Err(Usage {
+        what,
+        opt: Some(opt.as_str()),
+        arg: Some(v),
+        item,
+    })
 }
 
 /// Applies one option's value; false when the value is invalid.
