@@ -72,7 +72,6 @@ impl Line {
 
     /// Appends a decimal `u64` (a resource limit; apart from [`num`](Self::num), which
     /// stays 32-bit: a 64-bit division is a library call on 32-bit targets).
-    #[inline(never)] // one copy for the soft and hard values: -0 B
     pub fn num64(&mut self, mut n: u64) -> &mut Line {
         let mut b = [0u8; 20];
         let mut i = b.len();

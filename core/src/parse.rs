@@ -228,7 +228,7 @@ fn limit_value(s: &[u8]) -> Option<Option<u64>> {
 /// # Errors
 /// What is wrong, in words a message can use: `unknown resource`, `invalid value`,
 /// `soft limit above hard limit`.
-#[inline(never)] // kept out of the argument loop: -0 B
+#[inline(never)] // kept out of the argument loop (measured with imp's `harden`: -80 B together)
 pub fn limit(s: &[u8]) -> Result<Limit, &'static str> {
     let eq = s.iter().position(|&b| b == b'=').unwrap_or(s.len());
     let i = crate::words::find(RESOURCE_NAMES, &s[..eq], true).ok_or("unknown resource")?;
@@ -272,7 +272,7 @@ pub fn cap_name(n: u32) -> Option<&'static str> {
 ///
 /// # Errors
 /// The first item that is not a capability (empty for an empty list or item).
-#[inline(never)] // kept out of the argument loop: -0 B
+#[inline(never)] // kept out of the argument loop (measured with imp's `harden`: -80 B together)
 pub fn caps(s: &[u8]) -> Result<CapSet, &[u8]> {
     let mut set = CapSet::default();
     for item in s.split(|&b| b == b',') {

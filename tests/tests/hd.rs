@@ -232,7 +232,10 @@ fn hd_bad_input_and_failures() {
     };
     usage("res", &["imp: usage: --limit: unknown resource 'files=10'"]);
     usage("abc", &["--limit: invalid value 'nofile=abc'"]);
-    usage("order", &["--limit: soft limit above hard limit 'nofile=10:5'"]);
+    usage(
+        "order",
+        &["--limit: soft limit above hard limit 'nofile=10:5'"],
+    );
     usage("inf", &["soft limit above hard limit"]);
     usage("half", &["--limit: invalid value 'nofile=10:'"]);
     usage("cap", &["imp: usage: --caps: unknown capability 'bogus'"]);
@@ -256,8 +259,8 @@ fn hd_bad_input_and_failures() {
         o.expect_eq(&format!("{n}.lines"), "1");
     }
     for n in [
-        "res", "abc", "order", "inf", "half", "cap", "empty", "many", "stopcaps", "eperm",
-        "hard", "nocap",
+        "res", "abc", "order", "inf", "half", "cap", "empty", "many", "stopcaps", "eperm", "hard",
+        "nocap",
     ] {
         o.expect_eq(&format!("{n}.left"), "0/0");
     }
