@@ -4,7 +4,7 @@
 use core::ffi::CStr;
 use imp_core::__cli::{cstr_tail, find};
 use imp_core::control::{Schedule, Step};
-use imp_core::limits::{KEEP_FD_MAX, SET_ENV_MAX};
+use imp_core::limits::{KEEP_FD_MAX, LIMITS_MAX, SET_ENV_MAX};
 use imp_core::parse;
 use imp_core::spawn::Stdio;
 #[cfg(feature = "respawn")]
@@ -86,6 +86,13 @@ pub struct Command {
     pub init: bool,
     /// The first stop option given to `run`, which takes them only with `--init`.
     pub stop_opt: Option<&'static CStr>,
+    /// `--limit`, `--no-new-privs`, `--caps` (feature `harden`).
+    #[cfg(feature = "harden")]
+    pub limits: heapless::Vec<imp_core::harden::Limit, LIMITS_MAX>,
+    #[cfg(feature = "harden")]
+    pub no_new_privs: bool,
+    #[cfg(feature = "harden")]
+    pub caps: Option<imp_core::harden::CapSet>,
     /// The signal of `imp signal`.
     pub signal: Option<Signal>,
     /// The program and its argv (argv[0] = program), for start/restart/run.
@@ -99,6 +106,9 @@ pub struct Usage {
     pub what: &'static str,
     pub opt: Option<&'static str>,
     pub arg: Option<&'static CStr>,
+    /// In place of `arg`: the item of a list that is wrong (`--caps`).
+    #[cfg(feature = "harden")]
+    pub item: Option<&'static [u8]>,
 }
 
 const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
@@ -106,6 +116,8 @@ const fn usage(what: &'static str, arg: Option<&'static CStr>) -> Usage {
         what,
         opt: None,
         arg,
+        #[cfg(feature = "harden")]
+        item: None,
     }
 }
 
@@ -176,6 +188,10 @@ options! {
     RespawnDelayMax _ "respawn-delay-max" value,
     RespawnMax _ "respawn-max" value,
     RespawnPeriod _ "respawn-period" value,
+    // Feature `harden` (refused without it: see `not_yet`).
+    Limit _ "limit" value,
+    NoNewPrivs _ "no-new-privs" flag,
+    Caps _ "caps" value,
     // Accepted by SPEC, not by this build yet.
     ReadyFd _ "ready-fd" value,
     ReadyTimeout _ "ready-timeout" value,
@@ -192,6 +208,8 @@ impl Opt {
             Opt::Syslog
         } else if !cfg!(feature = "respawn") {
             Opt::Respawn
+        } else if !cfg!(feature = "harden") {
+            Opt::Limit
         } else {
             Opt::ReadyFd
         };
@@ -202,6 +220,7 @@ impl Opt {
             || (self.respawn() && !cfg!(feature = "respawn"))
             || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
             || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
+            || (matches!(self, Opt::Limit | Opt::NoNewPrivs | Opt::Caps) && !cfg!(feature = "harden"))
     }
 
     /// `--respawn` and its policy options.
@@ -300,6 +319,12 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         syslog: false,
         init: false,
         stop_opt: None,
+        #[cfg(feature = "harden")]
+        limits: heapless::Vec::new(),
+        #[cfg(feature = "harden")]
+        no_new_privs: false,
+        #[cfg(feature = "harden")]
+        caps: None,
         signal: None,
         program: None,
         argv: CStrArray::empty(),
@@ -356,10 +381,12 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
             }
         };
         // The limits the messages name.
-        const _: () = assert!(KEEP_FD_MAX == 16 && SET_ENV_MAX == 32);
+        const _: () = assert!(KEEP_FD_MAX == 16 && SET_ENV_MAX == 32 && LIMITS_MAX == 8);
         let full = match opt {
             Opt::KeepFd => c.keep_fds.is_full().then_some("too many (at most 16)"),
             Opt::Env => c.set_env.is_full().then_some("too many (at most 32)"),
+            #[cfg(feature = "harden")]
+            Opt::Limit => c.limits.is_full().then_some("too many (at most 8)"),
             _ => None,
         };
         if let Some(what) = full {
@@ -367,13 +394,21 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
                 what,
                 opt: Some(opt.as_str()),
                 arg: None,
+                #[cfg(feature = "harden")]
+                item: None,
             });
+        }
+        #[cfg(feature = "harden")]
+        if harden(&mut c, opt, v)? {
+            continue;
         }
         if !set(&mut c, opt, v) {
             return Err(Usage {
                 what: "invalid value",
                 opt: Some(opt.as_str()),
                 arg: Some(v),
+                #[cfg(feature = "harden")]
+                item: None,
             });
         }
     }
@@ -393,6 +428,39 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         return Err(usage("missing program after --", None));
     }
     Ok(c)
+}
+
+/// Applies `--limit`, `--no-new-privs` and `--caps` (feature `harden`): `Ok(false)`
+/// for the other options. The error names what is wrong: the resource or value of a
+/// limit, the first item of a list that is not a capability.
+#[cfg(feature = "harden")]
+#[inline(never)] // kept out of parse, with parse::limit/caps and the dry-run helpers: -80 B together
+fn harden(c: &mut Command, opt: Opt, v: &'static CStr) -> Result<bool, Usage> {
+    let vb = v.to_bytes();
+    let (what, item) = match opt {
+        Opt::Limit => match parse::limit(vb) {
+            Ok(l) => return Ok(c.limits.push(l).is_ok()),
+            Err(what) => (what, None),
+        },
+        Opt::NoNewPrivs => {
+            c.no_new_privs = true;
+            return Ok(true);
+        }
+        Opt::Caps => match parse::caps(vb) {
+            Ok(set) => {
+                c.caps = Some(set);
+                return Ok(true);
+            }
+            Err(item) => ("unknown capability", Some(item)),
+        },
+        _ => return Ok(false),
+    };
+    Err(Usage {
+        what,
+        opt: Some(opt.as_str()),
+        arg: Some(v),
+        item,
+    })
 }
 
 /// Applies one option's value; false when the value is invalid.

@@ -75,6 +75,15 @@ crate::words! {
         Syslog = "syslog",
         /// A supervisor's own setup (`PR_SET_CHILD_SUBREAPER`, `PR_SET_PDEATHSIG`).
         Supervise = "supervise",
+        @feature "harden" {
+            /// `setrlimit` (`--limit`; `Error::resource` names the resource).
+            Rlimit = "rlimit",
+            /// Keeping capabilities (`--caps`): bounding set, keepcaps, capset, ambient
+            /// set.
+            Caps = "caps",
+            /// `PR_SET_NO_NEW_PRIVS` (`--no-new-privs`).
+            NoNewPrivs = "no_new_privs",
+        }
     }
 }
 
@@ -151,6 +160,11 @@ crate::words! {
         Exited = "exited before ready, status",
         /// A daemon died (a signal, a panic) before it said it was ready.
         Died = "died before ready",
+        @feature "harden" {
+            /// The kernel has no ambient capabilities (`PR_CAP_AMBIENT`, Linux 4.3):
+            /// `--caps` cannot keep any across the drop to a user.
+            NoAmbient = "no ambient capabilities in this kernel (Linux 4.3+)",
+        }
     }
 }
 

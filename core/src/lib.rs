@@ -31,8 +31,10 @@
 //!   life, probe the lock holder with `F_GETLK`, remove safely.
 //! - [`user`]: `/etc/passwd` and `/etc/group` lookups in fixed buffers; the privilege
 //!   drop.
-//! - [`parse`]: strict parsers for signals, durations, umasks, schedules; [`limits`]:
-//!   every buffer size.
+//! - [`parse`]: strict parsers for signals, durations, umasks, schedules, resource
+//!   limits and capability names; [`limits`]: every buffer size.
+//! - [`harden`] (the steps with the `harden` feature): resource limits,
+//!   `PR_SET_NO_NEW_PRIVS`, capabilities kept across the drop to a user (ambient).
 //!
 //! Examples, each built with `cargo build --release -p imp-core --example NAME`
 //! (no_std, no libc, on imp-rt): `service` (the `service` package's quickstart, logging
@@ -94,6 +96,7 @@ pub mod control;
 pub mod daemon;
 pub mod error;
 mod fd;
+pub mod harden;
 pub mod limits;
 pub mod log;
 mod num;

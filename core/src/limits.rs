@@ -40,6 +40,10 @@ pub const ENV_MAX: usize = 256;
 // Reason::EnvTooMany's words name it.
 const _: () = assert!(ENV_MAX == 256);
 
+/// The most resource limits set for the program (`--limit`; there are 16 resources,
+/// and a daemon needs a few).
+pub const LIMITS_MAX: usize = 8;
+
 /// At most this many bytes of a pidfile are ever read: a pid has at most 7 digits.
 pub const PIDFILE_READ_MAX: usize = 32;
 
@@ -55,6 +59,7 @@ const _: () = assert!(PASSWD_LINE_MAX >= USER_NAME_MAX + HOME_MAX + 64);
 // Kept fds, the report pipe and the pidfile's directory fit the child's keep list.
 const _: () = assert!(KEEP_FD_MAX + 2 < 64);
 const _: () = assert!(GROUPS_MAX > 0 && SET_ENV_MAX > 0 && ENV_MAX > SET_ENV_MAX);
+const _: () = assert!(LIMITS_MAX > 0);
 const _: () = assert!(PIDFILE_READ_MAX > 8 && SCHEDULE_MAX >= 4);
 
 /// Below this soft `RLIMIT_STACK`, [`crate::spawn::check_stack`] refuses rather than

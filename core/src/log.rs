@@ -70,6 +70,22 @@ impl Line {
         self.push(num::u32_dec(n, &mut b))
     }
 
+    /// Appends a decimal `u64` (a resource limit; apart from [`num`](Self::num), which
+    /// stays 32-bit: a 64-bit division is a library call on 32-bit targets).
+    pub fn num64(&mut self, mut n: u64) -> &mut Line {
+        let mut b = [0u8; 20];
+        let mut i = b.len();
+        loop {
+            i -= 1;
+            b[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&b[i..])
+    }
+
     /// Appends why something failed: `Read-only file system (EROFS)` (an errno, by
     /// name, `E? N` for one imp does not know), or the text of one of imp's reasons.
     pub fn cause(&mut self, cause: Cause) -> &mut Line {

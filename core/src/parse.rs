@@ -1,9 +1,11 @@
 //! Strict parsers for what imp reads from its users: signal names, octal umasks,
-//! durations, nice values, fd numbers and dpkg `--retry` schedules. Each accepts the
+//! durations, nice values, fd numbers, dpkg `--retry` schedules, resource limits
+//! (`nofile=1024:4096`) and capability lists (`net_bind_service,cap_net_raw`). Each accepts the
 //! whole input or nothing (no `42abc` → 42, no `+7`, no wrap-around). (Pidfile content
 //! is parsed by [`pidfile::parse_pid`](crate::pidfile::parse_pid).)
 
 use crate::control::{Schedule, Step};
+use crate::harden::{CapSet, Limit, Resource, Rlimit};
 use crate::num::decimal;
 use crate::signal::Signal;
 
@@ -179,6 +181,114 @@ pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
     (matches!(first, Some(Step::Signal(_))) && repeat_ok).then_some(out)
 }
 
+/// The resources of `--limit`, by the names prlimit(1) gives them, in the order of
+/// [`RESOURCES`].
+const RESOURCE_NAMES: &str = "as\ncore\ncpu\ndata\nfsize\nlocks\nmemlock\nmsgqueue\nnice\nnofile\nnproc\nrss\nrtprio\nrttime\nsigpending\nstack\n";
+
+/// The resource each of [`RESOURCE_NAMES`] names.
+const RESOURCES: [Resource; 16] = {
+    use Resource::*;
+    [
+        As, Core, Cpu, Data, Fsize, Locks, Memlock, Msgqueue, Nice, Nofile, Nproc, Rss, Rtprio,
+        Rttime, Sigpending, Stack,
+    ]
+};
+
+/// The prlimit(1) name of a resource (`nofile`).
+pub fn resource_name(r: Resource) -> &'static str {
+    crate::words::nth(RESOURCE_NAMES, resource_index(r))
+}
+
+/// The index of `r` in [`RESOURCES`].
+pub(crate) fn resource_index(r: Resource) -> usize {
+    RESOURCES.iter().position(|&x| x == r).unwrap_or(0)
+}
+
+/// The `i`-th of [`RESOURCES`].
+#[cfg(feature = "harden")]
+pub(crate) fn resource_at(i: usize) -> Option<Resource> {
+    RESOURCES.get(i).copied()
+}
+
+/// One value of a limit: decimal, or `unlimited`/`infinity` (`None`).
+fn limit_value(s: &[u8]) -> Option<Option<u64>> {
+    if s == b"unlimited" || s == b"infinity" {
+        return Some(None);
+    }
+    decimal(s).map(Some)
+}
+
+/// Parses a `--limit`: `RESOURCE=SOFT[:HARD]`, the resource by its prlimit(1) name
+/// (`nofile`, `nproc`, `core`, `as`, `memlock`, `stack`, `cpu`, `fsize`, `data`,
+/// `rss`, `msgqueue`, `nice`, `rtprio`, `sigpending`, `locks`, `rttime`; any case),
+/// each value decimal or `unlimited`/`infinity`; a single value sets both limits, as
+/// prlimit(1) does (its `SOFT:` and `:HARD` forms, which leave one limit as it is, are
+/// not taken).
+///
+/// # Errors
+/// What is wrong, in words a message can use: `unknown resource`, `invalid value`,
+/// `soft limit above hard limit`.
+#[inline(never)] // kept out of the argument loop (measured with imp's `harden`: -80 B together)
+pub fn limit(s: &[u8]) -> Result<Limit, &'static str> {
+    let eq = s.iter().position(|&b| b == b'=').unwrap_or(s.len());
+    let i = crate::words::find(RESOURCE_NAMES, &s[..eq], true).ok_or("unknown resource")?;
+    let v = s.get(eq + 1..).unwrap_or(b"");
+    let (soft, hard) = match v.iter().position(|&b| b == b':') {
+        Some(c) => (&v[..c], &v[c + 1..]),
+        None => (v, v),
+    };
+    let (Some(soft), Some(hard)) = (limit_value(soft), limit_value(hard)) else {
+        return Err("invalid value");
+    };
+    let above = match (soft, hard) {
+        (Some(s), Some(h)) => s > h,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    if above {
+        return Err("soft limit above hard limit");
+    }
+    let lim = Rlimit {
+        current: soft,
+        maximum: hard,
+    };
+    Ok((RESOURCES[i], lim))
+}
+
+/// The capabilities of capabilities(7) by number (`CAP_CHOWN` is 0), lower case and
+/// without `cap_`.
+const CAP_NAMES: &str = "chown\ndac_override\ndac_read_search\nfowner\nfsetid\nkill\nsetgid\nsetuid\nsetpcap\nlinux_immutable\nnet_bind_service\nnet_broadcast\nnet_admin\nnet_raw\nipc_lock\nipc_owner\nsys_module\nsys_rawio\nsys_chroot\nsys_ptrace\nsys_pacct\nsys_admin\nsys_boot\nsys_nice\nsys_resource\nsys_time\nsys_tty_config\nmknod\nlease\naudit_write\naudit_control\nsetfcap\nmac_override\nmac_admin\nsyslog\nwake_alarm\nblock_suspend\naudit_read\nperfmon\nbpf\ncheckpoint_restore\n";
+
+/// The name of capability `n` (`net_bind_service`), or `None` for a number without one.
+pub fn cap_name(n: u32) -> Option<&'static str> {
+    let w = crate::words::nth(CAP_NAMES, n as usize);
+    (!w.is_empty()).then_some(w)
+}
+
+/// Parses a `--caps` list: capabilities separated by commas, each a name of
+/// capabilities(7) in any case, with or without `cap_` (`net_bind_service`,
+/// `CAP_NET_RAW`), or a number 0..=63 (one the kernel does not have fails when it is
+/// set).
+///
+/// # Errors
+/// The first item that is not a capability (empty for an empty list or item).
+#[inline(never)] // kept out of the argument loop (measured with imp's `harden`: -80 B together)
+pub fn caps(s: &[u8]) -> Result<CapSet, &[u8]> {
+    let mut set = CapSet::default();
+    for item in s.split(|&b| b == b',') {
+        let name = match item {
+            [b'c' | b'C', b'a' | b'A', b'p' | b'P', b'_', rest @ ..] => rest,
+            _ => item,
+        };
+        let n = match decimal(item) {
+            Some(n) if n < 64 => n as usize,
+            _ => crate::words::find(CAP_NAMES, name, true).ok_or(item)?,
+        };
+        set = set.with(n as u32);
+    }
+    Ok(set)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +440,144 @@ mod tests {
         ] {
             assert!(schedule(bad, Signal::Term).is_none(), "{:?}", bad);
         }
+    }
+
+    #[test]
+    fn limits() {
+        let l = |s: &str| limit(s.as_bytes());
+        let lim = |soft, hard| Rlimit {
+            current: soft,
+            maximum: hard,
+        };
+        assert_eq!(
+            l("nofile=1024"),
+            Ok((Resource::Nofile, lim(Some(1024), Some(1024))))
+        );
+        assert_eq!(
+            l("nofile=10:20"),
+            Ok((Resource::Nofile, lim(Some(10), Some(20))))
+        );
+        assert_eq!(
+            l("NOFILE=10:10"),
+            Ok((Resource::Nofile, lim(Some(10), Some(10))))
+        );
+        assert_eq!(l("core=unlimited"), Ok((Resource::Core, lim(None, None))));
+        assert_eq!(l("as=0:infinity"), Ok((Resource::As, lim(Some(0), None))));
+        assert_eq!(
+            l("stack=8388608:unlimited"),
+            Ok((Resource::Stack, lim(Some(8388608), None)))
+        );
+        for bad in [
+            "nofile=abc",
+            "nofile=",
+            "nofile",
+            "nofile=1:",
+            "nofile=:1",
+            "nofile=1:2:3",
+            "nofile=-1",
+            "nofile=01",
+            "nofile= 1",
+            "nofile=1k",
+            "nofile=99999999999999999999",
+        ] {
+            assert_eq!(l(bad), Err("invalid value"), "{bad}");
+        }
+        for bad in ["files=1", "=1", "", "no file=1", "nofiles=1"] {
+            assert_eq!(l(bad), Err("unknown resource"), "{bad}");
+        }
+        for bad in ["nofile=10:5", "nofile=unlimited:5", "core=infinity:0"] {
+            assert_eq!(l(bad), Err("soft limit above hard limit"), "{bad}");
+        }
+        // Every name, and nothing twice.
+        assert_eq!(RESOURCE_NAMES.lines().count(), RESOURCES.len());
+        for (i, name) in RESOURCE_NAMES.lines().enumerate() {
+            let (r, _) = l(&format!("{name}=1")).unwrap();
+            assert_eq!(r, RESOURCES[i], "{name}");
+            assert_eq!(resource_name(r), name);
+            assert_eq!(RESOURCES.iter().filter(|&&x| x == r).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn capability_lists() {
+        use linux_raw_sys::general as g;
+        let c = |s: &'static str| caps(s.as_bytes()).map(CapSet::bits);
+        let bit = |n: u32| 1u64 << n;
+        assert_eq!(c("net_bind_service"), Ok(bit(g::CAP_NET_BIND_SERVICE)));
+        assert_eq!(
+            c("CAP_NET_BIND_SERVICE,net_raw"),
+            Ok(bit(g::CAP_NET_BIND_SERVICE) | bit(g::CAP_NET_RAW))
+        );
+        assert_eq!(
+            c("cap_sys_admin,12,Cap_Chown"),
+            Ok(bit(21) | bit(12) | bit(0))
+        );
+        assert_eq!(c("63"), Ok(bit(63)));
+        assert_eq!(c("setuid,setuid"), Ok(bit(g::CAP_SETUID)));
+        for (bad, item) in [
+            ("net_bind", "net_bind"),
+            ("net_raw,foo", "foo"),
+            ("", ""),
+            ("chown,", ""),
+            ("64", "64"),
+            ("cap_", "cap_"),
+            ("-1", "-1"),
+            ("cap_10", "cap_10"),
+        ] {
+            assert_eq!(caps(bad.as_bytes()), Err(item.as_bytes()), "{bad}");
+        }
+        // The table is the kernel's numbering.
+        let kernel = [
+            g::CAP_CHOWN,
+            g::CAP_DAC_OVERRIDE,
+            g::CAP_DAC_READ_SEARCH,
+            g::CAP_FOWNER,
+            g::CAP_FSETID,
+            g::CAP_KILL,
+            g::CAP_SETGID,
+            g::CAP_SETUID,
+            g::CAP_SETPCAP,
+            g::CAP_LINUX_IMMUTABLE,
+            g::CAP_NET_BIND_SERVICE,
+            g::CAP_NET_BROADCAST,
+            g::CAP_NET_ADMIN,
+            g::CAP_NET_RAW,
+            g::CAP_IPC_LOCK,
+            g::CAP_IPC_OWNER,
+            g::CAP_SYS_MODULE,
+            g::CAP_SYS_RAWIO,
+            g::CAP_SYS_CHROOT,
+            g::CAP_SYS_PTRACE,
+            g::CAP_SYS_PACCT,
+            g::CAP_SYS_ADMIN,
+            g::CAP_SYS_BOOT,
+            g::CAP_SYS_NICE,
+            g::CAP_SYS_RESOURCE,
+            g::CAP_SYS_TIME,
+            g::CAP_SYS_TTY_CONFIG,
+            g::CAP_MKNOD,
+            g::CAP_LEASE,
+            g::CAP_AUDIT_WRITE,
+            g::CAP_AUDIT_CONTROL,
+            g::CAP_SETFCAP,
+            g::CAP_MAC_OVERRIDE,
+            g::CAP_MAC_ADMIN,
+            g::CAP_SYSLOG,
+            g::CAP_WAKE_ALARM,
+            g::CAP_BLOCK_SUSPEND,
+            g::CAP_AUDIT_READ,
+            g::CAP_PERFMON,
+            g::CAP_BPF,
+            g::CAP_CHECKPOINT_RESTORE,
+        ];
+        assert_eq!(CAP_NAMES.lines().count(), kernel.len());
+        for (i, name) in CAP_NAMES.lines().enumerate() {
+            assert_eq!(kernel[i] as usize, i, "{name}");
+            assert_eq!(cap_name(i as u32), Some(name));
+            assert_eq!(c(name), Ok(bit(i as u32)), "{name}");
+            let upper = format!("CAP_{}", name.to_uppercase());
+            assert_eq!(caps(upper.as_bytes()).map(CapSet::bits), Ok(bit(i as u32)));
+        }
+        assert_eq!(cap_name(41), None);
     }
 }

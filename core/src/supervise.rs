@@ -698,11 +698,10 @@ fn child(
         if policy.respawn.is_none() {
             steps::setup_stdio(spec, Mode::InPlace, pidfile)?;
         }
-        steps::enter_dirs(spec, in_place)?;
-        steps::drop_privileges(spec)
+        Ok(())
     };
     let e = match steps() {
-        Ok(()) => steps::exec(spec, None, mode),
+        Ok(()) => steps::last(spec, in_place, None, mode),
         Err(e) => e,
     };
     report::send(wr, Record::Failed(e));

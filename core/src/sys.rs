@@ -7,7 +7,8 @@
 //! (`fcntl` `F_OFD_SETLK`, `F_OFD_GETLK`, `F_SETLK`, `F_GETLK`) and `close_range`,
 //! through the `syscalls` crate, with the ones that rustix makes wrongly for imp:
 //! `setgroups32` on 32-bit ARM, `rt_sigaction` without an old action (qemu-user on
-//! MIPS), `kill` and `pidfd_send_signal` with real-time signals; the calls that act on an fd by number (closing, probing, the standard
+//! MIPS), `kill` and `pidfd_send_signal` with real-time signals, `prctl` for
+//! capabilities by number (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT`); the calls that act on an fd by number (closing, probing, the standard
 //! streams); and [`CStrArray`], the view of the kernel's argv and envp.
 //!
 //! # Safety
@@ -414,6 +415,55 @@ pub(crate) fn set_groups(gids: &[Gid]) -> Result<(), Errno> {
     {
         rustix::thread::set_thread_groups(gids)
     }
+}
+
+/// `prctl(option, arg2, arg3, 0, 0)` for the options here, which take and return
+/// plain integers.
+#[cfg(feature = "harden")]
+fn prctl_int(option: usize, arg2: usize, arg3: usize) -> Result<usize, Errno> {
+    // SAFETY: PR_CAPBSET_DROP and PR_CAP_AMBIENT (RAISE, IS_SET) read integers only:
+    // no pointer is passed, no memory is touched.
+    unsafe { syscalls::syscall5(syscalls::Sysno::prctl, option, arg2, arg3, 0, 0) }
+        .map_err(|e| Errno::from_raw_os_error(e.into_raw()))
+}
+
+/// prctl(2)'s numbers (`linux/prctl.h`), the same on every architecture.
+#[cfg(feature = "harden")]
+const PR_CAPBSET_DROP: usize = 24;
+#[cfg(feature = "harden")]
+const PR_CAP_AMBIENT: usize = 47;
+#[cfg(feature = "harden")]
+const PR_CAP_AMBIENT_IS_SET: usize = 1;
+#[cfg(feature = "harden")]
+const PR_CAP_AMBIENT_RAISE: usize = 2;
+
+/// `prctl(PR_CAPBSET_DROP, cap)`—Drops capability `cap` (a number: rustix 0.38 takes
+/// only the ones its enum names) from the bounding set; `EINVAL` past the kernel's
+/// last one, `EPERM` without `CAP_SETPCAP`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/PR_CAPBSET_DROP.2const.html)
+#[cfg(feature = "harden")]
+pub(crate) fn capbset_drop(cap: u32) -> Result<(), Errno> {
+    prctl_int(PR_CAPBSET_DROP, cap as usize, 0).map(|_| ())
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`—Adds `cap` (in the permitted and
+/// inheritable sets) to the ambient set; `EINVAL` on a kernel without ambient
+/// capabilities (before 4.3) or for a capability it does not have.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/PR_CAP_AMBIENT.2const.html)
+#[cfg(feature = "harden")]
+pub(crate) fn cap_ambient_raise(cap: u32) -> Result<(), Errno> {
+    prctl_int(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap as usize).map(|_| ())
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap)`—Whether `cap` is in the ambient
+/// set; `EINVAL` on a kernel without ambient capabilities.
+#[cfg(feature = "harden")]
+pub(crate) fn cap_ambient_is_set(cap: u32) -> Result<bool, Errno> {
+    prctl_int(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap as usize).map(|r| r != 0)
 }
 
 /// A lock to take: who owns it and how.

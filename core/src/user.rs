@@ -213,7 +213,7 @@ pub fn groups_of(user: &[u8], primary: u32, out: &mut Groups) -> Result<(), Erro
 
 /// Whether this process, not root, already is `uid`:`gid` (real and effective): then
 /// there is nothing to drop, and setgroups would fail with EPERM.
-fn is_already(uid: u32, gid: u32) -> bool {
+pub(crate) fn is_already(uid: u32, gid: u32) -> bool {
     use rustix::process::{getegid, geteuid, getgid, getuid};
     let euid = geteuid().as_raw();
     euid != 0
@@ -235,6 +235,22 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> 
     if is_already(uid, gid) {
         return Ok(());
     }
+    // With `harden`, the two halves are shared with the drop that keeps capabilities;
+    // without, the body as it always was (its one call site inlines it: -48 B).
+    #[cfg(feature = "harden")]
+    {
+        set_ids(uid, gid, groups)?;
+        check_dropped(uid, gid, false, false)
+    }
+    #[cfg(not(feature = "harden"))]
+    {
+        drop_inline(uid, gid, groups)
+    }
+}
+
+/// [`drop_privileges`] without `harden`.
+#[cfg(not(feature = "harden"))]
+fn drop_inline(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
     let mut gids = [Gid::ROOT; GROUPS_MAX];
     let n = groups.len().min(GROUPS_MAX);
     for (slot, &g) in gids.iter_mut().zip(groups) {
@@ -247,6 +263,44 @@ pub fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> 
     if uid != 0
         && (rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).is_ok()
             || rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok()
+                && gid != 0)
+    {
+        return Err(Error::check(Op::Regain, Reason::Regained));
+    }
+    Ok(())
+}
+
+/// setgroups, setresgid, setresuid: the drop itself, shared by [`drop_privileges`]
+/// and the drop that keeps capabilities.
+#[cfg(feature = "harden")]
+pub(crate) fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Error> {
+    let mut gids = [Gid::ROOT; GROUPS_MAX];
+    let n = groups.len().min(GROUPS_MAX);
+    for (slot, &g) in gids.iter_mut().zip(groups) {
+        *slot = sys::gid(g);
+    }
+    sys::set_groups(&gids[..n]).op(Op::Setgroups)?;
+    let (u, g) = (sys::uid(uid), sys::gid(gid));
+    rustix::thread::set_thread_res_gid(g, g, g).op(Op::Setgid)?;
+    rustix::thread::set_thread_res_uid(u, u, u).op(Op::Setuid)
+}
+
+/// After a drop to a user other than root: setresuid(0, 0, 0) and setresgid(0, 0, 0)
+/// must fail. Not tried for the ids the program keeps the capability to change
+/// (`--caps setuid` or `setgid`): there they would succeed by design, and make this
+/// process root again.
+#[cfg(feature = "harden")]
+pub(crate) fn check_dropped(
+    uid: u32,
+    gid: u32,
+    may_setuid: bool,
+    may_setgid: bool,
+) -> Result<(), Error> {
+    if uid != 0
+        && ((!may_setuid
+            && rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT).is_ok())
+            || !may_setgid
+                && rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT).is_ok()
                 && gid != 0)
     {
         return Err(Error::check(Op::Regain, Reason::Regained));

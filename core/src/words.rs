@@ -43,6 +43,10 @@ pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize>
 /// - `WORDS`: the words as one `\n`-terminated blob, in the same order;
 /// - `as_str()`: the variant's word; `from_u8()`: the variant of a discriminant.
 ///
+/// Variants after `@feature "NAME" { ... }` exist (and are in `ALL` and `WORDS`) only
+/// with that cargo feature of the crate that expands the macro: without it they cost
+/// nothing, not even a wider discriminant range.
+///
 /// ```ignore
 /// words! {
 ///     /// What a thing is.
@@ -57,10 +61,29 @@ pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize>
 #[doc(hidden)]
 #[macro_export]
 macro_rules! words {
+    (@all $name:ident [$($v:ident)+]) => { &[$($name::$v,)+] };
+    (@all $name:ident [$($v:ident)+] $feat:literal [$($f:ident)+]) => {{
+        #[cfg(feature = $feat)]
+        const ALL: &[$name] = &[$($name::$v,)+ $($name::$f,)+];
+        #[cfg(not(feature = $feat))]
+        const ALL: &[$name] = &[$($name::$v,)+];
+        ALL
+    }};
+    (@words [$($w:literal)+]) => { concat!($($w, "\n",)+) };
+    (@words [$($w:literal)+] $feat:literal [$($f:literal)+]) => {{
+        #[cfg(feature = $feat)]
+        const WORDS: &str = concat!($($w, "\n",)+ $($f, "\n",)+);
+        #[cfg(not(feature = $feat))]
+        const WORDS: &str = concat!($($w, "\n",)+);
+        WORDS
+    }};
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
             $( $(#[$vmeta:meta])* $variant:ident = $word:literal, )+
+            $( @feature $feat:literal {
+                $( $(#[$fmeta:meta])* $fvariant:ident = $fword:literal, )+
+            } )?
         }
     ) => {
         $(#[$meta])*
@@ -68,14 +91,17 @@ macro_rules! words {
         #[repr(u8)]
         $vis enum $name {
             $( $(#[$vmeta])* $variant, )+
+            $( $( $(#[$fmeta])* #[cfg(feature = $feat)] $fvariant, )+ )?
         }
 
         impl $name {
             /// Every value, in declaration order (discriminant order).
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            pub const ALL: &'static [$name] =
+                $crate::words!(@all $name [$($variant)+] $($feat [$($fvariant)+])?);
 
             /// The words of [`Self::ALL`], each followed by `\n`.
-            pub const WORDS: &'static str = concat!($($word, "\n",)+);
+            pub const WORDS: &'static str =
+                $crate::words!(@words [$($word)+] $($feat [$($fword)+])?);
 
             /// The word of this value.
             pub fn as_str(self) -> &'static str {
@@ -95,6 +121,7 @@ macro_rules! words {
 }
 
 #[cfg(test)]
+#[allow(unexpected_cfgs)] // `Gated` names a feature no build has, on purpose
 mod tests {
     use super::*;
 
@@ -108,6 +135,24 @@ mod tests {
             /// 3
             Three = "three",
         }
+    }
+
+    crate::words! {
+        /// A table with a part behind a feature this crate does not have.
+        enum Gated {
+            /// a
+            A = "a",
+            @feature "no-such-feature" {
+                /// b
+                B = "b",
+            }
+        }
+    }
+
+    #[test]
+    fn gated_words_need_their_feature() {
+        assert_eq!((Gated::ALL, Gated::WORDS), (&[Gated::A][..], "a\n"));
+        assert_eq!((Gated::from_u8(1), Gated::A.as_str()), (None, "a"));
     }
 
     #[test]

@@ -138,6 +138,9 @@ fn ar_minimal_build_refuses_feature_options() {
         r dry $M start --dry-run -p $T/d.pid -- /bin/sleep 100
         r kv $M status -p $T/d.pid --format kv
         r retry $M stop -p $T/d.pid -R TERM/1/KILL/1
+        r limit $M start -p $T/d.pid --limit nofile=64 -- /bin/sleep 100
+        r caps $M start -p $T/d.pid --caps net_raw -- /bin/sleep 100
+        r nnp $M run --no-new-privs -- /bin/true
         r help $M --help
         r st $M status -p $T/d.pid
         r fstart $M start -p $T/e.pid -- /bin/sleep 100
@@ -147,7 +150,14 @@ fn ar_minimal_build_refuses_feature_options() {
         "#,
         min = min.display()
     ));
-    for (k, opt) in [("dry", "--dry-run"), ("kv", "--format"), ("retry", "-R")] {
+    for (k, opt) in [
+        ("dry", "--dry-run"),
+        ("kv", "--format"),
+        ("retry", "-R"),
+        ("limit", "--limit"),
+        ("caps", "--caps"),
+        ("nnp", "--no-new-privs"),
+    ] {
         o.expect(
             k,
             2,

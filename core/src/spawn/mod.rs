@@ -2,7 +2,8 @@
 //! close-on-exec pipe) or in place ([`run`]: the same preparation, then exec).
 //!
 //! Both run the steps between fork and exec: close inherited fds → quiet signals →
-//! take the pidfile → stdio → dirs (umask, nice, chroot, chdir) → drop privileges →
+//! take the pidfile → stdio → dirs (umask, nice, chroot, chdir) → limits (`harden`)
+//! → drop privileges (keeping capabilities, `harden`) → no_new_privs (`harden`) →
 //! exec. The first error ends the child; in [`start`] it travels to the caller as a
 //! report record (step, errno or reason). The caller says "started" only after the
 //! "reached exec" record and EOF (the pipe is close-on-exec); EOF before it means the
@@ -134,6 +135,24 @@ pub struct Spec<'a> {
     /// above 2 is closed. They are numbers, not handles: imp-core never reads, writes
     /// or closes them.
     pub keep_fds: &'a [i32],
+    /// Resource limits of the program (`--limit`), set in order after the working
+    /// directory and before the drop to [`credentials`](Self::credentials), so that
+    /// root can raise a hard limit.
+    #[cfg(feature = "harden")]
+    pub limits: &'a [crate::harden::Limit],
+    /// `PR_SET_NO_NEW_PRIVS` after the drop, right before exec: execve grants nothing
+    /// more (setuid bits, file capabilities) to the program and its descendants.
+    #[cfg(feature = "harden")]
+    pub no_new_privs: bool,
+    /// Keep only these capabilities (`--caps`): every other one leaves the bounding
+    /// set (while root), and the program gets exactly these as permitted, effective,
+    /// inheritable and ambient capabilities, whether it runs as
+    /// [`credentials`](Self::credentials) (kept across the uid change) or as root.
+    /// [`start`] and [`run`] refuse it ([`Reason::NoAmbient`]) on a kernel without
+    /// ambient capabilities (before 4.3). Kept `setuid` or `setgid` let the program
+    /// change those ids again: the check that root cannot be regained then skips them.
+    #[cfg(feature = "harden")]
+    pub caps: Option<crate::harden::CapSet>,
     /// The program's word that it has one thread; without it, [`start`] asks `/proc`
     /// right before forking and refuses a multi-threaded process.
     single_threaded: Option<SingleThreaded>,
@@ -157,6 +176,12 @@ impl<'a> Spec<'a> {
             stdout: Stdio::Null,
             stderr: Stdio::Null,
             keep_fds: &[],
+            #[cfg(feature = "harden")]
+            limits: &[],
+            #[cfg(feature = "harden")]
+            no_new_privs: false,
+            #[cfg(feature = "harden")]
+            caps: None,
             single_threaded: None,
         }
     }
@@ -223,6 +248,10 @@ pub(crate) fn prepare<'s>(spec: &Spec<'s>) -> Result<Option<(pidfile::Path<'s>, 
     // An environment too big to change is reported before anything forks.
     let mut vars: env::Vars = [0; core::mem::size_of::<env::Vars>()];
     env::envp(spec, &mut vars, &mut env::Env::new())?;
+    #[cfg(feature = "harden")]
+    if spec.caps.is_some() {
+        crate::harden::check_ambient()?;
+    }
     let Some(p) = spec.pidfile else {
         return Ok(None);
     };

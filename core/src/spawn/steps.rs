@@ -6,8 +6,12 @@
 //! 3. [`take_pidfile`]: lock the pidfile, then write the pid (and report it);
 //! 4. [`setup_stdio`]: stdin, stdout and stderr as the [`Spec`] says;
 //! 5. [`enter_dirs`]: umask, nice, chroot, chdir;
-//! 6. [`drop_privileges`]: setgroups, setgid, setuid, verified;
-//! 7. [`exec`]: environment, the last report, unblock signals, `execve`.
+//! 6. `set_limits` (feature `harden`): `setrlimit` for each `--limit`, while still
+//!    root;
+//! 7. [`drop_privileges`]: setgroups, setgid, setuid, verified; with `--caps`, the
+//!    bounding set first and the kept capabilities after;
+//! 8. `no_new_privs` (feature `harden`): `PR_SET_NO_NEW_PRIVS`;
+//! 9. [`exec`]: environment, the last report, unblock signals, `execve`.
 //!
 //! Each returns `Result<_, Error>` and can be used on its own (a supervisor, a daemon
 //! running Rust code instead of a program); [`Mode`] says whether the steps run in a
@@ -75,9 +79,28 @@ fn try_all(
     quiet_signals()?;
     let lock = take_pidfile(spec, pidfile, mode)?;
     setup_stdio(spec, mode, lock.as_ref().map(Lock::file_id).transpose()?)?;
-    enter_dirs(spec, mode)?;
-    drop_privileges(spec)?;
-    Err(exec(spec, lock, mode))
+    Err(last(spec, mode, lock, mode))
+}
+
+/// Steps 5-9: dirs (as `dirs` says: a detached daemon's cwd is `/` unless set),
+/// limits, the privilege drop, no_new_privs, exec (reported through `mode`). What a
+/// supervisor's child runs too. Returns only on failure.
+pub(crate) fn last(spec: &Spec<'_>, dirs: Mode<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error {
+    let steps = || -> Result<(), Error> {
+        enter_dirs(spec, dirs)?;
+        #[cfg(feature = "harden")]
+        crate::harden::set_limits(spec.limits)?;
+        drop_privileges(spec)?;
+        #[cfg(feature = "harden")]
+        if spec.no_new_privs {
+            crate::harden::no_new_privs()?;
+        }
+        Ok(())
+    };
+    match steps() {
+        Ok(()) => exec(spec, lock, mode),
+        Err(e) => e,
+    }
 }
 
 /// Step 1: closes every fd above 2 except the kept ones, the report pipe and the
@@ -214,15 +237,20 @@ pub(crate) fn enter_dirs(spec: &Spec<'_>, mode: Mode<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Step 6: setgroups, setgid, setuid, then the check that root cannot be regained.
+/// Step 7: setgroups, setgid, setuid, then the check that root cannot be regained;
+/// with `caps` (feature `harden`), the drop that keeps them.
 pub(crate) fn drop_privileges(spec: &Spec<'_>) -> Result<(), Error> {
+    #[cfg(feature = "harden")]
+    if let Some(caps) = spec.caps {
+        return crate::harden::drop_keeping(spec.credentials.as_ref(), caps);
+    }
     match &spec.credentials {
         Some(c) => user::drop_privileges(c.user.uid, c.gid, &c.groups),
         None => Ok(()),
     }
 }
 
-/// Step 7: builds the environment, keeps the lock's fd open across exec, reports that
+/// Step 9: builds the environment, keeps the lock's fd open across exec, reports that
 /// only exec is left, unblocks every signal (a pending one acts now) and execs.
 /// Returns only on failure.
 pub(crate) fn exec(spec: &Spec<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error {

@@ -19,6 +19,8 @@
 //! --lock FILE            open FILE (O_RDWR|O_CREAT) and hold a POSIX write lock on it
 //! --lock-read FILE       the same with a read lock
 //! --bind-abstract NAME   bind an abstract unix socket NAME; exit 98 if in use
+//! --bind-tcp PORT        listen on TCP 0.0.0.0:PORT; the dump says bind_tcp=ok or the
+//!                        errno name (EACCES below 1024 without CAP_NET_BIND_SERVICE)
 //! --syslog-recv PATH     (toolbox) a syslog receiver: bind a datagram socket at PATH
 //!                        and append each datagram and a newline to --syslog-out FILE,
 //!                        forever; --syslog-rcvbuf N sets a small receive buffer and
@@ -69,6 +71,7 @@ struct Opts {
     lock: Option<String>,
     lock_read: bool,
     bind_abstract: Option<String>,
+    bind_tcp: Option<u16>,
     syslog_recv: Option<String>,
     syslog_out: Option<String>,
     syslog_rcvbuf: Option<i32>,
@@ -178,6 +181,7 @@ fn parse_args() -> Opts {
                 o.lock_read = true
             }
             "--bind-abstract" => o.bind_abstract = Some(val),
+            "--bind-tcp" => o.bind_tcp = Some(parse_i32(&val) as u16),
             "--syslog-recv" => o.syslog_recv = Some(val),
             "--syslog-out" => o.syslog_out = Some(val),
             "--syslog-rcvbuf" => {
@@ -633,6 +637,19 @@ fn run(o: Opts) -> i32 {
             Err(e) => {
                 eprintln!("tdaemon: bind @{name}: {e}");
                 std::process::exit(98);
+            }
+        }
+    }
+    let mut _tcp = None;
+    if let Some(port) = o.bind_tcp {
+        match std::net::TcpListener::bind(("0.0.0.0", port)) {
+            Ok(l) => {
+                let _ = writeln!(dump, "bind_tcp=ok");
+                _tcp = Some(l);
+            }
+            Err(e) => {
+                let name = errno_name(e.raw_os_error().unwrap_or(0));
+                let _ = writeln!(dump, "bind_tcp={name}");
             }
         }
     }
