@@ -82,6 +82,10 @@ pub struct Command {
     /// `--syslog`: imp's messages to syslog too.
     #[cfg(feature = "syslog")]
     pub syslog: bool,
+    /// `--ready-fd`, `--ready-timeout`, `--wait` (feature `ready`; the stop schedule is
+    /// [`Command::schedule`]'s).
+    #[cfg(feature = "ready")]
+    pub ready: imp_core::spawn::Ready<'static>,
     /// `run --init` (feature `init`).
     pub init: bool,
     /// The first stop option given to `run`, which takes them only with `--init`.
@@ -188,39 +192,49 @@ options! {
     RespawnDelayMax _ "respawn-delay-max" value,
     RespawnMax _ "respawn-max" value,
     RespawnPeriod _ "respawn-period" value,
+    ReadyFd _ "ready-fd" value,
+    ReadyTimeout _ "ready-timeout" value,
+    Wait _ "wait" value,
     // Feature `harden` (refused without it: see `not_yet`).
     Limit _ "limit" value,
     NoNewPrivs _ "no-new-privs" flag,
     Caps _ "caps" value,
     // Accepted by SPEC, not by this build yet.
-    ReadyFd _ "ready-fd" value,
-    ReadyTimeout _ "ready-timeout" value,
+    Notify _ "notify" flag,
 }
 
 impl Opt {
     /// Options of SPEC §2 that this build does not have (yet, or without their
     /// cargo feature).
     const fn not_yet(self) -> bool {
-        // Past the last option built: one comparison in the minimal build.
-        const NOT_BUILT: Opt = if !cfg!(feature = "init") {
-            Opt::Init
-        } else if !cfg!(feature = "syslog") {
-            Opt::Syslog
-        } else if !cfg!(feature = "respawn") {
-            Opt::Respawn
-        } else if !cfg!(feature = "harden") {
-            Opt::Limit
-        } else {
-            Opt::ReadyFd
+        // One bit per option, computed at compile time: a shift and a test.
+        const REFUSED: u64 = {
+            let (mut m, mut i) = (0u64, 0);
+            while i < Opt::ALL.len() {
+                if Opt::ALL[i].not_built() {
+                    m |= 1 << i;
+                }
+                i += 1;
+            }
+            m
         };
-        (self as u8) >= NOT_BUILT as u8
+        const _: () = assert!(Opt::ALL.len() <= 64);
+        (REFUSED >> self as u8) & 1 == 1
+    }
+
+    /// The test of [`Opt::not_yet`], for the table.
+    const fn not_built(self) -> bool {
+        (self as u8) >= Opt::Notify as u8
             || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
             || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
             || (self.respawn() && !cfg!(feature = "respawn"))
             || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
             || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
-            || (matches!(self, Opt::Limit | Opt::NoNewPrivs | Opt::Caps) && !cfg!(feature = "harden"))
+            || (matches!(self, Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait)
+                && !cfg!(feature = "ready"))
+            || (matches!(self, Opt::Limit | Opt::NoNewPrivs | Opt::Caps)
+                && !cfg!(feature = "harden"))
     }
 
     /// `--respawn` and its policy options.
@@ -249,6 +263,10 @@ impl Opt {
             }
             Opt::Format => matches!(action, Action::Status),
             Opt::Init => matches!(action, Action::Run),
+            // Readiness is for a detached program (`run` execs in place: nobody waits).
+            Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait => {
+                matches!(action, Action::Start | Action::Restart)
+            }
             _ => start,
         }
     }
@@ -317,6 +335,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         respawn_opts: false,
         #[cfg(feature = "syslog")]
         syslog: false,
+        #[cfg(feature = "ready")]
+        ready: imp_core::spawn::Ready::DEFAULT,
         init: false,
         stop_opt: None,
         #[cfg(feature = "harden")]
@@ -424,6 +444,24 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     }
     #[cfg(feature = "respawn")]
     respawn_policy(&c)?;
+    // The readiness pipe would replace the kept fd; the supervisor's program has no
+    // readiness wait (yet).
+    #[cfg(feature = "ready")]
+    if let Some(n) = c.ready.fd {
+        if c.keep_fds.contains(&n) || c.keep_fds.is_full() {
+            return Err(Usage {
+                what: "the same fd as a --keep-fd (or 16 of them)",
+                opt: Some(Opt::ReadyFd.as_str()),
+                arg: None,
+                #[cfg(feature = "harden")]
+                item: None,
+            });
+        }
+        #[cfg(feature = "respawn")]
+        if c.respawn {
+            return Err(usage("--ready-fd takes no --respawn (not built yet)", None));
+        }
+    }
     if matches!(act, Action::Start | Action::Restart | Action::Run) && c.program.is_none() {
         return Err(usage("missing program after --", None));
     }
@@ -525,6 +563,23 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Respawn => c.respawn = true,
         #[cfg(feature = "syslog")]
         Opt::Syslog => c.syslog = true,
+        // An fd above 2 (0-2 are stdio); a timeout above 0; a watch in whole ms.
+        #[cfg(feature = "ready")]
+        Opt::ReadyFd => {
+            return parse::fd(vb)
+                .filter(|&fd| fd > 2)
+                .map(|fd| c.ready.fd = Some(fd))
+                .is_some()
+        }
+        #[cfg(feature = "ready")]
+        Opt::ReadyTimeout => {
+            return parse::duration_ms(vb)
+                .filter(|&t| t > 0)
+                .map(|t| c.ready.timeout_ms = t)
+                .is_some()
+        }
+        #[cfg(feature = "ready")]
+        Opt::Wait => return parse::uint(vb).map(|ms| c.ready.wait_ms = ms).is_some(),
         Opt::ClearEnv => c.clear_env = true,
         Opt::DryRun => c.dry_run = true,
         Opt::Quiet => c.quiet = true,
@@ -581,6 +636,7 @@ impl Command {
     }
 
     /// `run --init` (feature `init`).
+    #[cfg(feature = "init")]
     pub fn init(&self) -> bool {
         cfg!(feature = "init") && self.init
     }

@@ -15,6 +15,7 @@ use imp_core::error::Reason;
 use imp_core::log::{self, Line};
 use imp_core::pidfile::State;
 use imp_core::spawn::{self, Credentials, Spec, Started};
+#[cfg(any(feature = "respawn", feature = "init"))]
 use imp_core::supervise;
 use imp_core::{CStrArray, Cause, Error, OnlyKeptFds, Op, Pid, SingleThreaded};
 
@@ -233,6 +234,8 @@ fn subject(cmd: &Command, op: Op) -> Option<&'static CStr> {
         Op::Open | Op::Create | Op::Lock | Op::Read | Op::Write | Op::Remove | Op::Kill => {
             cmd.pidfile
         }
+        #[cfg(feature = "ready")]
+        Op::Ready | Op::Watch => cmd.name.or(cmd.pidfile),
         Op::Chdir => cmd.chdir,
         Op::Chroot => cmd.chroot,
         Op::Stdout => file(cmd.stdout),
@@ -299,6 +302,19 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         Cause::Reason(r @ Reason::HolderMismatch) => {
             l.str(r.as_str()).str(" ").num(e.pid().map_or(0, raw));
         }
+        // `exited with status 7 before ready`, `killed by SIGTERM` (after `--wait`).
+        #[cfg(feature = "ready")]
+        Cause::Reason(r @ (Reason::ExitedWith | Reason::KilledBy)) => {
+            l.str(r.as_str()).str(" ");
+            match (e.status(), e.signal()) {
+                (Some(n), _) => l.num(n as u32),
+                (_, Some(sig)) => signal_word(&mut l, sig),
+                _ => &mut l,
+            };
+            if op == Op::Ready {
+                l.str(" before ready");
+            }
+        }
         cause => {
             l.cause(cause);
         }
@@ -343,7 +359,8 @@ fn status(cmd: &Command) -> i32 {
             l.num(pid.as_raw_nonzero().get() as u32);
             if !cmd.kv() {
                 l.str(")");
-            } else if cfg!(feature = "respawn") {
+            } else {
+                #[cfg(feature = "respawn")]
                 supervision(&mut l, pidfile(cmd), pid);
             }
             l.emit(log::stdout());
@@ -368,6 +385,7 @@ fn status(cmd: &Command) -> i32 {
 
 /// `status --format kv` of a supervisor: ` supervisor=PID program=PID restarts=N
 /// last_exit=status:N|signal:NAME|none uptime=SECS` (`none` between runs).
+#[cfg(feature = "respawn")]
 fn supervision(l: &mut Line, path: &CStr, pid: Pid) {
     let Some(s) = control::supervision(path) else {
         return;
@@ -551,6 +569,7 @@ fn dry_run(cmd: &Command, s: &Spec<'_>) -> i32 {
 
 /// `run --init`: the program's status (128 + N for signal N), or a failure's code.
 #[inline(never)] // kept out of start: -144 B
+#[cfg(feature = "init")]
 fn init(cmd: &Command, s: &Spec<'_>) -> i32 {
     let schedule = cmd.schedule();
     let policy = supervise::Policy::init(&schedule, cmd.process_group);
@@ -605,8 +624,21 @@ fn dry_run_caps(l: &mut Line, s: &Spec<'_>) {
     }
 }
 
+/// `SIGNAME`, or `SIG40` for a signal without a name.
+#[cfg(feature = "ready")]
+fn signal_word(l: &mut Line, sig: imp_core::Signal) -> &mut Line {
+    l.str("SIG");
+    match imp_core::parse::signal_name(sig) {
+        Some(name) => l.str(name),
+        None => l.num(sig.as_raw() as u32),
+    }
+}
+
 /// `start`, `restart` (after the stop) and `run`.
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
+    // The kept fds and `--ready-fd`'s (declared before the spec that borrows it).
+    #[cfg(feature = "ready")]
+    let mut keep = cmd.keep_fds.clone();
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
     if let Err(e) = spec(cmd, &mut s) {
         return fail(cmd, &e);
@@ -614,6 +646,7 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     if cmd.dry_run() {
         return dry_run(cmd, &s);
     }
+    #[cfg(feature = "init")]
     if cmd.init() {
         return init(cmd, &s);
     }
@@ -634,6 +667,19 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     }
     if cmd.action == Action::Run {
         return run_failed(cmd, &spawn::run(&s, only_kept_fds()));
+    }
+    #[cfg(feature = "ready")]
+    if cmd.ready.fd.is_some() || cmd.ready.wait_ms > 0 {
+        if let Some(n) = cmd.ready.fd {
+            let _ = keep.push(n);
+        }
+        s.keep_fds = &keep;
+        let schedule = cmd.schedule();
+        let ready = spawn::Ready {
+            stop: &schedule,
+            ..cmd.ready
+        };
+        return started(cmd, spawn::start_ready(&s, &ready));
     }
     started(cmd, spawn::start(&s))
 }

@@ -40,6 +40,7 @@ pub fn status(path: &CStr) -> Result<State, Error> {
 
 /// What the supervisor holding `path` says of its program (`imp start --respawn`);
 /// `None` when no supervisor holds it.
+#[cfg(feature = "supervise")]
 pub fn supervision(path: &CStr) -> Option<crate::supervise::Supervised> {
     crate::supervise::supervised(&pidfile::probe(path).ok()?)
 }
@@ -167,6 +168,7 @@ pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
     // it (SIGKILL) if the schedule kills the supervisor; the stop ends once both are
     // gone. Its pidfd is opened while the supervisor (still holding the lock)
     // publishes it: it is that process.
+    #[cfg(feature = "supervise")]
     let program = opts
         .supervised
         .then(|| crate::supervise::supervised(&probe))
@@ -188,6 +190,7 @@ pub fn stop(path: &CStr, opts: &StopOptions<'_>) -> Result<Stopped, Error> {
             );
         }
     }
+    #[cfg(feature = "supervise")]
     if let Some(p) = program {
         if !p.wait(&probe, KILL_GRACE_MS) {
             let _ = p.send(Signal::Kill);

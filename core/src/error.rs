@@ -73,8 +73,6 @@ crate::words! {
         Daemon = "daemon",
         /// Connecting to syslog.
         Syslog = "syslog",
-        /// A supervisor's own setup (`PR_SET_CHILD_SUBREAPER`, `PR_SET_PDEATHSIG`).
-        Supervise = "supervise",
         @feature "harden" {
             /// `setrlimit` (`--limit`; `Error::resource` names the resource).
             Rlimit = "rlimit",
@@ -83,6 +81,14 @@ crate::words! {
             Caps = "caps",
             /// `PR_SET_NO_NEW_PRIVS` (`--no-new-privs`).
             NoNewPrivs = "no_new_privs",
+        }
+        @also "supervise" {
+            /// A supervisor's own setup (`PR_SET_PDEATHSIG` in its program).
+            Supervise = "supervise",
+            /// Waiting for the program to say it is ready (`--ready-fd`).
+            Ready = "readiness",
+            /// Watching the program after exec (`--wait`).
+            Watch = "watch",
         }
     }
 }
@@ -164,6 +170,18 @@ crate::words! {
             /// The kernel has no ambient capabilities (`PR_CAP_AMBIENT`, Linux 4.3):
             /// `--caps` cannot keep any across the drop to a user.
             NoAmbient = "no ambient capabilities in this kernel (Linux 4.3+)",
+        }
+        @also "supervise" {
+            /// The program exited (its status is the id) before it said it was ready
+            /// or during the watch.
+            ExitedWith = "exited with status",
+            /// A signal (the id) killed the program before it said it was ready or
+            /// during the watch.
+            KilledBy = "killed by",
+            /// The program closed its readiness fd without writing a newline.
+            ReadyClosed = "closed readiness fd",
+            /// The program did not say it was ready in time.
+            ReadyTimeout = "readiness timeout",
         }
     }
 }
@@ -310,6 +328,17 @@ impl Error {
     pub const fn status(self) -> Option<i32> {
         match self.cause {
             Cause::Reason(Reason::Exited) => Some(self.id as i32),
+            #[cfg(feature = "supervise")]
+            Cause::Reason(Reason::ExitedWith) => Some(self.id as i32),
+            _ => None,
+        }
+    }
+
+    /// The signal that killed the program of a [`Reason::KilledBy`] error.
+    #[cfg(feature = "supervise")]
+    pub const fn signal(self) -> Option<crate::Signal> {
+        match self.cause {
+            Cause::Reason(Reason::KilledBy) => crate::Signal::from_raw(self.id as i32),
             _ => None,
         }
     }

@@ -107,6 +107,7 @@ pub mod service;
 mod signal;
 pub mod signals;
 pub mod spawn;
+#[cfg(feature = "supervise")]
 pub mod supervise;
 mod sys;
 pub mod syslog;

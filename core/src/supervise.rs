@@ -147,7 +147,10 @@ pub enum Exit {
 
 impl Exit {
     fn of(st: WaitStatus) -> Exit {
-        match st.terminating_signal().and_then(|n| Signal::from_raw(n as i32)) {
+        match st
+            .terminating_signal()
+            .and_then(|n| Signal::from_raw(n as i32))
+        {
             Some(sig) => Exit::Signal(sig),
             None => Exit::Status(st.exit_status().unwrap_or(0) as u8),
         }
@@ -523,7 +526,9 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 }
             }
         };
-        l.str(" (pid ").num(pid.as_raw_nonzero().get() as u32).str(")");
+        l.str(" (pid ")
+            .num(pid.as_raw_nonzero().get() as u32)
+            .str(")");
         if self.stopping.is_some() {
             self.say(Level::Notice, l.str(", stopping"));
             return Some(0);
@@ -555,7 +560,11 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         }
         self.waiting_ms = self.delay_ms;
         self.next_ns = sys::monotonic_ns() + self.delay_ms as u64 * NS_PER_MS;
-        self.delay_ms = self.delay_ms.saturating_mul(2).min(r.delay_max_ms).max(r.delay_ms);
+        self.delay_ms = self
+            .delay_ms
+            .saturating_mul(2)
+            .min(r.delay_max_ms)
+            .max(r.delay_ms);
         None
     }
 

@@ -43,9 +43,10 @@ pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize>
 /// - `WORDS`: the words as one `\n`-terminated blob, in the same order;
 /// - `as_str()`: the variant's word; `from_u8()`: the variant of a discriminant.
 ///
-/// Variants after `@feature "NAME" { ... }` exist (and are in `ALL` and `WORDS`) only
-/// with that cargo feature of the crate that expands the macro: without it they cost
-/// nothing, not even a wider discriminant range.
+/// Variants after `@feature "NAME" { ... }` (and a second section, `@also "NAME" { ...
+/// }`, after a first) exist (and are in `ALL` and `WORDS`) only with that cargo feature of
+/// the crate that expands the macro: without it they cost nothing, not even a wider
+/// discriminant range.
 ///
 /// ```ignore
 /// words! {
@@ -62,6 +63,17 @@ pub fn find(blob: &'static str, word: &[u8], ignore_case: bool) -> Option<usize>
 #[macro_export]
 macro_rules! words {
     (@all $name:ident [$($v:ident)+]) => { &[$($name::$v,)+] };
+    (@all $name:ident [$($v:ident)+] $feat:literal [$($f:ident)+] $feat2:literal [$($g:ident)+]) => {{
+        #[cfg(all(feature = $feat, feature = $feat2))]
+        const ALL: &[$name] = &[$($name::$v,)+ $($name::$f,)+ $($name::$g,)+];
+        #[cfg(all(feature = $feat, not(feature = $feat2)))]
+        const ALL: &[$name] = &[$($name::$v,)+ $($name::$f,)+];
+        #[cfg(all(not(feature = $feat), feature = $feat2))]
+        const ALL: &[$name] = &[$($name::$v,)+ $($name::$g,)+];
+        #[cfg(not(any(feature = $feat, feature = $feat2)))]
+        const ALL: &[$name] = &[$($name::$v,)+];
+        ALL
+    }};
     (@all $name:ident [$($v:ident)+] $feat:literal [$($f:ident)+]) => {{
         #[cfg(feature = $feat)]
         const ALL: &[$name] = &[$($name::$v,)+ $($name::$f,)+];
@@ -70,6 +82,17 @@ macro_rules! words {
         ALL
     }};
     (@words [$($w:literal)+]) => { concat!($($w, "\n",)+) };
+    (@words [$($w:literal)+] $feat:literal [$($f:literal)+] $feat2:literal [$($g:literal)+]) => {{
+        #[cfg(all(feature = $feat, feature = $feat2))]
+        const WORDS: &str = concat!($($w, "\n",)+ $($f, "\n",)+ $($g, "\n",)+);
+        #[cfg(all(feature = $feat, not(feature = $feat2)))]
+        const WORDS: &str = concat!($($w, "\n",)+ $($f, "\n",)+);
+        #[cfg(all(not(feature = $feat), feature = $feat2))]
+        const WORDS: &str = concat!($($w, "\n",)+ $($g, "\n",)+);
+        #[cfg(not(any(feature = $feat, feature = $feat2)))]
+        const WORDS: &str = concat!($($w, "\n",)+);
+        WORDS
+    }};
     (@words [$($w:literal)+] $feat:literal [$($f:literal)+]) => {{
         #[cfg(feature = $feat)]
         const WORDS: &str = concat!($($w, "\n",)+ $($f, "\n",)+);
@@ -84,6 +107,9 @@ macro_rules! words {
             $( @feature $feat:literal {
                 $( $(#[$fmeta:meta])* $fvariant:ident = $fword:literal, )+
             } )?
+            $( @also $feat2:literal {
+                $( $(#[$gmeta:meta])* $gvariant:ident = $gword:literal, )+
+            } )?
         }
     ) => {
         $(#[$meta])*
@@ -92,16 +118,17 @@ macro_rules! words {
         $vis enum $name {
             $( $(#[$vmeta])* $variant, )+
             $( $( $(#[$fmeta])* #[cfg(feature = $feat)] $fvariant, )+ )?
+            $( $( $(#[$gmeta])* #[cfg(feature = $feat2)] $gvariant, )+ )?
         }
 
         impl $name {
             /// Every value, in declaration order (discriminant order).
-            pub const ALL: &'static [$name] =
-                $crate::words!(@all $name [$($variant)+] $($feat [$($fvariant)+])?);
+            pub const ALL: &'static [$name] = $crate::words!(@all $name [$($variant)+]
+                $($feat [$($fvariant)+])? $($feat2 [$($gvariant)+])?);
 
             /// The words of [`Self::ALL`], each followed by `\n`.
-            pub const WORDS: &'static str =
-                $crate::words!(@words [$($word)+] $($feat [$($fword)+])?);
+            pub const WORDS: &'static str = $crate::words!(@words [$($word)+]
+                $($feat [$($fword)+])? $($feat2 [$($gword)+])?);
 
             /// The word of this value.
             pub fn as_str(self) -> &'static str {

@@ -50,6 +50,12 @@ pub fn imp_minimal_bin() -> PathBuf {
     beside_imp("imp-minimal")
 }
 
+/// The `--features full` build beside [`imp_bin`] (`imp-full`: the supervisor, the
+/// container init, the hardening options), for the tests of those features.
+pub fn imp_full_bin() -> PathBuf {
+    beside_imp("imp-full")
+}
+
 /// imp-core's `tiny` example built for the target under test: beside [`imp_bin`]'s
 /// (`cargo xtask dist` builds it with imp's flags), run through `$IMP_RUNNER`.
 pub fn tiny_bin() -> PathBuf {
@@ -253,6 +259,7 @@ pub struct Sandbox {
     name: String,
     timeout_secs: u32,
     need_imp: bool,
+    full: bool,
 }
 
 /// Start describing a sandbox; `name` shows up in the temp dir name and in messages.
@@ -261,6 +268,7 @@ pub fn sandbox(name: &str) -> Sandbox {
         name: name.to_string(),
         timeout_secs: 120,
         need_imp: true,
+        full: false,
     }
 }
 
@@ -268,6 +276,13 @@ impl Sandbox {
     /// Hard limit on the whole run (default 120 s); the namespace is killed after it.
     pub fn timeout(mut self, secs: u32) -> Self {
         self.timeout_secs = secs;
+        self
+    }
+
+    /// `$IMP` is the `--features full` build ([`imp_full_bin`]): for the features that
+    /// are not in the default build.
+    pub fn full(mut self) -> Self {
+        self.full = true;
         self
     }
 
@@ -312,7 +327,9 @@ impl Sandbox {
 
     /// Run `script` without the canary / completion assertions.
     pub fn run_unchecked(&self, script: &str) -> Outcome {
-        let imp = if self.need_imp {
+        let imp = if self.full {
+            imp_full_bin()
+        } else if self.need_imp {
             imp_bin()
         } else {
             PathBuf::from("/bin/false")

@@ -26,7 +26,7 @@ lines() { echo "$1.lines=$(wc -l < $H/r.err)"; }
 "#;
 
 fn run(name: &str, script: &str) -> Outcome {
-    sandbox(name).run(&format!("{HELPERS}\n{script}"))
+    sandbox(name).full().run(&format!("{HELPERS}\n{script}"))
 }
 
 /// Soft and hard limits as given, from /proc/PID/limits: root and `-u nobody`, a

@@ -43,7 +43,7 @@ fn script(body: &str) -> String {
 /// program's exit status is imp's. imp keeps only fds 0-2 and the same fds throughout.
 #[test]
 fn in01_pid1_reaps_orphans_and_passes_the_status() {
-    let o = sandbox("in01").run(&script(
+    let o = sandbox("in01").full().run(&script(
         r#"
         cat > $T/orphans.sh <<'EOF'
 count() { # count STATE|any PPID: processes in that state (any) with that parent
@@ -107,7 +107,7 @@ EOF
 /// blocked or ignored, as imp's child (ppid 1, pid 2 in the namespace).
 #[test]
 fn in02_signals_and_status_pass_through() {
-    let o = sandbox("in02").run(&script(
+    let o = sandbox("in02").full().run(&script(
         r#"
         nsinit -- $TDAEMON --dump $OUT/a.dump --term-marker $OUT/a.term --sleep 100
         waitfile $OUT/a.dump
@@ -148,7 +148,7 @@ fn in02_signals_and_status_pass_through() {
 /// imp got (the schedule's first signal); `-R TERM/1/KILL/1` as dpkg.
 #[test]
 fn in03_ignored_sigterm_ends_in_the_stop_schedule() {
-    let o = sandbox("in03").run(&script(
+    let o = sandbox("in03").full().run(&script(
         r#"
         nsinit -t 1 -- $TDAEMON --dump $OUT/a.dump --ignore-term --sleep 100
         waitfile $OUT/a.dump
@@ -185,7 +185,7 @@ fn in03_ignored_sigterm_ends_in_the_stop_schedule() {
 /// imp exits at once with its status (as tini does), leaving a live grandchild alone.
 #[test]
 fn in04_subreaper_when_not_pid1() {
-    let o = sandbox("in04").run(&script(
+    let o = sandbox("in04").full().run(&script(
         r#"
         $IMP run --init -- sh -c '(sleep 30 & echo $! > $OUT/gc); for i in $(seq 20); do (true &); done; : > $OUT/ready; while [ ! -e $OUT/end ]; do sleep 0.02; done; exit 4' &
         ip=$!
@@ -215,7 +215,7 @@ fn in04_subreaper_when_not_pid1() {
 /// group (its background child dies with it); without it, only the program gets them.
 #[test]
 fn in05_process_group() {
-    let o = sandbox("in05").run(&script(
+    let o = sandbox("in05").full().run(&script(
         r#"
         prog='sleep 100 & echo $! > $OUT/bg.$1; wait'
         $IMP run --init --process-group -- sh -c "$prog" sh g &
@@ -255,7 +255,7 @@ fn in05_process_group() {
 /// same pidfile is "already running".
 #[test]
 fn in06_pidfile_names_the_init() {
-    let o = sandbox("in06").run(&script(
+    let o = sandbox("in06").full().run(&script(
         r#"
         $IMP run --init -p $T/i.pid -- $TDAEMON --dump $OUT/i.dump --term-marker $OUT/i.term --sleep 100 &
         ip=$!
@@ -292,7 +292,7 @@ fn in06_pidfile_names_the_init() {
 #[test]
 fn in07_failures_and_usage() {
     let min = imp_minimal_bin();
-    let o = sandbox("in07").run(&script(&format!(
+    let o = sandbox("in07").full().run(&script(&format!(
         r#"
         M="${{IMP_RUNNER:+$IMP_RUNNER }}{min}"
         r plain $IMP run -- /nonexistent/prog

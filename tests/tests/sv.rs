@@ -27,7 +27,7 @@ prog_of() {
 /// pidfile, and signals only them.
 #[test]
 fn sv_restart_after_kill9_and_stop() {
-    let o = sandbox("sv-life").run(&format!(
+    let o = sandbox("sv-life").full().run(&format!(
         r#"{SV}
         r start $IMP start --respawn --respawn-delay 0.2 -p $T/s.pid -o $T/log -- $TDAEMON --dump $OUT/d --term-marker $OUT/term --sleep 1000
         S=$(cat $T/s.pid); echo "s=$S"
@@ -92,7 +92,7 @@ fn sv_restart_after_kill9_and_stop() {
 /// nothing is left, the pidfile is stale, and a new start runs exactly one program.
 #[test]
 fn sv_supervisor_kill9_leaves_nothing() {
-    let o = sandbox("sv-kill9").run(&format!(
+    let o = sandbox("sv-kill9").full().run(&format!(
         r#"{SV}
         r start $IMP start --respawn -p $T/s.pid -- $TDAEMON --sleep 1000
         S=$(cat $T/s.pid); P=$(prog_of); echo "p=$P"
@@ -122,7 +122,7 @@ fn sv_supervisor_kill9_leaves_nothing() {
 /// pidfile removed, nothing left.
 #[test]
 fn sv_backoff_and_give_up() {
-    let o = sandbox("sv-giveup").run(&format!(
+    let o = sandbox("sv-giveup").full().run(&format!(
         r#"{SV}
         r start $IMP start --respawn --respawn-delay 0.1 --respawn-delay-max 0.4 --respawn-max 4 --respawn-period 10 -p $T/s.pid -o $T/log -- $TDAEMON --marker-append $OUT/runs --exit 3
         S=$(cat $T/s.pid)
@@ -154,7 +154,7 @@ fn sv_backoff_and_give_up() {
 /// stop during a backoff delay starts nothing more.
 #[test]
 fn sv_forwards_signals_and_stop_in_backoff() {
-    let o = sandbox("sv-signals").run(&format!(
+    let o = sandbox("sv-signals").full().run(&format!(
         r#"{SV}
         cat > $T/prog <<'EOF'
 #!/bin/sh
@@ -203,7 +203,7 @@ EOF
 /// no zombie behind the supervisor.
 #[test]
 fn sv01_orphans_are_reaped() {
-    let o = sandbox("sv01").run(&format!(
+    let o = sandbox("sv01").full().run(&format!(
         r#"{SV}
         r start $IMP start --respawn --respawn-delay 0 --respawn-max 0 -p $T/s.pid -- $TDAEMON --marker-append $OUT/runs --fork-children 20 --sleep 0.05 --exit 1
         S=$(cat $T/s.pid)
@@ -224,7 +224,7 @@ fn sv01_orphans_are_reaped() {
 /// is left after the stop.
 #[test]
 fn ld02_thousand_respawns() {
-    let o = sandbox("ld02-respawn").timeout(240).run(&format!(
+    let o = sandbox("ld02-respawn").full().timeout(240).run(&format!(
         r#"{SV}
         r start $IMP start --respawn --respawn-delay 0 --respawn-max 0 -p $T/s.pid -- /bin/true
         S=$(cat $T/s.pid)
@@ -274,7 +274,7 @@ fn ld02_thousand_respawns() {
 /// itself, holds the pidfile, and exits 0 once a SIGTERM stopped its program.
 #[test]
 fn sv_run_respawn_foreground() {
-    let o = sandbox("sv-run").run(&format!(
+    let o = sandbox("sv-run").full().run(&format!(
         r#"{SV}
         $IMP run --respawn -p $T/s.pid -- $TDAEMON --term-marker $OUT/term --sleep 1000 &
         S=$!
@@ -301,7 +301,7 @@ fn sv_run_respawn_foreground() {
 /// usage errors (exit 2) with nothing started.
 #[test]
 fn sv_failures_and_usage() {
-    let o = sandbox("sv-fail").run(
+    let o = sandbox("sv-fail").full().run(
         r#"
         r noexec $IMP start --respawn -p $T/s.pid -- /nonexistent/prog
         echo "exists=$([ -e $T/s.pid ] && echo yes || echo no)"

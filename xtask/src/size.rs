@@ -24,9 +24,15 @@ pub const BUDGET: u64 = 36 * 1024;
 /// (compiler_builtins), microMIPS does not run on the 24Kc.
 pub const BUDGET_MIPS: u64 = 48 * 1024;
 
-/// The default build's budget (every feature of cli-min), and MIPS32's.
+/// The default build's budget (cli-min's default features), and MIPS32's.
 pub const BUDGET_DEFAULT: u64 = 48 * 1024;
 pub const BUDGET_DEFAULT_MIPS: u64 = 64 * 1024;
+
+/// The `--features full` build's (the default one plus the supervisor, the container
+/// init and the hardening options, which do not fit 48 KiB yet), and MIPS32's: a
+/// ceiling that keeps it from growing unnoticed, not a goal.
+pub const BUDGET_FULL: u64 = 64 * 1024;
+pub const BUDGET_FULL_MIPS: u64 = 88 * 1024;
 
 /// The `tiny` example's: a whole start/stop/status daemon with a step loop (the goal,
 /// 16 KiB on x86_64, is not reached: it is measured, and this keeps it from growing
@@ -41,6 +47,8 @@ pub fn budget(t: &Target, build: Build) -> u64 {
         (true, Build::Minimal) => BUDGET_MIPS,
         (false, Build::Default) => BUDGET_DEFAULT,
         (true, Build::Default) => BUDGET_DEFAULT_MIPS,
+        (false, Build::Full) => BUDGET_FULL,
+        (true, Build::Full) => BUDGET_FULL_MIPS,
         (false, Build::Tiny) => BUDGET_TINY,
         (true, Build::Tiny) => BUDGET_TINY_MIPS,
     }

@@ -35,19 +35,22 @@ pub fn dist_unstripped(triple: &str) -> PathBuf {
 pub enum Build {
     Default,
     Minimal,
+    /// `--features full`: every feature of cli-min (the supervisor, init, hardening).
+    Full,
     /// imp-core's `tiny` example: a whole daemon on imp-rt, built with imp's flags.
     Tiny,
 }
 
 impl Build {
     /// Every build, in table order.
-    pub const ALL: [Build; 3] = [Build::Default, Build::Minimal, Build::Tiny];
+    pub const ALL: [Build; 4] = [Build::Default, Build::Minimal, Build::Full, Build::Tiny];
 
     /// The file name in `target/dist/<triple>/`.
     pub fn file(self) -> &'static str {
         match self {
             Build::Default => "imp",
             Build::Minimal => "imp-minimal",
+            Build::Full => "imp-full",
             Build::Tiny => "tiny",
         }
     }
@@ -58,6 +61,7 @@ impl Build {
         match self {
             Build::Default => (&["-p", "imp"], "imp"),
             Build::Minimal => (&["-p", "imp", "--no-default-features"], "imp"),
+            Build::Full => (&["-p", "imp", "--features", "full"], "imp"),
             Build::Tiny => (&["-p", "imp-core", "--example", "tiny"], "examples/tiny"),
         }
     }

@@ -11,8 +11,13 @@
 
 pub(crate) mod env;
 mod output;
+#[cfg(feature = "supervise")]
+mod ready;
 pub(crate) mod report;
 pub(crate) mod steps;
+
+#[cfg(feature = "supervise")]
+pub use ready::{start_ready, Ready};
 
 use crate::error::{Context, Error, Op, Reason};
 use crate::fd;

@@ -136,6 +136,7 @@ pub(crate) fn read(rd: &OwnedFd, ready: bool) -> Outcome {
 /// What a supervisor learns from the pipe to one child (which reports its pid, then
 /// reaches exec): `Ok` once the pipe closed after exec (exec succeeded), else the
 /// child's error ([`Reason::ChildDied`] when it died without a word).
+#[cfg(feature = "supervise")]
 pub(crate) fn read_exec(rd: &OwnedFd) -> Result<(), Error> {
     match read(rd, false) {
         Outcome::Started(_) => Ok(()),

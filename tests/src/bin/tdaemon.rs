@@ -35,6 +35,8 @@
 //! --term-delay S
 //! --ready-after S        write "\n" to --ready-fd N (default 3) after S seconds
 //! --ready-fd N
+//! --close-fd N           close fd N at startup, before anything else (a readiness fd
+//!                        closed without the newline)
 //! --say-hello            write "hello" to stdout and stderr
 //! --block-on PATH        stat(PATH) after the dump (used to hang in a FUSE request)
 //! --fuse-server DIR      mount a FUSE fs on DIR, answer INIT, never answer anything else
@@ -83,6 +85,7 @@ struct Opts {
     term_delay: f64,
     ready_after: Option<f64>,
     ready_fd: i32,
+    close_fd: Option<i32>,
     say_hello: bool,
     block_on: Option<String>,
     fuse_server: Option<String>,
@@ -195,6 +198,7 @@ fn parse_args() -> Opts {
             "--term-delay" => o.term_delay = parse_f64(&val),
             "--ready-after" => o.ready_after = Some(parse_f64(&val)),
             "--ready-fd" => o.ready_fd = parse_i32(&val),
+            "--close-fd" => o.close_fd = Some(parse_i32(&val)),
             "--say-hello" => o.say_hello = true,
             "--block-on" => o.block_on = Some(val),
             "--fuse-server" => o.fuse_server = Some(val),
@@ -539,6 +543,10 @@ fn fuse_server(dir: &str) -> ! {
 }
 
 fn run(o: Opts) -> i32 {
+    if let Some(fd) = o.close_fd {
+        // SAFETY: closing a number this program holds no handle on.
+        unsafe { libc::close(fd) };
+    }
     if !o.exec.is_empty() {
         exec_wrapper(&o);
     }
