@@ -136,19 +136,33 @@ fn action(word: &[u8]) -> Option<Action> {
 /// long name, and whether it takes a value. One source for [`Opt`], [`Opt::WORDS`]
 /// (long names), [`SHORT`] and [`Opt::takes_value`].
 macro_rules! options {
-    ($($(#[$m:meta])* $opt:ident $short:tt $long:literal $kind:ident,)+) => {
+    (
+        $($(#[$m:meta])* $opt:ident $short:tt $long:literal $kind:ident,)+
+        @feature $feat:literal {
+            $($(#[$fm:meta])* $fopt:ident $fshort:tt $flong:literal $fkind:ident,)+
+        }
+    ) => {
         imp_core::words! {
             /// An option, by its long name.
             enum Opt {
                 $($(#[$m])* $opt = $long,)+
+                @feature $feat {
+                    $($(#[$fm])* $fopt = $flong,)+
+                }
             }
         }
 
         /// The short letters in [`Opt`] order (`0` for none).
+        #[cfg(feature = $feat)]
+        const SHORT: &[u8] = &[$(options!(@short $short),)+ $(options!(@short $fshort),)+];
+        #[cfg(not(feature = $feat))]
         const SHORT: &[u8] = &[$(options!(@short $short),)+];
 
         impl Opt {
             const fn takes_value(self) -> bool {
+                #[cfg(feature = $feat)]
+                const VALUE: &[bool] = &[$(options!(@value $kind),)+ $(options!(@value $fkind),)+];
+                #[cfg(not(feature = $feat))]
                 const VALUE: &[bool] = &[$(options!(@value $kind),)+];
                 VALUE[self as usize]
             }
@@ -159,7 +173,6 @@ macro_rules! options {
     (@value value) => { true };
     (@value flag) => { false };
 }
-
 options! {
     Pidfile b'p' "pidfile" value,
     User b'u' "user" value,
@@ -184,23 +197,27 @@ options! {
     Verbose b'v' "verbose" flag,
     NoKill _ "no-kill" flag,
     ProcessGroup _ "process-group" flag,
-    // The options of the features, then those not built yet (`Opt::not_yet`).
-    Init _ "init" flag,
+    // The options of the default features (`Opt::not_yet` refuses them by name in
+    // the minimal build).
     Syslog _ "syslog" flag,
-    Respawn _ "respawn" flag,
-    RespawnDelay _ "respawn-delay" value,
-    RespawnDelayMax _ "respawn-delay-max" value,
-    RespawnMax _ "respawn-max" value,
-    RespawnPeriod _ "respawn-period" value,
     ReadyFd _ "ready-fd" value,
     ReadyTimeout _ "ready-timeout" value,
     Wait _ "wait" value,
-    // Feature `harden` (refused without it: see `not_yet`).
-    Limit _ "limit" value,
-    NoNewPrivs _ "no-new-privs" flag,
-    Caps _ "caps" value,
-    // Accepted by SPEC, not by this build yet.
-    Notify _ "notify" flag,
+    // The options of the features beyond the default build (feature `more`: without
+    // it, as in the minimal build, they are unknown options).
+    @feature "more" {
+        Init _ "init" flag,
+        Respawn _ "respawn" flag,
+        RespawnDelay _ "respawn-delay" value,
+        RespawnDelayMax _ "respawn-delay-max" value,
+        RespawnMax _ "respawn-max" value,
+        RespawnPeriod _ "respawn-period" value,
+        Limit _ "limit" value,
+        NoNewPrivs _ "no-new-privs" flag,
+        Caps _ "caps" value,
+        // Accepted by SPEC, not by this build yet.
+        Notify _ "notify" flag,
+    }
 }
 
 impl Opt {
@@ -224,20 +241,25 @@ impl Opt {
 
     /// The test of [`Opt::not_yet`], for the table.
     const fn not_built(self) -> bool {
-        (self as u8) >= Opt::Notify as u8
-            || (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
+        let default = (matches!(self, Opt::DryRun) && !cfg!(feature = "dry-run"))
             || (matches!(self, Opt::Format) && !cfg!(feature = "kv"))
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
-            || (self.respawn() && !cfg!(feature = "respawn"))
             || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
-            || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
             || (matches!(self, Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait)
-                && !cfg!(feature = "ready"))
+                && !cfg!(feature = "ready"));
+        #[cfg(feature = "more")]
+        let more = matches!(self, Opt::Notify)
+            || (self.respawn() && !cfg!(feature = "respawn"))
+            || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
             || (matches!(self, Opt::Limit | Opt::NoNewPrivs | Opt::Caps)
-                && !cfg!(feature = "harden"))
+                && !cfg!(feature = "harden"));
+        #[cfg(not(feature = "more"))]
+        let more = false;
+        default || more
     }
 
     /// `--respawn` and its policy options.
+    #[cfg(feature = "more")]
     const fn respawn(self) -> bool {
         matches!(
             self,
@@ -249,8 +271,30 @@ impl Opt {
         )
     }
 
-    /// Whether `action` accepts this option.
+    /// Whether `action` accepts this option: a bit of a table made at compile time (a
+    /// `match` here was a 256-byte jump table).
     const fn allowed(self, action: Action) -> bool {
+        const N: usize = Action::ALL.len();
+        const TABLE: [u64; N] = {
+            let mut t = [0u64; N];
+            let mut a = 0;
+            while a < N {
+                let mut i = 0;
+                while i < Opt::ALL.len() {
+                    if Opt::ALL[i].allowed_in(Action::ALL[a]) {
+                        t[a] |= 1 << i;
+                    }
+                    i += 1;
+                }
+                a += 1;
+            }
+            t
+        };
+        (TABLE[action as usize] >> self as u8) & 1 == 1
+    }
+
+    /// The rule of [`Opt::allowed`], for the table.
+    const fn allowed_in(self, action: Action) -> bool {
         let start = matches!(action, Action::Start | Action::Restart | Action::Run);
         let stop = matches!(action, Action::Stop | Action::Restart);
         match self {
@@ -262,6 +306,7 @@ impl Opt {
                 stop || (cfg!(feature = "init") && matches!(action, Action::Run))
             }
             Opt::Format => matches!(action, Action::Status),
+            #[cfg(feature = "more")]
             Opt::Init => matches!(action, Action::Run),
             // Readiness is for a detached program (`run` execs in place: nobody waits).
             Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait => {
@@ -586,7 +631,8 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         Opt::Verbose => c.verbose = true,
         Opt::NoKill => c.no_kill = true,
         Opt::ProcessGroup => c.process_group = true,
-        Opt::Init if cfg!(feature = "init") => c.init = true,
+        #[cfg(feature = "init")]
+        Opt::Init => c.init = true,
         _ => return false,
     }
     // Path-like values must not be empty.

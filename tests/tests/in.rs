@@ -263,7 +263,8 @@ fn in06_pidfile_names_the_init() {
         waitfile $OUT/i.dump
         kv i $OUT/i.dump
         echo "content=$(cat $T/i.pid)"
-        echo "holder=$(lockholder $T/i.pid)"
+        echo "holder=$(lockholder $T/i.pid | cut -d, -f1-2)"
+        echo "published=$(lockholder $T/i.pid | cut -d, -f3- | tr , "\n" | wc -l)"
         r st $IMP status -p $T/i.pid
         r again $IMP run --init -p $T/i.pid -- $TDAEMON --sleep 100
         r stop spy $IMP stop -p $T/i.pid
@@ -276,6 +277,8 @@ fn in06_pidfile_names_the_init() {
     o.expect_eq("i.ppid", &ip.to_string());
     o.expect_eq("content", &ip.to_string());
     o.expect_eq("holder", &daemon_locks(ip));
+    // And what it publishes (pidfile::Field): the program, the restarts, its start.
+    o.expect_eq("published", "3");
     o.expect_out("st", 0, &[&format!("running (pid {ip})")]);
     o.expect("again", 1, &["already running", &format!("(pid {ip})")]);
     o.expect("stop", 0, &[&format!("stopped (pid {ip})")]);

@@ -79,12 +79,21 @@ fn try_all(
     quiet_signals()?;
     let lock = take_pidfile(spec, pidfile, mode)?;
     setup_stdio(spec, mode, lock.as_ref().map(Lock::file_id).transpose()?)?;
-    Err(last(spec, mode, lock, mode))
+    enter_dirs(spec, mode)?;
+    #[cfg(feature = "harden")]
+    crate::harden::set_limits(spec.limits)?;
+    drop_privileges(spec)?;
+    #[cfg(feature = "harden")]
+    if spec.no_new_privs {
+        crate::harden::no_new_privs()?;
+    }
+    Err(exec(spec, lock, mode))
 }
 
-/// Steps 5-9: dirs (as `dirs` says: a detached daemon's cwd is `/` unless set),
-/// limits, the privilege drop, no_new_privs, exec (reported through `mode`). What a
-/// supervisor's child runs too. Returns only on failure.
+/// Steps 5-9 as [`all`] runs them: dirs (as `dirs` says: a detached daemon's cwd is
+/// `/` unless set), limits, the privilege drop, no_new_privs, exec (reported through
+/// `mode`), for a supervisor's child. Returns only on failure.
+#[cfg(feature = "supervise")]
 pub(crate) fn last(spec: &Spec<'_>, dirs: Mode<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error {
     let steps = || -> Result<(), Error> {
         enter_dirs(spec, dirs)?;
