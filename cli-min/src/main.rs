@@ -304,11 +304,11 @@ fn fail(cmd: &Command, e: &Error) -> i32 {
         }
         // `exited with status 7 before ready`, `killed by SIGTERM` (after `--wait`).
         #[cfg(feature = "ready")]
-        Cause::Reason(r @ (Reason::ExitedWith | Reason::KilledBy)) => {
-            l.str(r.as_str()).str(" ");
+        Cause::Reason(r @ (Reason::ExitedWith | Reason::KilledBy | Reason::Gone)) => {
+            l.str(r.as_str());
             match (e.status(), e.signal()) {
-                (Some(n), _) => l.num(n as u32),
-                (_, Some(sig)) => signal_word(&mut l, sig),
+                (Some(n), _) => l.str(" ").num(n as u32),
+                (_, Some(sig)) => signal_word(l.str(" "), sig),
                 _ => &mut l,
             };
             if op == Op::Ready {

@@ -17,7 +17,7 @@
 //!
 //! With the `std` feature, a body that panics (and unwinds) is caught: the daemon
 //! removes its pidfile and exits with status 101, as a Rust program that panics does;
-//! [`crate::syslog::log_panics`] also sends the panic's message to syslog.
+//! `syslog::log_panics` also sends the panic's message to syslog.
 //!
 //! Without detaching ([`Detach::Never`], or [`Detach::Auto`] under init or inetd) the
 //! same steps run in the caller's process, minus the forks, `setsid` and the stdin

@@ -178,6 +178,9 @@ crate::words! {
             /// A signal (the id) killed the program before it said it was ready or
             /// during the watch.
             KilledBy = "killed by",
+            /// The program is gone before it said it was ready or during the watch,
+            /// its status unknown (it was not imp's child: no subreaper).
+            Gone = "gone",
             /// The program closed its readiness fd without writing a newline.
             ReadyClosed = "closed readiness fd",
             /// The program did not say it was ready in time.

@@ -15,8 +15,10 @@
 //! - [`control`]: status (LSB codes), stop (pidfd, schedules, SIGKILL escalation),
 //!   kill, send a signal, from any process ([`control::Pidfile`]).
 //! - [`service`]: `start|stop|restart|status` with LSB exit codes in one call.
-//! - [`init`]: a container's init (tini's job): run a program behind this process,
-//!   forward signals to it, reap every zombie, exit with its status.
+//! - `supervise` (feature `supervise`): one process in front of a program — a
+//!   supervisor that restarts it with backoff (`--respawn`), or a container's init
+//!   (tini's job: forward signals, reap every zombie, exit with its status); and, in
+//!   [`spawn`], `start_ready` (readiness: the s6 notification fd, OpenRC's `--wait`).
 //! - [`syslog`] and [`log`]: RFC 3164 to `/dev/log` without blocking; lines without
 //!   `core::fmt`, `ufmt` writers.
 //! - The `imp-rt` crate (beside this one): `_start`, panic handler and memory

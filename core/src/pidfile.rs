@@ -192,7 +192,7 @@ const LIVENESS: Bytes = (1, 1);
 const WHOLE: Bytes = (0, 0);
 
 /// What a supervisor publishes about its program, each value as the offset of a
-/// one-byte POSIX read lock it holds far past the content ([`FIELD_SPAN`] apart):
+/// one-byte POSIX read lock it holds far past the content (2^40 bytes apart):
 /// readable by whoever can open the pidfile (`F_OFD_GETLK` reports where a lock
 /// starts), with no file, socket or `/proc` (docs/CLI-CONTRACT.md, "Supervisor
 /// state"). Changing a value is two `fcntl`s: nothing is opened.

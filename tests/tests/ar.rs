@@ -141,6 +141,12 @@ fn ar_minimal_build_refuses_feature_options() {
         r limit $M start -p $T/d.pid --limit nofile=64 -- /bin/sleep 100
         r caps $M start -p $T/d.pid --caps net_raw -- /bin/sleep 100
         r nnp $M run --no-new-privs -- /bin/true
+        r respawn $M start --respawn -p $T/d.pid -- /bin/sleep 100
+        r syslog $M start --syslog -p $T/d.pid -- /bin/sleep 100
+        r wait $M start --wait 10 -p $T/d.pid -- /bin/sleep 100
+        r d.limit $IMP start -p $T/d.pid --limit nofile=64 -- /bin/sleep 100
+        r d.respawn $IMP start --respawn -p $T/d.pid -- /bin/sleep 100
+        r d.init $IMP run --init -- /bin/true
         r help $M --help
         r st $M status -p $T/d.pid
         r fstart $M start -p $T/e.pid -- /bin/sleep 100
@@ -150,13 +156,34 @@ fn ar_minimal_build_refuses_feature_options() {
         "#,
         min = min.display()
     ));
+    // The default features' options: refused by name.
     for (k, opt) in [
         ("dry", "--dry-run"),
         ("kv", "--format"),
         ("retry", "-R"),
+        ("syslog", "--syslog"),
+        ("wait", "--wait"),
+    ] {
+        o.expect(
+            k,
+            2,
+            &[&format!("option not supported by this build '{opt}'")],
+        );
+    }
+    // imp-full's: unknown to the minimal build (its option table has no room for
+    // them), refused by name by the default build.
+    for (k, opt) in [
         ("limit", "--limit"),
         ("caps", "--caps"),
         ("nnp", "--no-new-privs"),
+        ("respawn", "--respawn"),
+    ] {
+        o.expect(k, 2, &[&format!("unknown option '{opt}'")]);
+    }
+    for (k, opt) in [
+        ("d.limit", "--limit"),
+        ("d.respawn", "--respawn"),
+        ("d.init", "--init"),
     ] {
         o.expect(
             k,

@@ -708,11 +708,18 @@ fn size_suite(built: &[&'static Target]) -> Suite {
 fn unit_suite(limit: Duration) -> Suite {
     let mut unit = cargo_test();
     unit.args(["--workspace", "--exclude", "imp", "--exclude", "imp-tests"]);
-    // imp-core's `std` feature (a panicking daemon body), off in the workspace build.
+    // imp-core's features, off in the workspace build: `std` (a panicking daemon
+    // body), `supervise` and `harden` (what imp-full has).
     let mut with_std = cargo_test();
-    with_std.args(["-p", "imp-core", "--features", "std", "--lib"]);
+    with_std.args([
+        "-p",
+        "imp-core",
+        "--features",
+        "std,supervise,harden",
+        "--lib",
+    ]);
     run_suite(
-        "unit: cargo test --workspace (imp-core, xtask), imp-core --features std",
+        "unit: cargo test --workspace (imp-core, xtask), imp-core --features std,supervise,harden",
         vec![unit, with_std],
         limit,
         Sink::Live,

@@ -58,12 +58,16 @@ const GONE_GRACE_MS: u32 = 100;
 /// is ready and lived through the watch.
 ///
 /// # Errors
-/// Those of [`start`](super::start) (the fd N already open: `EBUSY`); with
-/// [`Op::Ready`] (before the newline) or [`Op::Watch`] (during the watch),
-/// [`Reason::ExitedWith`] (the status as [`Error::status`]... its id) or
-/// [`Reason::KilledBy`] (the signal as the id) — no pidfile is left; before the
-/// newline, [`Reason::ReadyClosed`] and [`Reason::ReadyTimeout`], the program stopped
-/// with `ready.stop` (or [`Reason::Survived`] if it outlives it).
+/// Those of [`start`](super::start) (and `EBUSY` with [`Op::Ready`]: fd N is open
+/// already). With [`Op::Ready`] (before the newline) or [`Op::Watch`] (during the
+/// watch): [`Reason::ExitedWith`] (the status: [`Error::status`]), [`Reason::KilledBy`]
+/// (the signal: [`Error::signal`]) or [`Reason::Gone`] (no status: not our child) — no
+/// pidfile is left; before the newline, [`Reason::ReadyClosed`] and
+/// [`Reason::ReadyTimeout`], the program stopped with `ready.stop` (or
+/// [`Reason::Survived`] if it outlives it).
+///
+/// The calling process stays a subreaper: a daemon it started is its child until it
+/// exits (the `imp` command exits at once).
 #[inline(never)] // kept out of the CLI's start: -24 B
 pub fn start_ready(spec: &Spec<'_>, ready: &Ready<'_>) -> Result<Started, Error> {
     let me = rustix::process::getpid();
@@ -143,12 +147,17 @@ fn wait(pid: Pid, rd: Option<&OwnedFd>, ready: &Ready<'_>) -> Result<(), Error> 
 }
 
 /// `Err` with how the daemon `pid` (our child now) ended, if it has (it is reaped).
+/// Where the caller could not become a subreaper (before Linux 3.4; qemu-user), the
+/// daemon is init's: then only that it is gone is known ([`Reason::Gone`]).
 fn gone(pid: Pid, op: Op) -> Result<(), Error> {
     match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
         Ok(Some(st)) => Err(match st.terminating_signal() {
             Some(sig) => Error::check(op, Reason::KilledBy).with_id(sig),
             None => Error::check(op, Reason::ExitedWith).with_id(st.exit_status().unwrap_or(0)),
         }),
+        Err(Errno::CHILD) if sys::kill(pid, false, 0) == Err(Errno::SRCH) => {
+            Err(Error::check(op, Reason::Gone))
+        }
         _ => Ok(()),
     }
 }

@@ -117,7 +117,7 @@ fn parse_i32(v: &str) -> i32 {
 
 fn sig_by_name(s: &str) -> i32 {
     let s = s.trim_start_matches("SIG");
-    let n = match s {
+    match s {
         "HUP" => libc::SIGHUP,
         "INT" => libc::SIGINT,
         "QUIT" => libc::SIGQUIT,
@@ -133,8 +133,7 @@ fn sig_by_name(s: &str) -> i32 {
         "TTOU" => libc::SIGTTOU,
         "WINCH" => libc::SIGWINCH,
         other => parse_i32(other),
-    };
-    n
+    }
 }
 
 fn sig_list(v: &str) -> Vec<i32> {
@@ -527,7 +526,7 @@ fn fuse_server(dir: &str) -> ! {
         let unique = &buf[8..16];
         if opcode == 26 {
             // FUSE_INIT: out header (16 bytes) + fuse_init_out (64 bytes).
-            let mut rep = vec![0u8; 80];
+            let mut rep = [0u8; 80];
             rep[0..4].copy_from_slice(&80u32.to_ne_bytes());
             rep[8..16].copy_from_slice(unique);
             rep[16..20].copy_from_slice(&7u32.to_ne_bytes()); // major
