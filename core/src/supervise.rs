@@ -239,7 +239,7 @@ pub fn start(spec: &Spec<'_>, policy: &Policy<'_>, log: &Log<'_>) -> Result<Star
             Err(e) => return e,
         };
         let mut s = Supervisor::new(spec, policy, log, lock, pidfile, &one_thread, true);
-        match s.run(Some(wr)) {
+        match s.run(Some((wr, fds))) {
             Ok(status) => sys::exit(status),
             // Reported by the caller, through the pipe.
             Err(e) => e,
@@ -379,7 +379,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
 
     /// Supervises until the end; the first spawn's outcome goes to `report` (the
     /// caller of [`start`]).
-    fn run(&mut self, report: Option<&OwnedFd>) -> Result<i32, Error> {
+    fn run(&mut self, report: Option<(&OwnedFd, &OnlyKeptFds)>) -> Result<i32, Error> {
         let signals = Signals::block(SignalSet::ALL)?;
         self.publish(Field::Restarts, Some(0));
         // The first run: its failure is the start's (the caller reports it).
@@ -387,10 +387,11 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             self.release();
             return Err(e);
         }
-        // The start returns (the pipe stays open, unused: close-on-exec, the children
-        // do not have it).
-        if let Some(wr) = report {
+        // The start returns; the pipe is closed (it belongs to the intermediate's
+        // frame, which this process leaves only through `exit`: never closed twice).
+        if let Some((wr, fds)) = report {
             report::send(wr, Record::Ready);
+            sys::close_raw(fds, crate::fd::raw(wr));
         }
         let status = loop {
             if self.child.is_none() && sys::monotonic_ns() >= self.next_ns {

@@ -36,6 +36,7 @@ fn sv_restart_after_kill9_and_stop() {
         waitfile $OUT/d
         echo "p1.ppid=$(ppid_of $P1)"
         echo "s.ppid=$(ppid_of $S)"
+        echo "s.fds=$(for f in /proc/$S/fd/*; do printf '%s:%s ' ${{f##*/}} $(readlink $f); done)"
         kvs before
         rm -f $OUT/d
         kill -9 $P1
@@ -60,6 +61,15 @@ fn sv_restart_after_kill9_and_stop() {
     o.expect_eq("lock", &format!("POSIX-READ {s} 0-0"));
     o.expect_eq("p1.ppid", &s.to_string());
     o.expect_eq("s.ppid", "1");
+    // The supervisor's fds: stdio (here the -o log), the pidfile's
+    // directory (to remove it at the end) and the pidfile; no pipe left over.
+    if !emulated() {
+        let fds = o.get("s.fds");
+        o.check(
+            fds.split_whitespace().count() == 5 && !fds.contains("pipe:"),
+            &format!("the supervisor holds 0-2, the pidfile's directory and the pidfile: {fds}"),
+        );
+    }
     o.expect_eq("before.state", "running");
     o.expect_eq("before.supervisor", &s.to_string());
     o.expect_eq("before.program", &p1.to_string());
