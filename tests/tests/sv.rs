@@ -351,3 +351,53 @@ fn sv_failures_and_usage() {
     );
     o.expect_eq("u.exists", "no");
 }
+
+/// EN-05 (the supervise part): without /proc, `start --respawn`, a restart after the
+/// program is killed, `status --format kv` (the published state needs no /proc) and
+/// `stop` all work.
+#[test]
+fn en05_supervise_without_proc() {
+    let o = sandbox("en05-sv").full().run(
+        r#"
+        cat > $H/inner.sh <<'INNER'
+while mountpoint -q /proc; do umount -l /proc; done
+IMP="$IMP_RUNNER $IMP_BIN"
+echo "proc_entries=$(ls -A /proc | wc -l)" > $H/inner.kv
+$IMP start --respawn --respawn-delay 0.1 -p $T/s.pid -- $TDAEMON --marker-append $T/out/runs --sleep 1000 2>$H/e1
+echo "start.rc=$?" >> $H/inner.kv
+i=0; while [ ! -s $T/out/runs ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
+P=$(head -n1 $T/out/runs)
+echo "kv1=$($IMP status -p $T/s.pid --format kv)" >> $H/inner.kv
+kill -9 $P
+i=0; while [ "$(wc -l < $T/out/runs)" -lt 2 ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
+sleep 0.1
+echo "kv2=$($IMP status -p $T/s.pid --format kv)" >> $H/inner.kv
+echo "p2=$(sed -n 2p $T/out/runs)" >> $H/inner.kv
+$IMP stop -p $T/s.pid 2>$H/e3
+echo "stop.rc=$?" >> $H/inner.kv
+INNER
+        unshare -m bash $H/inner.sh
+        cat $H/inner.kv
+        echo "e=$(esc $H/e1) $(esc $H/e3)"
+        echo "left=$(nprocs "^$TDAEMON")"
+        echo "exists=$([ -e $T/s.pid ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect_eq("proc_entries", "0");
+    o.expect_eq("start.rc", "0");
+    let kv1 = o.get("kv1");
+    o.check(
+        kv1.contains("program=") && kv1.contains("restarts=0") && !kv1.contains("program=none"),
+        &format!("kv without /proc: {kv1}"),
+    );
+    let kv2 = o.get("kv2");
+    o.check(
+        kv2.contains(&format!("program={}", o.get("p2")))
+            && kv2.contains("restarts=1")
+            && kv2.contains("last_exit=signal:KILL"),
+        &format!("after a restart: {kv2}"),
+    );
+    o.expect_eq("stop.rc", "0");
+    o.expect_eq("left", "0");
+    o.expect_eq("exists", "no");
+}
