@@ -502,10 +502,6 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
                 item: None,
             });
         }
-        #[cfg(feature = "respawn")]
-        if c.respawn {
-            return Err(usage("--ready-fd takes no --respawn (not built yet)", None));
-        }
     }
     if matches!(act, Action::Start | Action::Restart | Action::Run) && c.program.is_none() {
         return Err(usage("missing program after --", None));

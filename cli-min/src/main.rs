@@ -663,6 +663,11 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
                 Err(e) => run_failed(cmd, &e),
             };
         }
+        #[cfg(feature = "ready")]
+        if cmd.ready.fd.is_some() || cmd.ready.wait_ms > 0 {
+            let sv = |s: &Spec<'_>| supervise::start(s, policy, &log);
+            return ready_start(cmd, &mut s, &mut keep, sv);
+        }
         return started(cmd, supervise::start(&s, policy, &log));
     }
     if cmd.action == Action::Run {
@@ -670,18 +675,30 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     }
     #[cfg(feature = "ready")]
     if cmd.ready.fd.is_some() || cmd.ready.wait_ms > 0 {
-        if let Some(n) = cmd.ready.fd {
-            let _ = keep.push(n);
-        }
-        s.keep_fds = &keep;
-        let schedule = cmd.schedule();
-        let ready = spawn::Ready {
-            stop: &schedule,
-            ..cmd.ready
-        };
-        return started(cmd, spawn::start_ready(&s, &ready));
+        return ready_start(cmd, &mut s, &mut keep, spawn::start);
     }
     started(cmd, spawn::start(&s))
+}
+
+/// `--ready-fd` (kept, as fd N of the program) or `--wait`: `start` under the
+/// readiness wait, a failure stopped with the stop options.
+#[cfg(feature = "ready")]
+fn ready_start<'a>(
+    cmd: &Command,
+    s: &mut Spec<'a>,
+    keep: &'a mut heapless::Vec<i32, { imp_core::limits::KEEP_FD_MAX }>,
+    start: impl FnOnce(&Spec<'_>) -> Result<Started, Error>,
+) -> i32 {
+    if let Some(n) = cmd.ready.fd {
+        let _ = keep.push(n);
+    }
+    s.keep_fds = keep;
+    let schedule = cmd.schedule();
+    let ready = spawn::Ready {
+        stop: &schedule,
+        ..cmd.ready
+    };
+    started(cmd, spawn::start_ready_by(s, &ready, start))
 }
 
 /// A `run` that did not get to exec (or to supervise).

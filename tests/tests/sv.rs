@@ -401,3 +401,39 @@ INNER
     o.expect_eq("left", "0");
     o.expect_eq("exists", "no");
 }
+
+/// Readiness under `--respawn`: the start returns once the program wrote its newline
+/// on fd 3 (the supervisor passes fd 3 to every run); a program never ready: timeout,
+/// supervisor and program stopped, no pidfile; a program that keeps dying: the
+/// supervisor gives up before it is ready (its status, 1).
+#[test]
+fn sv_ready_fd_under_respawn() {
+    let o = sandbox("sv-ready").full().run(&format!(
+        r#"{SV}
+        r a $IMP start --respawn --ready-fd 3 -p $T/s.pid -- $TDAEMON --dump $OUT/a.dump --ready-after 0.5 --sleep 1000
+        P=$(prog_of); echo "p=$P"
+        waitfile $OUT/a.dump
+        echo "p.fd3=$(sed -n 's/^fd\.3=//p' $OUT/a.dump | cut -c1-5)"
+        r astop $IMP stop -p $T/s.pid
+        r t $IMP start --respawn --ready-fd 3 --ready-timeout 1 -p $T/t.pid -- $TDAEMON --sleep 1000
+        echo "t.exists=$([ -e $T/t.pid ] && echo yes || echo no)"
+        r u $IMP start --respawn --respawn-delay 0.1 --respawn-max 2 --ready-fd 3 -p $T/u.pid -- $TDAEMON --exit 4
+        echo "u.exists=$([ -e $T/u.pid ] && echo yes || echo no)"
+        echo "left=$(nprocs "^$TDAEMON")"
+        "#
+    ));
+    o.expect("a", 0, &["started (pid"]);
+    o.check(o.ms("a") >= 500, "not before the newline");
+    o.expect_eq("p.fd3", "pipe:");
+    o.expect("astop", 0, &["stopped"]);
+    o.expect("t", 1, &["t.pid: readiness timeout"]);
+    o.expect_eq("t.exists", "no");
+    let u = if emulated() {
+        "u.pid: gone before ready"
+    } else {
+        "u.pid: exited with status 1 before ready"
+    };
+    o.expect("u", 1, &[u]);
+    o.expect_eq("u.exists", "no");
+    o.expect_eq("left", "0");
+}

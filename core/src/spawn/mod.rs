@@ -17,7 +17,7 @@ pub(crate) mod report;
 pub(crate) mod steps;
 
 #[cfg(feature = "supervise")]
-pub use ready::{start_ready, Ready};
+pub use ready::{start_ready, start_ready_by, Ready};
 
 use crate::error::{Context, Error, Op, Reason};
 use crate::fd;

@@ -70,13 +70,25 @@ const GONE_GRACE_MS: u32 = 100;
 /// exits (the `imp` command exits at once).
 #[inline(never)] // kept out of the CLI's start: -24 B
 pub fn start_ready(spec: &Spec<'_>, ready: &Ready<'_>) -> Result<Started, Error> {
+    start_ready_by(spec, ready, super::start)
+}
+
+/// [`start_ready`] with another start: `start` detaches the daemon (a supervisor:
+/// `supervise::start`, whose program inherits fd N among the kept fds; the wait is
+/// then for a newline from any of its runs, and a supervisor that gives up is a
+/// daemon that exited).
+pub fn start_ready_by(
+    spec: &Spec<'_>,
+    ready: &Ready<'_>,
+    start: impl FnOnce(&Spec<'_>) -> Result<Started, Error>,
+) -> Result<Started, Error> {
     let me = rustix::process::getpid();
     let _ = rustix::process::set_child_subreaper(Some(me));
     let pipe = match ready.fd {
         Some(n) => Some(notify_pipe(n)?),
         None => None,
     };
-    let started = super::start(spec);
+    let started = start(spec);
     // Our copy of fd N closed: EOF once the daemon's copies are.
     let rd = pipe.map(|(rd, _wr)| rd);
     let pid = match started? {
