@@ -203,6 +203,7 @@ options! {
     ReadyFd _ "ready-fd" value,
     ReadyTimeout _ "ready-timeout" value,
     Wait _ "wait" value,
+    Notify _ "notify" flag,
     // The options of the features beyond the default build (feature `more`: without
     // it, as in the minimal build, they are unknown options).
     @feature "more" {
@@ -215,8 +216,6 @@ options! {
         Limit _ "limit" value,
         NoNewPrivs _ "no-new-privs" flag,
         Caps _ "caps" value,
-        // Accepted by SPEC, not by this build yet.
-        Notify _ "notify" flag,
     }
 }
 
@@ -246,10 +245,10 @@ impl Opt {
             || (matches!(self, Opt::Retry) && !cfg!(feature = "retry"))
             || (matches!(self, Opt::Syslog) && !cfg!(feature = "syslog"))
             || (matches!(self, Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait)
-                && !cfg!(feature = "ready"));
+                && !cfg!(feature = "ready"))
+            || (matches!(self, Opt::Notify) && !cfg!(feature = "notify"));
         #[cfg(feature = "more")]
-        let more = matches!(self, Opt::Notify)
-            || (self.respawn() && !cfg!(feature = "respawn"))
+        let more = (self.respawn() && !cfg!(feature = "respawn"))
             || (matches!(self, Opt::Init) && !cfg!(feature = "init"))
             || (matches!(self, Opt::Limit | Opt::NoNewPrivs | Opt::Caps)
                 && !cfg!(feature = "harden"));
@@ -309,7 +308,7 @@ impl Opt {
             #[cfg(feature = "more")]
             Opt::Init => matches!(action, Action::Run),
             // Readiness is for a detached program (`run` execs in place: nobody waits).
-            Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait => {
+            Opt::ReadyFd | Opt::ReadyTimeout | Opt::Wait | Opt::Notify => {
                 matches!(action, Action::Start | Action::Restart)
             }
             _ => start,
@@ -491,6 +490,10 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     respawn_policy(&c)?;
     // The readiness pipe would replace the kept fd; the supervisor's program has no
     // readiness wait (yet).
+    #[cfg(feature = "notify")]
+    if c.ready.notify && c.ready.fd.is_some() {
+        return Err(usage("--notify or --ready-fd, not both", None));
+    }
     #[cfg(feature = "ready")]
     if let Some(n) = c.ready.fd {
         if c.keep_fds.contains(&n) || c.keep_fds.is_full() {
@@ -621,6 +624,8 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         }
         #[cfg(feature = "ready")]
         Opt::Wait => return parse::uint(vb).map(|ms| c.ready.wait_ms = ms).is_some(),
+        #[cfg(feature = "notify")]
+        Opt::Notify => c.ready.notify = true,
         Opt::ClearEnv => c.clear_env = true,
         Opt::DryRun => c.dry_run = true,
         Opt::Quiet => c.quiet = true,
@@ -681,6 +686,16 @@ impl Command {
     #[cfg(feature = "init")]
     pub fn init(&self) -> bool {
         cfg!(feature = "init") && self.init
+    }
+
+    /// `--ready-fd`, `--notify` or `--wait` (feature `ready`).
+    #[cfg(feature = "ready")]
+    pub fn ready(&self) -> bool {
+        #[cfg(feature = "notify")]
+        let notify = self.ready.notify;
+        #[cfg(not(feature = "notify"))]
+        let notify = false;
+        self.ready.fd.is_some() || notify || self.ready.wait_ms > 0
     }
 
     /// `--format kv` (feature `kv`).

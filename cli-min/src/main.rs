@@ -636,9 +636,12 @@ fn signal_word(l: &mut Line, sig: imp_core::Signal) -> &mut Line {
 
 /// `start`, `restart` (after the stop) and `run`.
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
-    // The kept fds and `--ready-fd`'s (declared before the spec that borrows it).
+    // What readiness adds to the spec (made before the spec that borrows them): fd N
+    // among the kept fds, NOTIFY_SOCKET after the `-e` settings.
     #[cfg(feature = "ready")]
-    let mut keep = cmd.keep_fds.clone();
+    let mut var = [0u8; 64];
+    #[cfg(feature = "ready")]
+    let extra = ready_extra(cmd, &mut var);
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
     if let Err(e) = spec(cmd, &mut s) {
         return fail(cmd, &e);
@@ -664,9 +667,9 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
             };
         }
         #[cfg(feature = "ready")]
-        if cmd.ready.fd.is_some() || cmd.ready.wait_ms > 0 {
+        if cmd.ready() {
             let sv = |s: &Spec<'_>| supervise::start(s, policy, &log);
-            return ready_start(cmd, &mut s, &mut keep, sv);
+            return ready_start(cmd, &mut s, &extra, sv);
         }
         return started(cmd, supervise::start(&s, policy, &log));
     }
@@ -674,25 +677,48 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
         return run_failed(cmd, &spawn::run(&s, only_kept_fds()));
     }
     #[cfg(feature = "ready")]
-    if cmd.ready.fd.is_some() || cmd.ready.wait_ms > 0 {
-        return ready_start(cmd, &mut s, &mut keep, spawn::start);
+    if cmd.ready() {
+        return ready_start(cmd, &mut s, &extra, spawn::start);
     }
     started(cmd, spawn::start(&s))
 }
 
-/// `--ready-fd` (kept, as fd N of the program) or `--wait`: `start` under the
-/// readiness wait, a failure stopped with the stop options.
+/// What readiness adds to the spec: the kept fds with fd N; the `-e` settings with
+/// `NOTIFY_SOCKET=...` (written in `var`).
+#[cfg(feature = "ready")]
+type ReadyExtra<'v> = (
+    heapless::Vec<i32, { imp_core::limits::KEEP_FD_MAX + 1 }>,
+    heapless::Vec<&'v CStr, { imp_core::limits::SET_ENV_MAX + 1 }>,
+);
+
+#[cfg(feature = "ready")]
+fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> ReadyExtra<'v> {
+    let (mut keep, mut env) = (heapless::Vec::new(), heapless::Vec::new());
+    let _ = keep.extend_from_slice(&cmd.keep_fds);
+    if let Some(n) = cmd.ready.fd {
+        let _ = keep.push(n);
+    }
+    let _ = env.extend_from_slice(&cmd.set_env);
+    #[cfg(feature = "notify")]
+    if cmd.ready.notify {
+        let _ = env.push(spawn::notify_env(var));
+    }
+    #[cfg(not(feature = "notify"))]
+    let _ = var;
+    (keep, env)
+}
+
+/// `--ready-fd` (kept, as fd N of the program), `--notify` or `--wait`: `start` under
+/// the readiness wait, a failure stopped with the stop options.
 #[cfg(feature = "ready")]
 fn ready_start<'a>(
     cmd: &Command,
     s: &mut Spec<'a>,
-    keep: &'a mut heapless::Vec<i32, { imp_core::limits::KEEP_FD_MAX }>,
+    (keep, env): &'a ReadyExtra<'a>,
     start: impl FnOnce(&Spec<'_>) -> Result<Started, Error>,
 ) -> i32 {
-    if let Some(n) = cmd.ready.fd {
-        let _ = keep.push(n);
-    }
     s.keep_fds = keep;
+    s.set_env = env;
     let schedule = cmd.schedule();
     let ready = spawn::Ready {
         stop: &schedule,

@@ -68,3 +68,8 @@ const _: () = assert!(PIDFILE_READ_MAX > 8 && SCHEDULE_MAX >= 4);
 pub const STACK_MIN: u64 = 32 * 1024;
 // Reason::SmallStack's words name it.
 const _: () = assert!(STACK_MIN == 32 * 1024);
+
+/// How many parents `--notify` follows from a datagram's sender up to the daemon (a
+/// program's helper that sends `READY=1` is its child or grandchild).
+#[cfg(feature = "notify")]
+pub const NOTIFY_DEPTH: usize = 8;

@@ -47,3 +47,30 @@ pub(crate) fn wait_gone(pid: Pid, ms: u32) -> bool {
         }
     }
 }
+
+/// The parent of `pid`, from `/proc/PID/stat` (its 4th field, after the command in
+/// parentheses); `None` without `/proc`, for pid 1 and for a process that is gone.
+#[cfg(feature = "notify")]
+pub(crate) fn parent_of(pid: Pid) -> Option<Pid> {
+    let mut digits = [0u8; crate::num::U32_DIGITS];
+    let mut path = [0u8; 24];
+    let n = crate::num::u32_dec(pid.as_raw_nonzero().get() as u32, &mut digits);
+    let p = crate::fd::join(&mut path, &[b"/proc/", n, b"/stat"])?;
+    let f = crate::fd::openat(
+        rustix::fs::CWD,
+        p,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 512];
+    let len = crate::fd::retry(|| rustix::io::read(&f, &mut buf)).ok()?;
+    let stat = &buf[..len];
+    let after = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[after + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let _state = fields.next()?;
+    let ppid = crate::parse::uint(fields.next()?)?;
+    Pid::from_raw(ppid as i32)
+}

@@ -269,3 +269,53 @@ fn rd_minimal_build_refuses_readiness() {
     }
     o.expect_eq("ran", "no");
 }
+
+/// `--notify` (sd_notify, imp-full): `READY=1` on `NOTIFY_SOCKET` from the program, or
+/// from a descendant (Debian's `systemd-notify --ready`, run by the program, where
+/// it is installed); a stranger's `READY=1` is dropped (the start times out); the
+/// program is stopped and nothing is left. `--notify` with `--ready-fd` is refused.
+#[test]
+fn rd_notify_sd_notify() {
+    let o = sandbox("rd-notify").full().run(
+        r#"
+        r n $IMP start --notify -p $T/n.pid -- $TDAEMON --dump $OUT/n.dump --notify-ready --ready-after 0.4 --sleep 1000
+        waitfile $OUT/n.dump
+        echo "n.env=$(sed -n 's/^env.NOTIFY_SOCKET=//p' $OUT/n.dump)"
+        r nstop $IMP stop -p $T/n.pid
+        if command -v systemd-notify >/dev/null; then
+            r m $IMP start --notify --ready-timeout 5 -p $T/m.pid -- /bin/sh -c 'sleep 0.2; systemd-notify --ready; exec sleep 1000'
+            r mstop $IMP stop -p $T/m.pid
+        else
+            echo "m.skipped=yes"
+        fi
+        $IMP start --notify --ready-timeout 1 -p $T/x.pid -- $TDAEMON --sleep 1000 2>$H/x.err &
+        I=$!
+        sleep 0.3
+        $TDAEMON --notify-to @imp-notify/$I --ready-after 0
+        wait $I; echo "x.rc=$?"
+        echo "x.err=$(esc $H/x.err)"
+        echo "x.pidfile=$([ -e $T/x.pid ] && echo yes || echo no)"
+        r both $IMP start --notify --ready-fd 3 -p $T/b.pid -- $TDAEMON --sleep 1
+        echo "left=$(nprocs "^$TDAEMON")"
+        "#,
+    );
+    o.expect("n", 0, &["started (pid"]);
+    o.check(o.ms("n") >= 400, "not before READY=1");
+    o.check(
+        o.get("n.env").starts_with("@imp-notify/"),
+        &format!("NOTIFY_SOCKET in the program: {}", o.get("n.env")),
+    );
+    o.expect("nstop", 0, &["stopped"]);
+    if o.opt("m.skipped").is_none() {
+        o.expect("m", 0, &["started (pid"]);
+        o.expect("mstop", 0, &["stopped"]);
+    }
+    o.expect_eq("x.rc", "1");
+    o.check(
+        o.get("x.err").contains("x.pid: readiness timeout"),
+        &format!("a stranger's READY=1 is dropped: {}", o.get("x.err")),
+    );
+    o.expect_eq("x.pidfile", "no");
+    o.expect("both", 2, &["--notify or --ready-fd, not both"]);
+    o.expect_eq("left", "0");
+}

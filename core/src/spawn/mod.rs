@@ -16,6 +16,8 @@ mod ready;
 pub(crate) mod report;
 pub(crate) mod steps;
 
+#[cfg(feature = "notify")]
+pub use ready::notify_env;
 #[cfg(feature = "supervise")]
 pub use ready::{start_ready, start_ready_by, Ready};
 

@@ -32,6 +32,11 @@ use rustix::process::{Pid, WaitOptions};
 pub struct Ready<'a> {
     /// The notification fd (`--ready-fd N`, above 2, one of the spec's `keep_fds`).
     pub fd: Option<i32>,
+    /// systemd's notification socket (`--notify`; feature `notify`): a datagram
+    /// socket at the abstract address of [`notify_env`] (which the spec's `set_env`
+    /// must have), `READY=1` from the program or a descendant of it.
+    #[cfg(feature = "notify")]
+    pub notify: bool,
     /// How long to wait for the newline (ms).
     pub timeout_ms: u32,
     /// Then, how long the program must stay alive (ms; 0: no watch).
@@ -44,6 +49,8 @@ impl Ready<'static> {
     /// No notification fd, 30 s, no watch, imp's default stop schedule.
     pub const DEFAULT: Ready<'static> = Ready {
         fd: None,
+        #[cfg(feature = "notify")]
+        notify: false,
         timeout_ms: 30_000,
         wait_ms: 0,
         stop: &control::DEFAULT_SCHEDULE,
@@ -88,9 +95,16 @@ pub fn start_ready_by(
         Some(n) => Some(notify_pipe(n)?),
         None => None,
     };
+    #[cfg(feature = "notify")]
+    let socket = match ready.notify {
+        true => Some(notify_socket(me)?),
+        false => None,
+    };
     let started = start(spec);
     // Our copy of fd N closed: EOF once the daemon's copies are.
     let rd = pipe.map(|(rd, _wr)| rd);
+    #[cfg(feature = "notify")]
+    let rd = rd.or(socket);
     let pid = match started? {
         Started::Started(pid) => pid,
         other => return Ok(other),
@@ -122,20 +136,115 @@ fn notify_pipe(n: i32) -> Result<(OwnedFd, OwnedFd), Error> {
     Ok((rd, wr))
 }
 
+/// The longest notification read (a datagram is cut there: `READY=1` comes first in
+/// what daemons send, or alone).
+const NOTIFY_MAX: usize = 256;
+
+#[cfg(feature = "notify")]
+/// The notification socket's abstract name for imp's pid `me`, without the leading
+/// NUL: `imp-notify/PID`.
+fn notify_name(me: Pid, buf: &mut [u8; 32]) -> &[u8] {
+    let mut digits = [0u8; crate::num::U32_DIGITS];
+    let pid = crate::num::u32_dec(me.as_raw_nonzero().get() as u32, &mut digits);
+    let head = b"imp-notify/";
+    buf[..head.len()].copy_from_slice(head);
+    buf[head.len()..head.len() + pid.len()].copy_from_slice(pid);
+    &buf[..head.len() + pid.len()]
+}
+
+#[cfg(feature = "notify")]
+/// `NOTIFY_SOCKET=@imp-notify/PID` for this process, in `buf`: what the program's
+/// environment needs with [`Ready::notify`] (`@`: an abstract address, as systemd
+/// writes it).
+pub fn notify_env(buf: &mut [u8; 64]) -> &core::ffi::CStr {
+    let mut name = [0u8; 32];
+    let name = notify_name(rustix::process::getpid(), &mut name);
+    let head = b"NOTIFY_SOCKET=@";
+    buf[..head.len()].copy_from_slice(head);
+    buf[head.len()..head.len() + name.len()].copy_from_slice(name);
+    buf[head.len() + name.len()] = 0;
+    sys::cstr_in(&buf[..=head.len() + name.len()])
+}
+
+#[cfg(feature = "notify")]
+/// A datagram socket bound at the abstract `imp-notify/PID`, with `SO_PASSCRED` (each
+/// datagram comes with its sender's pid).
+fn notify_socket(me: Pid) -> Result<OwnedFd, Error> {
+    use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let s = net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .op(Op::Ready)?;
+    let mut name = [0u8; 32];
+    let addr = SocketAddrUnix::new_abstract_name(notify_name(me, &mut name)).op(Op::Ready)?;
+    net::bind_unix(&s, &addr).op(Op::Ready)?;
+    net::sockopt::set_socket_passcred(&s, true).op(Op::Ready)?;
+    Ok(s)
+}
+
+#[cfg(feature = "notify")]
+/// Takes one datagram: whether it says `READY=1` (a line of its own) and comes from
+/// `daemon` or a descendant of it (others are dropped: anyone may send to an abstract
+/// address).
+fn notified(socket: &OwnedFd, daemon: Pid, buf: &mut [u8; NOTIFY_MAX]) -> bool {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [0u8; rustix::cmsg_space!(ScmCredentials(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [rustix::io::IoSliceMut::new(buf)];
+    let Ok(r) = rustix::net::recvmsg(socket, &mut iov, &mut control, RecvFlags::DONTWAIT) else {
+        return false;
+    };
+    let n = r.bytes.min(NOTIFY_MAX);
+    let mut sender = None;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmCredentials(c) = m {
+            sender = Some(c.pid);
+        }
+    }
+    let ready = buf[..n].split(|&b| b == b'\n').any(|l| l == b"READY=1");
+    ready && sender.is_some_and(|p| descends_from(p, daemon))
+}
+
+#[cfg(feature = "notify")]
+/// Whether `pid` is `daemon` or, by its parents in `/proc/PID/stat`, a descendant of
+/// it (without `/proc`: only `daemon` itself).
+fn descends_from(mut pid: Pid, daemon: Pid) -> bool {
+    for _ in 0..crate::limits::NOTIFY_DEPTH {
+        if pid == daemon {
+            return true;
+        }
+        match crate::process::parent_of(pid) {
+            Some(p) => pid = p,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Waits for the newline on `rd` (if any), then watches `pid` for `ready.wait_ms`.
 fn wait(pid: Pid, rd: Option<&OwnedFd>, ready: &Ready<'_>) -> Result<(), Error> {
     if let Some(rd) = rd {
-        let mut left = ready.timeout_ms;
-        let mut buf = [0u8; 64];
+        // On the clock: datagrams of strangers (dropped) do not stretch the timeout.
+        let deadline = sys::monotonic_ns() + ready.timeout_ms as u64 * 1_000_000;
+        let mut buf = [0u8; NOTIFY_MAX];
         loop {
             gone(pid, Op::Ready)?;
+            let left = deadline.saturating_sub(sys::monotonic_ns()) / 1_000_000;
             if left == 0 {
                 return Err(Error::check(Op::Ready, Reason::ReadyTimeout));
             }
-            let tick = left.min(100);
             let mut fds = [PollFd::new(rd, PollFlags::IN)];
-            if !matches!(rustix::event::poll(&mut fds, tick as i32), Ok(n) if n > 0) {
-                left -= tick;
+            if !matches!(rustix::event::poll(&mut fds, left.min(100) as i32), Ok(n) if n > 0) {
+                continue;
+            }
+            #[cfg(feature = "notify")]
+            if ready.notify {
+                if notified(rd, pid, &mut buf) {
+                    break;
+                }
                 continue;
             }
             match fd::retry(|| rustix::io::read(rd, &mut buf)) {

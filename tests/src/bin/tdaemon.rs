@@ -35,6 +35,9 @@
 //! --term-delay S
 //! --ready-after S        write "\n" to --ready-fd N (default 3) after S seconds
 //! --ready-fd N
+//! --notify-ready         at --ready-after, send READY=1 to $NOTIFY_SOCKET (sd_notify)
+//!                        instead of writing to --ready-fd
+//! --notify-to ADDR       the same to ADDR (`@name`: abstract), whatever the environment
 //! --close-fd N           close fd N at startup, before anything else (a readiness fd
 //!                        closed without the newline)
 //! --say-hello            write "hello" to stdout and stderr
@@ -86,6 +89,8 @@ struct Opts {
     ready_after: Option<f64>,
     ready_fd: i32,
     close_fd: Option<i32>,
+    notify_ready: bool,
+    notify_to: Option<String>,
     say_hello: bool,
     block_on: Option<String>,
     fuse_server: Option<String>,
@@ -154,7 +159,7 @@ fn parse_args() -> Opts {
         let a = args[i].as_str();
         let flag_only = matches!(
             a,
-            "--try-setuid0" | "--ignore-term" | "--say-hello" | "--exec"
+            "--notify-ready" | "--try-setuid0" | "--ignore-term" | "--say-hello" | "--exec"
         );
         if a == "--exec" {
             o.exec = args[i + 1..].to_vec();
@@ -177,6 +182,7 @@ fn parse_args() -> Opts {
             "--dump" => o.dump = Some(val),
             "--open-tty" => o.open_tty = Some(val),
             "--try-setuid0" => o.try_setuid0 = true,
+            "--notify-ready" => o.notify_ready = true,
             "--lock" => o.lock = Some(val),
             "--lock-read" => {
                 o.lock = Some(val);
@@ -198,6 +204,7 @@ fn parse_args() -> Opts {
             "--ready-after" => o.ready_after = Some(parse_f64(&val)),
             "--ready-fd" => o.ready_fd = parse_i32(&val),
             "--close-fd" => o.close_fd = Some(parse_i32(&val)),
+            "--notify-to" => o.notify_to = Some(val),
             "--say-hello" => o.say_hello = true,
             "--block-on" => o.block_on = Some(val),
             "--fuse-server" => o.fuse_server = Some(val),
@@ -713,10 +720,14 @@ fn run(o: Opts) -> i32 {
         if !ready_done {
             let ra = o.ready_after.unwrap_or(0.0);
             if el >= ra {
-                // SAFETY: raw write to the ready fd, then close it (s6 convention).
-                unsafe {
-                    libc::write(o.ready_fd, b"\n".as_ptr().cast(), 1);
-                    libc::close(o.ready_fd);
+                if o.notify_ready || o.notify_to.is_some() {
+                    sd_notify(o.notify_to.clone());
+                } else {
+                    // SAFETY: raw write to the ready fd, then close it (s6 convention).
+                    unsafe {
+                        libc::write(o.ready_fd, b"\n".as_ptr().cast(), 1);
+                        libc::close(o.ready_fd);
+                    }
                 }
                 ready_done = true;
                 continue;
@@ -737,6 +748,23 @@ fn run(o: Opts) -> i32 {
         nap(step);
     }
     o.exit
+}
+
+/// `READY=1` (after a status line, as daemons send it) to `to`, else $NOTIFY_SOCKET.
+fn sd_notify(to: Option<String>) {
+    use std::os::linux::net::SocketAddrExt;
+    let Some(addr) = to.or_else(|| std::env::var("NOTIFY_SOCKET").ok()) else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let msg = b"STATUS=starting\nREADY=1\n";
+    let _ = match addr.strip_prefix('@') {
+        Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+            .and_then(|a| sock.send_to_addr(msg, &a)),
+        None => sock.send_to(msg, &addr),
+    };
 }
 
 /// `--syslog-recv`: never returns.
