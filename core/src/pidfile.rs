@@ -580,11 +580,13 @@ impl Lock {
     pub fn publish(&self, f: Field, old: Option<u64>, value: Option<u64>) {
         let (base, _) = field_bytes(f);
         let at = |v: u64| (base + (v as i64 & (FIELD_SPAN - 1)), 1);
-        if let Some(v) = old {
-            let _ = sys::unlock(self.file.as_fd(), at(v));
-        }
+        // The new value first: a reader never finds the field empty in between (it
+        // may find both, and reads the first).
         if let Some(v) = value {
             let _ = sys::set_lock(self.file.as_fd(), LockKind::ProcessRead, at(v));
+        }
+        if let Some(v) = old.filter(|&o| Some(o) != value) {
+            let _ = sys::unlock(self.file.as_fd(), at(v));
         }
     }
 

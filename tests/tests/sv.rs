@@ -238,7 +238,7 @@ fn ld02_thousand_respawns() {
         r#"{SV}
         r start $IMP start --respawn --respawn-delay 0 --respawn-max 0 -p $T/s.pid -- /bin/true
         S=$(cat $T/s.pid)
-        restarts() {{ $IMP status -p $T/s.pid --format kv | tr ' ' '\n' | sed -n 's/^restarts=//p'; }}
+        restarts() {{ local n; n=$($IMP status -p $T/s.pid --format kv | tr ' ' '\n' | sed -n 's/^restarts=//p'); echo "${{n:-0}}"; }}
         # fdrange: the fewest and most fds over 20 looks (a spawn has its pipe open).
         fdrange() {{ local i n lo=999 hi=0; for i in $(seq 20); do n=$(ls /proc/$S/fd | wc -l); [ $n -lt $lo ] && lo=$n; [ $n -gt $hi ] && hi=$n; done; echo "$lo-$hi"; }}
         i=0; while [ "$(restarts)" -lt 10 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
