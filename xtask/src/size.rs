@@ -433,6 +433,36 @@ fn demangled(name: &str) -> String {
 /// for how a name becomes a path. What nothing claims is [`OTHER`].
 pub const FEATURES: &[(&[&str], &str)] = &[
     (
+        &[
+            "imp_core::spawn::ready",
+            "imp::ready_start",
+            "imp::ready_extra",
+            "imp::signal_word",
+        ],
+        "readiness (--ready-fd, --wait, --notify)",
+    ),
+    (
+        &[
+            "imp_core::supervise",
+            "imp::init",
+            "imp::supervision",
+            "imp::name_of",
+            "imp::run_failed",
+            "imp::started",
+        ],
+        "supervisor and container init (--respawn, run --init)",
+    ),
+    (&["imp_core::syslog", "imp::to_syslog"], "syslog (--syslog)"),
+    (
+        &[
+            "imp_core::harden",
+            "imp::args::harden",
+            "imp::dry_run_limits",
+            "imp::dry_run_caps",
+        ],
+        "hardening (--limit, --no-new-privs, --caps)",
+    ),
+    (
         &["imp_core::pidfile", "imp_core::sys::lock_holder"],
         "pidfile contract (lock, probe, safe create/remove)",
     ),
@@ -473,10 +503,6 @@ pub const FEATURES: &[(&[&str], &str)] = &[
     (
         &["imp_core::control", "imp_core::process"],
         "stop/signal (pidfd, schedules)",
-    ),
-    (
-        &["imp_core::init", "imp::init"],
-        "container init (run --init)",
     ),
     (
         &["imp_core::parse", "imp_core::num", "imp_core::words"],
