@@ -437,3 +437,42 @@ fn sv_ready_fd_under_respawn() {
     o.expect_eq("u.exists", "no");
     o.expect_eq("left", "0");
 }
+
+/// Fork failing with EAGAIN (RLIMIT_NPROC of an unprivileged supervisor, all its
+/// processes taken by others of its user): the restart is logged as failed and
+/// retried every second, the supervisor stays stoppable, and restarts once processes
+/// are free again. (Host only: under qemu-user the emulator's threads count too.)
+#[test]
+fn sv_fork_eagain_is_retried() {
+    if emulated() {
+        return;
+    }
+    let o = sandbox("sv-eagain").full().run(
+        r#"
+        mkdir $T/u; chown 1000:1000 $T/u
+        r start prlimit --nproc=4 setpriv --reuid 1000 --regid 1000 --clear-groups $IMP start --respawn --respawn-delay 0 --respawn-max 0 -o $T/u/log -p $T/u/s.pid -- /bin/sleep 0.3
+        S=$(cat $T/u/s.pid)
+        for i in 1 2 3; do setpriv --reuid 1000 --regid 1000 --clear-groups sleep 2.5 & done
+        B=$(jobs -p)
+        sleep 1.5
+        echo "failed=$(grep -c 'restart failed: fork: Resource temporarily unavailable (EAGAIN)$' $T/u/log)"
+        kill $B; wait $B 2>/dev/null
+        sleep 1.5
+        echo "restarted=$(grep -c 'restarted (pid' $T/u/log)"
+        r stop setpriv --reuid 1000 --regid 1000 --clear-groups $IMP stop -p $T/u/s.pid
+        echo "s.alive=$(alive $S)"
+        echo "exists=$([ -e $T/u/s.pid ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("start", 0, &["started"]);
+    let failed = o.int("failed");
+    // One failure per second of retry, not a busy loop.
+    o.check(
+        (1..=3).contains(&failed),
+        &format!("{failed} failed forks in 1.5 s"),
+    );
+    o.check(o.int("restarted") >= 1, "restarts once processes are free");
+    o.expect("stop", 0, &["stopped"]);
+    o.expect_eq("s.alive", "no");
+    o.expect_eq("exists", "no");
+}
