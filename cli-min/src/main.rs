@@ -44,6 +44,8 @@ options: -u/--user USER[:GROUP] -g/--group GROUP -d/--chdir DIR (/) -r/--chroot 
   -k/--keep-fd N -e/--env NAME=VALUE --clear-env -N/--nice N -n/--name NAME
   --dry-run -q/--quiet -v/--verbose
 ",
+        ready_help!(),
+        respawn_help!(),
         init_line!(),
         harden_help!(),
         "\
@@ -56,6 +58,44 @@ exit: 0 ok/already running/not running, 1 failed, 2 usage, 4 no privilege,
 } else {
     "usage: imp start|restart|run|stop|status|signal -p PIDFILE [OPTIONS] [-- PROGRAM [ARG]...]\n"
 };
+
+/// The `--help` line of readiness and `--syslog` (features `ready`, `notify`,
+/// `syslog`).
+#[cfg(all(feature = "ready", feature = "notify"))]
+macro_rules! ready_help {
+    () => {
+        "  --ready-fd N | --notify, --ready-timeout SECS (30), --wait MS; --syslog\n"
+    };
+}
+#[cfg(all(feature = "ready", not(feature = "notify")))]
+macro_rules! ready_help {
+    () => {
+        "  --ready-fd N --ready-timeout SECS (30) --wait MS (start, restart) --syslog\n"
+    };
+}
+#[cfg(not(feature = "ready"))]
+macro_rules! ready_help {
+    () => {
+        ""
+    };
+}
+use ready_help;
+
+/// The `--help` lines of the supervisor (feature `respawn`).
+#[cfg(feature = "respawn")]
+macro_rules! respawn_help {
+    () => {
+        "  --respawn: a supervisor restarts the program; --respawn-delay SECS (1),
+    --respawn-delay-max SECS (60), --respawn-max N (10), --respawn-period SECS (60)\n"
+    };
+}
+#[cfg(not(feature = "respawn"))]
+macro_rules! respawn_help {
+    () => {
+        ""
+    };
+}
+use respawn_help;
 
 /// The `--help` line of the `harden` options.
 #[cfg(feature = "harden")]
