@@ -395,8 +395,10 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         }
         let status = loop {
             if self.child.is_none() && sys::monotonic_ns() >= self.next_ns {
-                self.restart();
-                continue;
+                match self.restart() {
+                    Some(status) => break Ok(status),
+                    None => continue,
+                }
             }
             let deadline = match (&self.stopping, self.child) {
                 (Some(s), _) => s.deadline,
@@ -437,9 +439,10 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         status
     }
 
-    /// A restart after the delay: logged; a failure (the program gone, a fork out of
-    /// processes) counts as a short run.
-    fn restart(&mut self) {
+    /// A restart after the delay: logged; a failure (the program gone) counts as a
+    /// short run — too many end the supervision (its exit status) — and a fork out of
+    /// processes is retried a second later.
+    fn restart(&mut self) -> Option<i32> {
         self.restarts += 1;
         self.publish(Field::Restarts, Some(self.restarts as u64));
         match self.spawn() {
@@ -454,15 +457,26 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             }
             Err(e) => {
                 let mut l = self.line();
-                l.str("restart failed: ").error(&e);
-                self.say(Level::Err, &mut l);
+                l.str("restart failed: ");
+                match e.op() {
+                    Op::Exec => l
+                        .str("exec ")
+                        .path(self.spec.program.to_bytes())
+                        .str(": ")
+                        .cause(e.cause()),
+                    _ => l.error(&e),
+                };
                 if e.cause() == crate::Cause::Errno(Errno::AGAIN) && e.op() == Op::Fork {
                     self.next_ns = sys::monotonic_ns() + FORK_RETRY_MS as u64 * NS_PER_MS;
-                } else {
-                    self.schedule(0);
+                } else if let Some(n) = self.schedule(0) {
+                    l.str(", ").num(n).str(" in a row: giving up");
+                    self.say(Level::Err, &mut l);
+                    return Some(1);
                 }
+                self.say(Level::Err, &mut l);
             }
         }
+        None
     }
 
     /// Forks the program; its pid once it reached `execve`.
@@ -470,9 +484,15 @@ impl<'s, 'p> Supervisor<'s, 'p> {
         let me = rustix::process::getpid();
         let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).op(Op::Pipe)?;
         let pid = match sys::fork(self.one_thread).op(Op::Fork)? {
-            Fork::Child(..) => {
+            Fork::Child(fds, _) => {
                 drop(rd);
+                // The pidfile's fd is the supervisor's: a child that fails before exec
+                // (close-on-exec would close it) must not keep its open file description,
+                // whose lock would then outlive the supervisor's removal of the file.
                 let id = self.lock.as_ref().and_then(|l| l.file_id().ok());
+                if let Some(lock) = &self.lock {
+                    sys::close_raw(&fds, lock.raw_fd());
+                }
                 child(self.spec, self.policy, &wr, self.detached, me, id)
             }
             Fork::Parent(pid) => pid,

@@ -476,3 +476,29 @@ fn sv_fork_eagain_is_retried() {
     o.expect_eq("s.alive", "no");
     o.expect_eq("exists", "no");
 }
+
+/// A program that is gone (deleted after the start): each restart fails before exec
+/// (logged with the step and errno), counts as a short run, and the supervisor gives
+/// up after `--respawn-max` of them in a row: pidfile removed, nothing left.
+#[test]
+fn sv_program_gone_gives_up() {
+    let o = sandbox("sv-gone").full().run(
+        r#"
+        cp /bin/sleep $T/prog
+        r start $IMP start --respawn --respawn-delay 0.1 --respawn-max 3 -o $T/log -p $T/s.pid -- $T/prog 0.2
+        S=$(cat $T/s.pid)
+        rm $T/prog
+        waitdead $S 10
+        echo "failed=$(grep -c "restart failed: exec $T/prog: No such file or directory (ENOENT)" $T/log)"
+        echo "last=$(tail -n 1 $T/log)"
+        echo "exists=$([ -e $T/s.pid ] && echo yes || echo no)"
+        "#,
+    );
+    o.expect("start", 0, &["started"]);
+    o.expect_eq("failed", "2");
+    o.check(
+        o.get("last").ends_with("(ENOENT), 3 in a row: giving up"),
+        &format!("gave up: {}", o.get("last")),
+    );
+    o.expect_eq("exists", "no");
+}
