@@ -79,6 +79,9 @@ pub struct Command {
     /// A `--respawn-*` option was given.
     #[cfg(feature = "respawn")]
     pub respawn_opts: bool,
+    /// `--stdout syslog`, `--stderr syslog` (`-o syslog`: both) under `--respawn`.
+    #[cfg(feature = "respawn")]
+    pub relay: [bool; 2],
     /// `--syslog`: imp's messages to syslog too.
     #[cfg(feature = "syslog")]
     pub syslog: bool,
@@ -377,6 +380,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         respawn_policy: Respawn::DEFAULT,
         #[cfg(feature = "respawn")]
         respawn_opts: false,
+        #[cfg(feature = "respawn")]
+        relay: [false; 2],
         #[cfg(feature = "syslog")]
         syslog: false,
         #[cfg(feature = "ready")]
@@ -487,7 +492,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         return Err(usage("missing -p/--pidfile", None));
     }
     #[cfg(feature = "respawn")]
-    respawn_policy(&c)?;
+    respawn_policy(&mut c)?;
     // The readiness pipe would replace the kept fd; the supervisor's program has no
     // readiness wait (yet).
     #[cfg(feature = "notify")]
@@ -642,7 +647,17 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
 
 /// The respawn options make sense together.
 #[cfg(feature = "respawn")]
-fn respawn_policy(c: &Command) -> Result<(), Usage> {
+fn respawn_policy(c: &mut Command) -> Result<(), Usage> {
+    // `syslog` as an output: the supervisor relays it (the program writes to a pipe).
+    for (i, out) in [&mut c.stdout, &mut c.stderr].into_iter().enumerate() {
+        if matches!(out, Stdio::File(p) if p.to_bytes() == b"syslog") {
+            if !c.respawn {
+                return Err(usage("--stdout/--stderr syslog needs --respawn", None));
+            }
+            c.relay[i] = true;
+            *out = Stdio::Null;
+        }
+    }
     if c.respawn && c.init {
         return Err(usage("--init takes no --respawn", None));
     }

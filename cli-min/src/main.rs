@@ -616,6 +616,7 @@ fn init(cmd: &Command, s: &Spec<'_>) -> i32 {
     let log = supervise::Log {
         name: b"",
         syslog: false,
+        relay: [false; 2],
     };
     match supervise::run(s, &policy, &log, only_kept_fds()) {
         Ok(status) => status,
@@ -699,6 +700,7 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
         let log = supervise::Log {
             name: name_of(cmd),
             syslog: cmd.syslog(),
+            relay: cmd.relay,
         };
         if cmd.action == Action::Run {
             return match supervise::run(&s, policy, &log, only_kept_fds()) {

@@ -36,6 +36,7 @@
 
 use crate::control::{Step, DEFAULT_SCHEDULE};
 use crate::error::{Context, Error, Op, Reason};
+use crate::fd;
 use crate::log::Line;
 use crate::pidfile::{Field, Lock, Probe, State};
 use crate::signal::Signal;
@@ -45,7 +46,7 @@ use crate::spawn::steps::{self, Mode};
 use crate::spawn::{self, PidfileAt, Spec, Started};
 use crate::sys::{self, Fork, OnlyKeptFds, SingleThreaded};
 use crate::syslog::{Facility, Level, Syslog};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 
@@ -134,6 +135,10 @@ pub struct Log<'a> {
     pub name: &'a [u8],
     /// Also send each line to syslog (`--syslog`).
     pub syslog: bool,
+    /// Relay the program's stdout and stderr (`--stdout syslog`, `--stderr syslog`)
+    /// to syslog, line by line, at info and err: through a unix stream socket each,
+    /// which the supervisor reads on SIGIO (a supervisor only).
+    pub relay: [bool; 2],
 }
 
 /// How a run of the program ended.
@@ -218,6 +223,9 @@ pub fn supervised(probe: &Probe<'_>) -> Option<Supervised> {
             .map(|t| now.saturating_sub(t)),
     })
 }
+
+/// The signal that says a relay's pipe has data.
+const SIGIO: i32 = linux_raw_sys::general::SIGIO as i32;
 
 const NS_PER_S: u64 = 1_000_000_000;
 const NS_PER_MS: u64 = 1_000_000;
@@ -332,6 +340,81 @@ struct Supervisor<'s, 'p> {
     stopping: Option<Stopping<'s>>,
     /// What is published in each [`Field`] (its index - 1).
     published: [Option<u64>; 4],
+    /// The relays of the program's stdout and stderr ([`Log::relay`]).
+    relays: [Option<Relay>; 2],
+}
+
+/// The longest line a relay sends as one message (longer ones are split).
+const RELAY_LINE: usize = 480;
+
+/// One relayed output of the program: the socket pair it writes to, what is read of
+/// the line that is not complete yet.
+struct Relay {
+    rd: OwnedFd,
+    wr: OwnedFd,
+    level: Level,
+    line: [u8; RELAY_LINE],
+    len: usize,
+}
+
+impl Relay {
+    /// A connected pair of unix stream sockets (a pipe that can signal: `FIOSETOWN`
+    /// is a socket's ioctl, and rustix has no `F_SETOWN`), whose supervisor's end
+    /// signals this process (SIGIO) and never blocks.
+    fn new(level: Level) -> Result<Relay, Error> {
+        use rustix::net::{AddressFamily, SocketFlags, SocketType};
+        let (rd, wr) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .op(Op::Pipe)?;
+        rustix::fs::fcntl_setfl(&rd, rustix::fs::OFlags::NONBLOCK).op(Op::Pipe)?;
+        sys::signal_io_to_me(rustix::fd::AsFd::as_fd(&rd)).op(Op::Pipe)?;
+        Ok(Relay {
+            rd,
+            wr,
+            level,
+            line: [0; RELAY_LINE],
+            len: 0,
+        })
+    }
+
+    /// Reads what is there and sends each whole line (a line longer than
+    /// [`RELAY_LINE`] in pieces); with `flush` (the program is gone) the rest too.
+    fn drain(&mut self, log: &mut Option<Syslog<'_>>, flush: bool) {
+        loop {
+            let n = match fd::retry(|| rustix::io::read(&self.rd, &mut self.line[self.len..])) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
+            let end = self.len + n;
+            let mut start = 0;
+            for i in self.len..end {
+                if self.line[i] == b'\n' {
+                    self.send(log, start, i);
+                    start = i + 1;
+                }
+            }
+            self.line.copy_within(start..end, 0);
+            self.len = end - start;
+            if self.len == RELAY_LINE {
+                self.send(log, 0, RELAY_LINE);
+                self.len = 0;
+            }
+        }
+        if flush && self.len > 0 {
+            self.send(log, 0, self.len);
+            self.len = 0;
+        }
+    }
+
+    fn send(&self, log: &mut Option<Syslog<'_>>, from: usize, to: usize) {
+        if let Some(log) = log {
+            log.send(self.level, &self.line[from..to]);
+        }
+    }
 }
 
 impl<'s, 'p> Supervisor<'s, 'p> {
@@ -349,7 +432,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             spec,
             policy,
             log,
-            syslog: (log.syslog && policy.respawn.is_some())
+            syslog: ((log.syslog || log.relay != [false; 2]) && policy.respawn.is_some())
                 .then(|| Syslog::open(log.name, Facility::Daemon)),
             lock,
             pidfile,
@@ -363,6 +446,7 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             next_ns: 0,
             stopping: None,
             published: [None; 4],
+            relays: [None, None],
         }
     }
 
@@ -382,6 +466,13 @@ impl<'s, 'p> Supervisor<'s, 'p> {
     fn run(&mut self, report: Option<(&OwnedFd, &OnlyKeptFds)>) -> Result<i32, Error> {
         let signals = Signals::block(SignalSet::ALL)?;
         self.publish(Field::Restarts, Some(0));
+        if self.policy.respawn.is_some() {
+            for (i, level) in [Level::Info, Level::Err].into_iter().enumerate() {
+                if self.log.relay[i] {
+                    self.relays[i] = Some(Relay::new(level)?);
+                }
+            }
+        }
         // The first run: its failure is the start's (the caller reports it).
         if let Err(e) = self.spawn() {
             self.release();
@@ -421,6 +512,9 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                     if let Err(e) = r {
                         break Err(e);
                     }
+                }
+                Some(sig) if sig.as_raw() == SIGIO && self.policy.respawn.is_some() => {
+                    self.drain(false)
                 }
                 Some(sig) if self.policy.forward.contains(sig) => self.send(sig),
                 Some(_) => {}
@@ -493,7 +587,8 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 if let Some(lock) = &self.lock {
                     sys::close_raw(&fds, lock.raw_fd());
                 }
-                child(self.spec, self.policy, &wr, self.detached, me, id)
+                let out = [0, 1].map(|i| self.relays[i].as_ref().map(|r| r.wr.as_fd()));
+                child(self.spec, self.policy, &wr, self.detached, me, id, out)
             }
             Fork::Parent(pid) => pid,
         };
@@ -528,6 +623,8 @@ impl<'s, 'p> Supervisor<'s, 'p> {
     /// The program `pid` ended: logged, published; the exit status if that ends the
     /// supervision, else the restart scheduled.
     fn ended(&mut self, pid: Pid, exit: Exit) -> Option<i32> {
+        // Its last output first, a line without its newline included.
+        self.drain(true);
         let since = self.child.map_or(0, |(_, t)| t);
         self.child = None;
         self.publish(Field::Program, None);
@@ -587,6 +684,13 @@ impl<'s, 'p> Supervisor<'s, 'p> {
             .min(r.delay_max_ms)
             .max(r.delay_ms);
         None
+    }
+
+    /// The relays' output so far (and, with `flush`, the lines not ended yet).
+    fn drain(&mut self, flush: bool) {
+        for r in self.relays.iter_mut().flatten() {
+            r.drain(&mut self.syslog, flush);
+        }
     }
 
     /// Sends `sig` to the program (its group with `process_group`), if it runs; a
@@ -709,6 +813,7 @@ fn child(
     detached: bool,
     parent: Pid,
     pidfile: Option<crate::fd::FileId>,
+    relays: [Option<rustix::fd::BorrowedFd<'_>>; 2],
 ) -> ! {
     // The records go to the supervisor; the dirs are those of a detached daemon (cwd
     // `/` unless set) only under `start`.
@@ -727,6 +832,13 @@ fn child(
         }
         if policy.respawn.is_none() {
             steps::setup_stdio(spec, Mode::InPlace, pidfile)?;
+        }
+        // The relayed outputs onto 1 and 2 (without close-on-exec, as dup2 leaves them).
+        if let Some(fd) = relays[0] {
+            rustix::stdio::dup2_stdout(fd).op(Op::Dup)?;
+        }
+        if let Some(fd) = relays[1] {
+            rustix::stdio::dup2_stderr(fd).op(Op::Dup)?;
         }
         Ok(())
     };

@@ -569,6 +569,33 @@ pub(crate) fn unlock(fd: BorrowedFd<'_>, bytes: Bytes) -> Result<(), Errno> {
     fcntl_flock(fd, F_SETLK, F_UNLCK, bytes).map(|_| ())
 }
 
+/// `ioctl(fd, FIOSETOWN, getpid())` and `ioctl(fd, FIOASYNC, 1)`—SIGIO to this process
+/// whenever `fd` (a socket: `FIOSETOWN` is the sockets' ioctl) has data: a supervisor
+/// that waits in `sigtimedwait` hears of its program's output that way.
+///
+/// # References
+/// - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+///   (`F_SETOWN`, `O_ASYNC`: the ioctls are their generic forms)
+#[cfg(feature = "supervise")]
+pub(crate) fn signal_io_to_me(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    use core::ffi::c_int;
+    use linux_raw_sys::ioctl::{FIOASYNC, FIOSETOWN};
+    use rustix::ioctl::{ioctl, BadOpcode, RawOpcode, Setter};
+    let me: c_int = rustix::process::getpid().as_raw_nonzero().get();
+    // SAFETY: FIOSETOWN and FIOASYNC each read one `int` through the pointer that
+    // `Setter` passes to the `c_int` it holds, for the duration of the call.
+    unsafe {
+        ioctl(
+            fd,
+            Setter::<BadOpcode<{ FIOSETOWN as RawOpcode }>, c_int>::new(me),
+        )?;
+        ioctl(
+            fd,
+            Setter::<BadOpcode<{ FIOASYNC as RawOpcode }>, c_int>::new(1),
+        )
+    }
+}
+
 /// `pidfd_send_signal(fd, sig, NULL, 0)`—Signal the process `fd` refers to. Through
 /// the `syscalls` crate: rustix 0.38 takes only its `Signal` enum, which has no
 /// real-time signal.

@@ -119,3 +119,57 @@ fn sl_supervisor_lines_to_syslog() {
         &format!("the start line too: {log}"),
     );
 }
+
+/// `--stdout syslog --stderr syslog` under `--respawn` (imp-full): the program's lines
+/// reach syslog at info (stdout) and err (stderr), tagged with `--name`; a line longer
+/// than the relay's 480 bytes is split, a last line without its newline is not lost
+/// when the program exits; without `--respawn` the spelling is refused.
+#[test]
+fn sl_relay_program_output() {
+    let o = sandbox("sl-relay").full().run(&format!(
+        r#"{RECEIVER}
+        cat > $T/prog <<'PROG'
+#!/bin/sh
+echo "out one"
+echo "err one" >&2
+head -c 1000 /dev/zero | tr '\0' x; echo
+printf 'partial without newline'
+exit 3
+PROG
+        chmod +x $T/prog
+        r start $IMP start --respawn --respawn-max 1 --stdout syslog --stderr syslog -n prog -p $T/s.pid -- $T/prog
+        S=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' $H/r.err); echo "s=$S"
+        waitdead $S 10
+        sleep 0.2
+        echo "log=$(esc $T/syslog)"
+        r norespawn $IMP start --stdout syslog -p $T/n.pid -- /bin/true
+        "#
+    ));
+    let s = o.int("s");
+    o.expect("start", 0, &["prog: started"]);
+    let log = o.get("log");
+    let lines: Vec<&str> = log.split("\\n").collect();
+    let has = |l: &str| lines.iter().any(|x| *x == l);
+    for want in [
+        format!("<30>prog[{s}]: out one"),
+        format!("<27>prog[{s}]: err one"),
+        format!("<30>prog[{s}]: {}", "x".repeat(480)),
+        format!("<30>prog[{s}]: {}", "x".repeat(40)),
+        format!("<30>prog[{s}]: partial without newline"),
+    ] {
+        o.check(has(&want), &format!("`{want}` in syslog: {log}"));
+    }
+    o.check(
+        lines
+            .iter()
+            .filter(|l| l.contains(&"x".repeat(480)))
+            .count()
+            == 2,
+        &format!("1,000 bytes in 480 + 480 + 40: {log}"),
+    );
+    o.expect(
+        "norespawn",
+        2,
+        &["--stdout/--stderr syslog needs --respawn"],
+    );
+}

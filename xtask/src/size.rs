@@ -28,11 +28,12 @@ pub const BUDGET_MIPS: u64 = 48 * 1024;
 pub const BUDGET_DEFAULT: u64 = 48 * 1024;
 pub const BUDGET_DEFAULT_MIPS: u64 = 64 * 1024;
 
-/// The `--features full` build's (the default one plus the supervisor, the container
-/// init and the hardening options, which do not fit 48 KiB yet), and MIPS32's: a
-/// ceiling that keeps it from growing unnoticed, not a goal.
-pub const BUDGET_FULL: u64 = 64 * 1024;
-pub const BUDGET_FULL_MIPS: u64 = 88 * 1024;
+/// The `--features full` build's (the default one plus the supervisor and its syslog
+/// relay, the container init, `--notify` and the hardening options, which do not fit
+/// 48 KiB yet), and MIPS32's: a ceiling that keeps it from growing unnoticed, not a
+/// goal (on 2026-12-03: 64,552 bytes on x86_64, 87,832 on mipsel).
+pub const BUDGET_FULL: u64 = 72 * 1024;
+pub const BUDGET_FULL_MIPS: u64 = 96 * 1024;
 
 /// The `tiny` example's: a whole start/stop/status daemon with a step loop (the goal,
 /// 16 KiB on x86_64, is not reached: it is measured, and this keeps it from growing
