@@ -71,6 +71,17 @@ waitdead() {
     done
 }
 
+# waitunlocked FILE [SECS]: wait until no process holds a lock on FILE (default 10 s).
+# After waitdead: a killed process can be a zombie while its other threads (qemu-user's)
+# still exit, its fds (and locks) not closed yet.
+waitunlocked() {
+    local i=0 n=$(( ${2:-10} * 50 ))
+    while [ "$(lockholder "$1")" != none ]; do
+        i=$((i + 1)); [ $i -ge $n ] && { echo "waitunlocked_timeout=$1"; return 1; }
+        sleep 0.02
+    done
+}
+
 # kv PREFIX FILE: print FILE's key=value lines as PREFIX.key=value.
 kv() { sed "s/^/$1./" "$2" 2>>"$H/harness.err"; }
 

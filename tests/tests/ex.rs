@@ -99,7 +99,7 @@ fn ex_tiny_stale_concurrent_restart_term() {
         TINY="{tiny}"
         r start $TINY --pidfile $T/t.pid start
         P=$(cat $T/t.pid)
-        kill -KILL $P; waitdead $P
+        kill -KILL $P; waitdead $P; waitunlocked $T/t.pid
         r stale $TINY --pidfile $T/t.pid status
         r start2 $TINY --pidfile $T/t.pid start
         Q=$(cat $T/t.pid); echo "q_new=$([ "$Q" != "$P" ] && echo yes)"

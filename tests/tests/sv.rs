@@ -106,7 +106,7 @@ fn sv_supervisor_kill9_leaves_nothing() {
         r#"{SV}
         r start $IMP start --respawn -p $T/s.pid -- $TDAEMON --sleep 1000
         S=$(cat $T/s.pid); P=$(prog_of); echo "p=$P"
-        kill -9 $S; waitdead $S; waitdead $P
+        kill -9 $S; waitdead $S; waitdead $P; waitunlocked $T/s.pid
         echo "p.alive=$(alive $P)"
         echo "left=$(nprocs "^$TDAEMON")"
         r st $IMP status -p $T/s.pid
