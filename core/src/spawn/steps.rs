@@ -79,7 +79,14 @@ fn try_all(
     quiet_signals()?;
     let lock = take_pidfile(spec, pidfile, mode)?;
     setup_stdio(spec, mode, lock.as_ref().map(Lock::file_id).transpose()?)?;
-    enter_dirs(spec, mode)?;
+    before_exec(spec, mode)?;
+    Err(exec(spec, lock, mode))
+}
+
+/// Steps 5 to 8: dirs (as `dirs` says: a detached daemon's cwd is `/` unless set),
+/// limits, the privilege drop, no_new_privs.
+fn before_exec(spec: &Spec<'_>, dirs: Mode<'_>) -> Result<(), Error> {
+    enter_dirs(spec, dirs)?;
     #[cfg(feature = "harden")]
     crate::harden::set_limits(spec.limits)?;
     drop_privileges(spec)?;
@@ -87,26 +94,14 @@ fn try_all(
     if spec.no_new_privs {
         crate::harden::no_new_privs()?;
     }
-    Err(exec(spec, lock, mode))
+    Ok(())
 }
 
-/// Steps 5-9 as [`all`] runs them: dirs (as `dirs` says: a detached daemon's cwd is
-/// `/` unless set), limits, the privilege drop, no_new_privs, exec (reported through
-/// `mode`), for a supervisor's child. Returns only on failure.
+/// Steps 5 to 9 as [`all`] runs them, then exec (reported through `mode`), for a
+/// supervisor's child. Returns only on failure.
 #[cfg(feature = "supervise")]
 pub(crate) fn last(spec: &Spec<'_>, dirs: Mode<'_>, lock: Option<Lock>, mode: Mode<'_>) -> Error {
-    let steps = || -> Result<(), Error> {
-        enter_dirs(spec, dirs)?;
-        #[cfg(feature = "harden")]
-        crate::harden::set_limits(spec.limits)?;
-        drop_privileges(spec)?;
-        #[cfg(feature = "harden")]
-        if spec.no_new_privs {
-            crate::harden::no_new_privs()?;
-        }
-        Ok(())
-    };
-    match steps() {
+    match before_exec(spec, dirs) {
         Ok(()) => exec(spec, lock, mode),
         Err(e) => e,
     }
