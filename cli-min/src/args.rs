@@ -89,6 +89,9 @@ pub struct Command {
     /// [`Command::schedule`]'s).
     #[cfg(feature = "ready")]
     pub ready: imp_core::spawn::Ready<'static>,
+    /// `--notify` (feature `notify`).
+    #[cfg(feature = "notify")]
+    pub notify: bool,
     /// `run --init` (feature `init`).
     pub init: bool,
     /// The first stop option given to `run`, which takes them only with `--init`.
@@ -386,6 +389,8 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
         syslog: false,
         #[cfg(feature = "ready")]
         ready: imp_core::spawn::Ready::DEFAULT,
+        #[cfg(feature = "notify")]
+        notify: false,
         init: false,
         stop_opt: None,
         #[cfg(feature = "harden")]
@@ -496,7 +501,7 @@ pub fn parse(argv: CStrArray) -> Result<Command, Usage> {
     // The readiness pipe would replace the kept fd; the supervisor's program has no
     // readiness wait (yet).
     #[cfg(feature = "notify")]
-    if c.ready.notify && c.ready.fd.is_some() {
+    if c.notify && c.ready.fd.is_some() {
         return Err(usage("--notify or --ready-fd, not both", None));
     }
     #[cfg(feature = "ready")]
@@ -630,7 +635,7 @@ fn set(c: &mut Command, opt: Opt, v: &'static CStr) -> bool {
         #[cfg(feature = "ready")]
         Opt::Wait => return parse::uint(vb).map(|ms| c.ready.wait_ms = ms).is_some(),
         #[cfg(feature = "notify")]
-        Opt::Notify => c.ready.notify = true,
+        Opt::Notify => c.notify = true,
         Opt::ClearEnv => c.clear_env = true,
         Opt::DryRun => c.dry_run = true,
         Opt::Quiet => c.quiet = true,
@@ -707,7 +712,7 @@ impl Command {
     #[cfg(feature = "ready")]
     pub fn ready(&self) -> bool {
         #[cfg(feature = "notify")]
-        let notify = self.ready.notify;
+        let notify = self.notify;
         #[cfg(not(feature = "notify"))]
         let notify = false;
         self.ready.fd.is_some() || notify || self.ready.wait_ms > 0

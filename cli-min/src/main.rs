@@ -682,7 +682,10 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     #[cfg(feature = "ready")]
     let mut var = [0u8; 64];
     #[cfg(feature = "ready")]
-    let extra = ready_extra(cmd, &mut var);
+    let extra = match ready_extra(cmd, &mut var) {
+        Ok(extra) => extra,
+        Err(e) => return fail(cmd, &e),
+    };
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
     if let Err(e) = spec(cmd, &mut s) {
         return fail(cmd, &e);
@@ -726,15 +729,16 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
 }
 
 /// What readiness adds to the spec: the kept fds with fd N; the `-e` settings with
-/// `NOTIFY_SOCKET=...` (written in `var`).
+/// `NOTIFY_SOCKET=...` (written in `var`), and that socket.
 #[cfg(feature = "ready")]
 type ReadyExtra<'v> = (
     heapless::Vec<i32, { imp_core::limits::KEEP_FD_MAX + 1 }>,
     heapless::Vec<&'v CStr, { imp_core::limits::SET_ENV_MAX + 1 }>,
+    Option<imp_core::OwnedFd>,
 );
 
 #[cfg(feature = "ready")]
-fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> ReadyExtra<'v> {
+fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> Result<ReadyExtra<'v>, Error> {
     let (mut keep, mut env) = (heapless::Vec::new(), heapless::Vec::new());
     let _ = keep.extend_from_slice(&cmd.keep_fds);
     if let Some(n) = cmd.ready.fd {
@@ -742,12 +746,19 @@ fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> ReadyExtra<'v> {
     }
     let _ = env.extend_from_slice(&cmd.set_env);
     #[cfg(feature = "notify")]
-    if cmd.ready.notify {
-        let _ = env.push(spawn::notify_env(var));
+    if cmd.notify {
+        let (socket, var) = spawn::notify_socket(var)?;
+        let _ = env.push(var);
+        return Ok((keep, env, Some(socket)));
     }
-    #[cfg(not(feature = "notify"))]
     let _ = var;
-    (keep, env)
+    Ok((keep, env, None))
+}
+
+/// A socket as the borrowed fd `Ready::notify` takes.
+#[cfg(feature = "notify")]
+fn rustix_as_fd(fd: &imp_core::OwnedFd) -> imp_core::BorrowedFd<'_> {
+    imp_core::AsFd::as_fd(fd)
 }
 
 /// `--ready-fd` (kept, as fd N of the program), `--notify` or `--wait`: `start` under
@@ -756,16 +767,22 @@ fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> ReadyExtra<'v> {
 fn ready_start<'a>(
     cmd: &Command,
     s: &mut Spec<'a>,
-    (keep, env): &'a ReadyExtra<'a>,
+    (keep, env, socket): &'a ReadyExtra<'a>,
     start: impl FnOnce(&Spec<'_>) -> Result<Started, Error>,
 ) -> i32 {
     s.keep_fds = keep;
     s.set_env = env;
     let schedule = cmd.schedule();
     let ready = spawn::Ready {
+        fd: cmd.ready.fd,
+        #[cfg(feature = "notify")]
+        notify: socket.as_ref().map(rustix_as_fd),
+        timeout_ms: cmd.ready.timeout_ms,
+        wait_ms: cmd.ready.wait_ms,
         stop: &schedule,
-        ..cmd.ready
     };
+    #[cfg(not(feature = "notify"))]
+    let _ = socket;
     started(cmd, spawn::start_ready_by(s, &ready, start))
 }
 

@@ -118,6 +118,7 @@ mod walk;
 mod words;
 
 pub use error::{Cause, Error, Op, Reason};
+pub use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use rustix::io::Errno;
 pub use rustix::process::Pid;
 pub use signal::Signal;

@@ -114,21 +114,21 @@ pub fn reachable(p: &Path) -> PathBuf {
         .metadata()
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let name = p.file_name().expect("a file name").to_string_lossy();
+    // Under a directory named for the version, with the program's own name: the tests
+    // match it (the supervisor's `NAME:` lines, `pgrep -x`).
     let bin = sandbox_root().join("bin");
-    std::fs::create_dir_all(&bin).expect("create the sandbox's bin");
-    let _ = std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755));
-    let copy = bin.join(format!(
-        "{name}-{}-{}.{}",
-        m.size(),
-        m.mtime(),
-        m.mtime_nsec()
-    ));
+    let dir = bin.join(format!("{}-{}.{}", m.size(), m.mtime(), m.mtime_nsec()));
+    std::fs::create_dir_all(&dir).expect("create the sandbox's bin");
+    for d in [&bin, &dir] {
+        let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+    }
+    let copy = dir.join(&*name);
     if !copy.is_file() {
         // Unique per process *and* per call: the tests of one binary are threads of
         // one process.
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = bin.join(format!(".{name}.{}.{n}", std::process::id()));
+        let tmp = dir.join(format!(".{name}.{}.{n}", std::process::id()));
         std::fs::copy(p, &tmp).unwrap_or_else(|e| panic!("copy {}: {e}", p.display()));
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         std::fs::rename(&tmp, &copy).expect("rename the copy");

@@ -288,10 +288,10 @@ fn rd_notify_sd_notify() {
         else
             echo "m.skipped=yes"
         fi
-        $IMP start --notify --ready-timeout 1 -p $T/x.pid -- $TDAEMON --sleep 1000 2>$H/x.err &
+        $IMP start --notify --ready-timeout 1 -p $T/x.pid -- $TDAEMON --dump $OUT/x.dump --sleep 1000 2>$H/x.err &
         I=$!
-        sleep 0.3
-        $TDAEMON --notify-to @imp-notify/$I --ready-after 0
+        waitfile $OUT/x.dump
+        $TDAEMON --notify-to "$(sed -n 's/^env.NOTIFY_SOCKET=//p' $OUT/x.dump)" --ready-after 0
         wait $I; echo "x.rc=$?"
         echo "x.err=$(esc $H/x.err)"
         echo "x.pidfile=$([ -e $T/x.pid ] && echo yes || echo no)"

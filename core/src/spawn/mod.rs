@@ -17,7 +17,7 @@ pub(crate) mod report;
 pub(crate) mod steps;
 
 #[cfg(feature = "notify")]
-pub use ready::notify_env;
+pub use ready::notify_socket;
 #[cfg(feature = "supervise")]
 pub use ready::{start_ready, start_ready_by, Ready};
 

@@ -32,11 +32,11 @@ use rustix::process::{Pid, WaitOptions};
 pub struct Ready<'a> {
     /// The notification fd (`--ready-fd N`, above 2, one of the spec's `keep_fds`).
     pub fd: Option<i32>,
-    /// systemd's notification socket (`--notify`; feature `notify`): a datagram
-    /// socket at the abstract address of [`notify_env`] (which the spec's `set_env`
-    /// must have), `READY=1` from the program or a descendant of it.
+    /// systemd's notification socket (`--notify`; feature `notify`): the socket of
+    /// [`notify_socket`] (whose `NOTIFY_SOCKET=` the spec's `set_env` must have),
+    /// `READY=1` from the program or a descendant of it.
     #[cfg(feature = "notify")]
-    pub notify: bool,
+    pub notify: Option<rustix::fd::BorrowedFd<'a>>,
     /// How long to wait for the newline (ms).
     pub timeout_ms: u32,
     /// Then, how long the program must stay alive (ms; 0: no watch).
@@ -50,7 +50,7 @@ impl Ready<'static> {
     pub const DEFAULT: Ready<'static> = Ready {
         fd: None,
         #[cfg(feature = "notify")]
-        notify: false,
+        notify: None,
         timeout_ms: 30_000,
         wait_ms: 0,
         stop: &control::DEFAULT_SCHEDULE,
@@ -95,21 +95,17 @@ pub fn start_ready_by(
         Some(n) => Some(notify_pipe(n)?),
         None => None,
     };
-    #[cfg(feature = "notify")]
-    let socket = match ready.notify {
-        true => Some(notify_socket(me)?),
-        false => None,
-    };
     let started = start(spec);
     // Our copy of fd N closed: EOF once the daemon's copies are.
-    let rd = pipe.map(|(rd, _wr)| rd);
+    let pipe = pipe.map(|(rd, _wr)| rd);
+    let rd = pipe.as_ref().map(rustix::fd::AsFd::as_fd);
     #[cfg(feature = "notify")]
-    let rd = rd.or(socket);
+    let rd = rd.or(ready.notify);
     let pid = match started? {
         Started::Started(pid) => pid,
         other => return Ok(other),
     };
-    if let Err(e) = wait(pid, rd.as_ref(), ready) {
+    if let Err(e) = wait(pid, rd, ready) {
         // Stopped, or gone (reaped): then `stop` finds the pidfile stale and removes it.
         stop(spec, pid, ready.stop)?;
         return Err(e);
@@ -140,37 +136,23 @@ fn notify_pipe(n: i32) -> Result<(OwnedFd, OwnedFd), Error> {
 /// what daemons send, or alone).
 const NOTIFY_MAX: usize = 256;
 
+/// How many names [`notify_socket`] tries before it gives up (each taken one, of
+/// another imp in another PID namespace that shares the network one, is `EADDRINUSE`).
 #[cfg(feature = "notify")]
-/// The notification socket's abstract name for imp's pid `me`, without the leading
-/// NUL: `imp-notify/PID`.
-fn notify_name(me: Pid, buf: &mut [u8; 32]) -> &[u8] {
-    let mut digits = [0u8; crate::num::U32_DIGITS];
-    let pid = crate::num::u32_dec(me.as_raw_nonzero().get() as u32, &mut digits);
-    let head = b"imp-notify/";
-    buf[..head.len()].copy_from_slice(head);
-    buf[head.len()..head.len() + pid.len()].copy_from_slice(pid);
-    &buf[..head.len() + pid.len()]
-}
+const NOTIFY_TRIES: u32 = 8;
 
+/// A datagram socket for `--notify`, with `SO_PASSCRED` (each datagram comes with its
+/// sender's pid), bound at the abstract address `imp-notify/PID/NONCE` (imp's pid and
+/// the monotonic clock's nanoseconds: abstract names are shared by every PID namespace
+/// of the network namespace, where pids repeat), and the program's
+/// `NOTIFY_SOCKET=@imp-notify/PID/NONCE` written in `env`.
+///
+/// # Errors
+/// [`Op::Ready`] with the errno of `socket`, `bind` or `setsockopt`.
 #[cfg(feature = "notify")]
-/// `NOTIFY_SOCKET=@imp-notify/PID` for this process, in `buf`: what the program's
-/// environment needs with [`Ready::notify`] (`@`: an abstract address, as systemd
-/// writes it).
-pub fn notify_env(buf: &mut [u8; 64]) -> &core::ffi::CStr {
-    let mut name = [0u8; 32];
-    let name = notify_name(rustix::process::getpid(), &mut name);
-    let head = b"NOTIFY_SOCKET=@";
-    buf[..head.len()].copy_from_slice(head);
-    buf[head.len()..head.len() + name.len()].copy_from_slice(name);
-    buf[head.len() + name.len()] = 0;
-    sys::cstr_in(&buf[..=head.len() + name.len()])
-}
-
-#[cfg(feature = "notify")]
-/// A datagram socket bound at the abstract `imp-notify/PID`, with `SO_PASSCRED` (each
-/// datagram comes with its sender's pid).
-fn notify_socket(me: Pid) -> Result<OwnedFd, Error> {
+pub fn notify_socket(env: &mut [u8; 64]) -> Result<(OwnedFd, &core::ffi::CStr), Error> {
     use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    const HEAD: &[u8] = b"NOTIFY_SOCKET=@";
     let s = net::socket_with(
         AddressFamily::UNIX,
         SocketType::DGRAM,
@@ -178,18 +160,43 @@ fn notify_socket(me: Pid) -> Result<OwnedFd, Error> {
         None,
     )
     .op(Op::Ready)?;
-    let mut name = [0u8; 32];
-    let addr = SocketAddrUnix::new_abstract_name(notify_name(me, &mut name)).op(Op::Ready)?;
-    net::bind_unix(&s, &addr).op(Op::Ready)?;
+    let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let mut len = 0;
+    for _ in 0..NOTIFY_TRIES {
+        let (mut a, mut b) = ([0u8; crate::num::U32_DIGITS], [0u8; crate::num::U32_DIGITS]);
+        let nonce = sys::monotonic_ns() as u32;
+        let parts: [&[u8]; 5] = [
+            b"imp-notify/",
+            crate::num::u32_dec(me, &mut a),
+            b"/",
+            crate::num::u32_dec(nonce, &mut b),
+            b"",
+        ];
+        len = HEAD.len();
+        for p in parts {
+            env[len..len + p.len()].copy_from_slice(p);
+            len += p.len();
+        }
+        let addr = SocketAddrUnix::new_abstract_name(&env[HEAD.len()..len]).op(Op::Ready)?;
+        match net::bind_unix(&s, &addr) {
+            Err(Errno::ADDRINUSE) => continue,
+            r => {
+                r.op(Op::Ready)?;
+                break;
+            }
+        }
+    }
     net::sockopt::set_socket_passcred(&s, true).op(Op::Ready)?;
-    Ok(s)
+    env[..HEAD.len()].copy_from_slice(HEAD);
+    env[len] = 0;
+    Ok((s, sys::cstr_in(&env[..=len])))
 }
 
 #[cfg(feature = "notify")]
 /// Takes one datagram: whether it says `READY=1` (a line of its own) and comes from
 /// `daemon` or a descendant of it (others are dropped: anyone may send to an abstract
 /// address).
-fn notified(socket: &OwnedFd, daemon: Pid, buf: &mut [u8; NOTIFY_MAX]) -> bool {
+fn notified(socket: rustix::fd::BorrowedFd<'_>, daemon: Pid, buf: &mut [u8; NOTIFY_MAX]) -> bool {
     use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut space = [0u8; rustix::cmsg_space!(ScmCredentials(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -225,7 +232,7 @@ fn descends_from(mut pid: Pid, daemon: Pid) -> bool {
 }
 
 /// Waits for the newline on `rd` (if any), then watches `pid` for `ready.wait_ms`.
-fn wait(pid: Pid, rd: Option<&OwnedFd>, ready: &Ready<'_>) -> Result<(), Error> {
+fn wait(pid: Pid, rd: Option<rustix::fd::BorrowedFd<'_>>, ready: &Ready<'_>) -> Result<(), Error> {
     if let Some(rd) = rd {
         // On the clock: datagrams of strangers (dropped) do not stretch the timeout.
         let deadline = sys::monotonic_ns() + ready.timeout_ms as u64 * 1_000_000;
@@ -236,12 +243,12 @@ fn wait(pid: Pid, rd: Option<&OwnedFd>, ready: &Ready<'_>) -> Result<(), Error> 
             if left == 0 {
                 return Err(Error::check(Op::Ready, Reason::ReadyTimeout));
             }
-            let mut fds = [PollFd::new(rd, PollFlags::IN)];
+            let mut fds = [PollFd::new(&rd, PollFlags::IN)];
             if !matches!(rustix::event::poll(&mut fds, left.min(100) as i32), Ok(n) if n > 0) {
                 continue;
             }
             #[cfg(feature = "notify")]
-            if ready.notify {
+            if ready.notify.is_some() {
                 if notified(rd, pid, &mut buf) {
                     break;
                 }
