@@ -21,6 +21,11 @@
 //! (128 + N for signal N); the program's remaining descendants are left alone, as tini
 //! does (as PID 1, its exit ends the namespace).
 //!
+//! A supervisor can relay the program's stdout and stderr to syslog ([`Log::relay`]):
+//! the program writes to a unix stream socket pair whose other end signals the
+//! supervisor (SIGIO, taken like the others); each line is one syslog message, a last
+//! line without its newline is sent once the program is gone.
+//!
 //! Nothing is allocated, and nothing opened per run but one close-on-exec pipe that
 //! tells whether the child reached `execve`. With a pidfile, the program's pid, the
 //! restarts, how the last run ended and when the current one started are published in
