@@ -148,11 +148,14 @@ const NOTIFY_TRIES: u32 = 8;
 /// `NOTIFY_SOCKET=@imp-notify/PID/NONCE` written in `env`.
 ///
 /// # Errors
-/// [`Op::Ready`] with the errno of `socket`, `bind` or `setsockopt`.
+/// [`Op::Ready`] with the errno of `socket`, `bind` (`EADDRINUSE` after
+/// [`NOTIFY_TRIES`] names taken) or `setsockopt`.
 #[cfg(feature = "notify")]
 pub fn notify_socket(env: &mut [u8; 64]) -> Result<(OwnedFd, &core::ffi::CStr), Error> {
     use rustix::net::{self, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    const HEAD: &[u8] = b"NOTIFY_SOCKET=@";
+    // The variable, up to the address's name (`imp-notify/...`).
+    const VAR: &[u8] = b"NOTIFY_SOCKET=@";
+    const HEAD: &[u8] = b"NOTIFY_SOCKET=@imp-notify/";
     let s = net::socket_with(
         AddressFamily::UNIX,
         SocketType::DGRAM,
@@ -161,35 +164,27 @@ pub fn notify_socket(env: &mut [u8; 64]) -> Result<(OwnedFd, &core::ffi::CStr), 
     )
     .op(Op::Ready)?;
     let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
-    let mut len = 0;
     for _ in 0..NOTIFY_TRIES {
         let (mut a, mut b) = ([0u8; crate::num::U32_DIGITS], [0u8; crate::num::U32_DIGITS]);
         let nonce = sys::monotonic_ns() as u32;
-        let parts: [&[u8]; 5] = [
-            b"imp-notify/",
+        let parts: [&[u8]; 4] = [
+            HEAD,
             crate::num::u32_dec(me, &mut a),
             b"/",
             crate::num::u32_dec(nonce, &mut b),
-            b"",
         ];
-        len = HEAD.len();
-        for p in parts {
-            env[len..len + p.len()].copy_from_slice(p);
-            len += p.len();
-        }
-        let addr = SocketAddrUnix::new_abstract_name(&env[HEAD.len()..len]).op(Op::Ready)?;
+        // 26 + 10 + 1 + 10 bytes and the NUL: it fits.
+        let var = crate::fd::join(env, &parts).ok_or(Error::check(Op::Ready, Reason::TooLong))?;
+        let addr = SocketAddrUnix::new_abstract_name(&var.to_bytes()[VAR.len()..]).op(Op::Ready)?;
         match net::bind_unix(&s, &addr) {
             Err(Errno::ADDRINUSE) => continue,
-            r => {
-                r.op(Op::Ready)?;
-                break;
-            }
+            r => r.op(Op::Ready)?,
         }
+        net::sockopt::set_socket_passcred(&s, true).op(Op::Ready)?;
+        return Ok((s, sys::cstr_in(env)));
     }
-    net::sockopt::set_socket_passcred(&s, true).op(Op::Ready)?;
-    env[..HEAD.len()].copy_from_slice(HEAD);
-    env[len] = 0;
-    Ok((s, sys::cstr_in(&env[..=len])))
+    // Every name taken (by as many imps in other PID namespaces, at the same ns).
+    Err(Error::sys(Op::Ready, Errno::ADDRINUSE))
 }
 
 #[cfg(feature = "notify")]
