@@ -31,7 +31,7 @@ fn signal_index(name: &[u8]) -> Option<usize> {
     loop {
         let w = crate::words::nth(SIGNAL_NAMES, i);
         let short = w.as_bytes().get(3..)?;
-        if short.eq_ignore_ascii_case(name) {
+        if crate::words::same(short, name, true) {
             return Some(i);
         }
         i += 1;
@@ -54,7 +54,7 @@ pub fn signal(s: &[u8]) -> Option<Signal> {
     }
     // System V's name for SIGCHLD, which dpkg accepts (the kernel headers have it on
     // MIPS only).
-    if name.eq_ignore_ascii_case(b"CLD") {
+    if crate::words::same(name, b"CLD", true) {
         return Some(Signal::Child);
     }
     let i = signal_index(name)?;
