@@ -378,7 +378,7 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
 impl Probe<'_> {
     /// Asks the kernel again whether `pid` still holds the lock: the re-check between
     /// opening a pidfd and signalling.
-    #[inline(always)] // one caller: -72 B
+    #[inline(never)] // shared by open, wait and the supervisor's program: -72 B (respawn), -40 B (default)
     pub fn still_held_by(&self, pid: Pid) -> Result<bool, Error> {
         let Some(file) = &self.file else {
             return Ok(false);
