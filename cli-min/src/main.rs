@@ -677,15 +677,17 @@ fn signal_word(l: &mut Line, sig: imp_core::Signal) -> &mut Line {
 
 /// `start`, `restart` (after the stop) and `run`.
 fn start(cmd: &Command, envp: CStrArray) -> i32 {
-    // What readiness adds to the spec (made before the spec that borrows them): fd N
-    // among the kept fds, NOTIFY_SOCKET after the `-e` settings.
-    #[cfg(feature = "ready")]
+    // What `--notify` adds to the spec (made before the spec that borrows it): the
+    // socket, and NOTIFY_SOCKET after the `-e` settings (fd N is among the kept fds).
+    #[cfg(feature = "notify")]
     let mut var = [0u8; 64];
-    #[cfg(feature = "ready")]
-    let extra = match ready_extra(cmd, &mut var) {
-        Ok(extra) => extra,
+    #[cfg(feature = "notify")]
+    let notify = match cmd.notify.then(|| spawn::notify_socket(&mut var)).transpose() {
+        Ok(notify) => notify,
         Err(e) => return fail(cmd, &e),
     };
+    #[cfg(all(feature = "ready", not(feature = "notify")))]
+    let notify: Notify<'_> = None;
     let mut s = Spec::new(cmd.program.unwrap_or(c""), cmd.argv, envp);
     if let Err(e) = spec(cmd, &mut s) {
         return fail(cmd, &e);
@@ -714,7 +716,7 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
         #[cfg(feature = "ready")]
         if cmd.ready() {
             let sv = |s: &Spec<'_>| supervise::start(s, policy, &log);
-            return ready_start(cmd, &mut s, &extra, &sv);
+            return ready_start(cmd, &mut s, &notify, &sv);
         }
         return started(cmd, supervise::start(&s, policy, &log));
     }
@@ -723,37 +725,14 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     }
     #[cfg(feature = "ready")]
     if cmd.ready() {
-        return ready_start(cmd, &mut s, &extra, &spawn::start);
+        return ready_start(cmd, &mut s, &notify, &spawn::start);
     }
     started(cmd, spawn::start(&s))
 }
 
-/// What readiness adds to the spec: the kept fds with fd N; the `-e` settings with
-/// `NOTIFY_SOCKET=...` (written in `var`), and that socket.
+/// `--notify`'s socket and its `NOTIFY_SOCKET=...` line.
 #[cfg(feature = "ready")]
-type ReadyExtra<'v> = (
-    heapless::Vec<i32, { imp_core::limits::KEEP_FD_MAX + 1 }>,
-    heapless::Vec<&'v CStr, { imp_core::limits::SET_ENV_MAX + 1 }>,
-    Option<imp_core::OwnedFd>,
-);
-
-#[cfg(feature = "ready")]
-fn ready_extra<'v>(cmd: &'v Command, var: &'v mut [u8; 64]) -> Result<ReadyExtra<'v>, Error> {
-    let (mut keep, mut env) = (heapless::Vec::new(), heapless::Vec::new());
-    let _ = keep.extend_from_slice(&cmd.keep_fds);
-    if let Some(n) = cmd.ready.fd {
-        let _ = keep.push(n);
-    }
-    let _ = env.extend_from_slice(&cmd.set_env);
-    #[cfg(feature = "notify")]
-    if cmd.notify {
-        let (socket, var) = spawn::notify_socket(var)?;
-        let _ = env.push(var);
-        return Ok((keep, env, Some(socket)));
-    }
-    let _ = var;
-    Ok((keep, env, None))
-}
+type Notify<'v> = Option<(imp_core::OwnedFd, &'v CStr)>;
 
 /// A socket as the borrowed fd `Ready::notify` takes.
 #[cfg(feature = "notify")]
@@ -768,22 +747,24 @@ fn rustix_as_fd(fd: &imp_core::OwnedFd) -> imp_core::BorrowedFd<'_> {
 fn ready_start<'a>(
     cmd: &Command,
     s: &mut Spec<'a>,
-    (keep, env, socket): &'a ReadyExtra<'a>,
+    notify: &'a Notify<'a>,
     start: &dyn Fn(&Spec<'_>) -> Result<Started, Error>,
 ) -> i32 {
-    s.keep_fds = keep;
-    s.set_env = env;
+    #[cfg(feature = "notify")]
+    {
+        s.notify_env = notify.as_ref().map(|(_, var)| *var);
+    }
     let schedule = cmd.schedule();
     let ready = spawn::Ready {
         fd: cmd.ready.fd,
         #[cfg(feature = "notify")]
-        notify: socket.as_ref().map(rustix_as_fd),
+        notify: notify.as_ref().map(|(socket, _)| rustix_as_fd(socket)),
         timeout_ms: cmd.ready.timeout_ms,
         wait_ms: cmd.ready.wait_ms,
         stop: &schedule,
     };
     #[cfg(not(feature = "notify"))]
-    let _ = socket;
+    let _ = notify;
     started(cmd, spawn::start_ready_by(s, &ready, start))
 }
 

@@ -31,7 +31,11 @@ pub(crate) fn envp<'a>(
     vars: &'a mut Vars,
     env: &'a mut Env<'a>,
 ) -> Result<CStrArray, Error> {
-    if !spec.clear_env && spec.set_env.is_empty() && user_of(spec).is_none() {
+    #[cfg(feature = "notify")]
+    let unchanged = spec.set_env.is_empty() && spec.notify_env.is_none();
+    #[cfg(not(feature = "notify"))]
+    let unchanged = spec.set_env.is_empty();
+    if !spec.clear_env && unchanged && user_of(spec).is_none() {
         return Ok(spec.envp);
     }
     build(spec, vars, env)?;
@@ -46,8 +50,9 @@ fn user_of<'s>(spec: &'s Spec<'_>) -> Option<&'s crate::user::User> {
         .filter(|u| u.has_entry)
 }
 
-/// Fills `env`: the inherited variables (unless cleared) that neither `--env` nor the
-/// user's HOME/USER/LOGNAME replace, then `--env`, then those three. More than
+/// Fills `env`: the inherited variables (unless cleared) that neither `--env` (and
+/// `notify_env`) nor the user's HOME/USER/LOGNAME replace, then `--env`, then
+/// `notify_env`, then those three. More than
 /// [`ENV_MAX`] entries is `EnvTooMany` (checked before forking too).
 pub(crate) fn build<'a>(
     spec: &Spec<'a>,
@@ -57,8 +62,12 @@ pub(crate) fn build<'a>(
     let user = user_of(spec);
     let overridden = |entry: &[u8]| {
         let name = name_of(entry);
-        spec.set_env.iter().any(|s| name_of(s.to_bytes()) == name)
-            || (user.is_some() && USER_VARS.contains(&name))
+        let set = |s: &&CStr| name_of(s.to_bytes()) == name;
+        #[cfg(feature = "notify")]
+        if spec.notify_env.as_ref().is_some_and(set) {
+            return true;
+        }
+        spec.set_env.iter().any(set) || (user.is_some() && USER_VARS.contains(&name))
     };
     if !spec.clear_env {
         for e in spec.envp.iter() {
@@ -68,6 +77,10 @@ pub(crate) fn build<'a>(
         }
     }
     for &e in spec.set_env {
+        env.push(e);
+    }
+    #[cfg(feature = "notify")]
+    if let Some(e) = spec.notify_env {
         env.push(e);
     }
     if let Some(u) = user {

@@ -120,6 +120,10 @@ pub struct Spec<'a> {
     pub envp: CStrArray,
     /// `NAME=VALUE` settings, applied over the inherited environment.
     pub set_env: &'a [&'a CStr],
+    /// One more, after them: the `NOTIFY_SOCKET=` of [`notify_socket`] (feature
+    /// `notify`).
+    #[cfg(feature = "notify")]
+    pub notify_env: Option<&'a CStr>,
     /// Start from an empty environment.
     pub clear_env: bool,
     /// The pidfile.
@@ -173,6 +177,8 @@ impl<'a> Spec<'a> {
             argv,
             envp,
             set_env: &[],
+            #[cfg(feature = "notify")]
+            notify_env: None,
             clear_env: false,
             pidfile: None,
             credentials: None,

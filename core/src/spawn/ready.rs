@@ -33,7 +33,7 @@ pub struct Ready<'a> {
     /// The notification fd (`--ready-fd N`, above 2, one of the spec's `keep_fds`).
     pub fd: Option<i32>,
     /// systemd's notification socket (`--notify`; feature `notify`): the socket of
-    /// [`notify_socket`] (whose `NOTIFY_SOCKET=` the spec's `set_env` must have),
+    /// [`notify_socket`] (whose `NOTIFY_SOCKET=` is the spec's `notify_env`),
     /// `READY=1` from the program or a descendant of it.
     #[cfg(feature = "notify")]
     pub notify: Option<rustix::fd::BorrowedFd<'a>>,
