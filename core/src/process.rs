@@ -56,15 +56,8 @@ pub(crate) fn parent_of(pid: Pid) -> Option<Pid> {
     let mut path = [0u8; 24];
     let n = crate::num::u32_dec(pid.as_raw_nonzero().get() as u32, &mut digits);
     let p = crate::fd::join(&mut path, &[b"/proc/", n, b"/stat"])?;
-    let f = crate::fd::openat(
-        rustix::fs::CWD,
-        p,
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .ok()?;
     let mut buf = [0u8; 512];
-    let len = crate::fd::retry(|| rustix::io::read(&f, &mut buf)).ok()?;
+    let len = crate::fd::read_small(p, &mut buf).ok()?;
     let stat = &buf[..len];
     let after = stat.iter().rposition(|&b| b == b')')?;
     let mut fields = stat[after + 1..]

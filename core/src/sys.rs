@@ -53,23 +53,10 @@ impl SingleThreaded {
     pub(crate) fn check() -> Option<SingleThreaded> {
         const STAT_MAX: usize = 512;
         let mut buf = [0u8; STAT_MAX];
-        let Ok(file) = rustix::fs::open(
-            c"/proc/self/stat",
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        ) else {
-            return Some(SingleThreaded(()));
-        };
-        let mut n = 0;
-        while n < buf.len() {
-            match rustix::io::read(&file, &mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(Errno::INTR) => {}
-                Err(_) => return Some(SingleThreaded(())),
-            }
+        match crate::fd::read_small(c"/proc/self/stat", &mut buf) {
+            Ok(n) => thread_count_is_one(&buf[..n]).then_some(SingleThreaded(())),
+            Err(_) => Some(SingleThreaded(())),
         }
-        thread_count_is_one(&buf[..n]).then_some(SingleThreaded(()))
     }
 }
 
