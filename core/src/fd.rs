@@ -134,9 +134,14 @@ pub fn read_small(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     )?;
+    read_full(fd.as_fd(), buf)
+}
+
+/// Reads until `buf` is full or the end; returns how many bytes were read.
+pub fn read_full(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     while n < buf.len() {
-        match retry(|| rustix::io::read(&fd, &mut buf[n..]))? {
+        match retry(|| rustix::io::read(fd, &mut buf[n..]))? {
             0 => break,
             k => n += k,
         }

@@ -100,13 +100,8 @@ pub(crate) fn read(rd: &OwnedFd, ready: bool) -> Outcome {
     let mut exec = false;
     let mut rec = [0u8; RECORD_LEN];
     loop {
-        let mut n = 0;
-        while n < rec.len() {
-            match fd::retry(|| rustix::io::read(rd, &mut rec[n..])) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => n += k,
-            }
-        }
+        // A read error counts as EOF, as a cut record does.
+        let n = fd::read_full(rd.as_fd(), &mut rec).unwrap_or(0);
         let record = if n == rec.len() {
             Record::decode(&rec)
         } else {
