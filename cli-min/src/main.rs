@@ -388,7 +388,9 @@ fn pidfile(cmd: &Command) -> &'static CStr {
 
 #[inline(never)] // kept out of main: -112 B
 fn status(cmd: &Command) -> i32 {
-    let (text, kv, code) = match control::status(pidfile(cmd)) {
+    // One look at the pidfile: the supervisor's fields are read from the same probe.
+    let probe = imp_core::pidfile::probe(pidfile(cmd));
+    let (text, kv, code) = match probe.as_ref().map(|p| p.state) {
         Ok(State::Running(pid)) => {
             let mut l = Line::new();
             if cmd.kv() {
@@ -401,7 +403,9 @@ fn status(cmd: &Command) -> i32 {
                 l.str(")");
             } else {
                 #[cfg(feature = "respawn")]
-                supervision(&mut l, pidfile(cmd), pid);
+                if let Ok(p) = &probe {
+                    supervision(&mut l, p, pid);
+                }
             }
             l.emit(log::stdout());
             return code::OK;
@@ -416,7 +420,7 @@ fn status(cmd: &Command) -> i32 {
             if cmd.kv() {
                 out(b"state=unknown\n");
             }
-            return fail(cmd, &e);
+            return fail(cmd, e);
         }
     };
     out(if cmd.kv() { kv } else { text }.as_bytes());
@@ -426,8 +430,8 @@ fn status(cmd: &Command) -> i32 {
 /// `status --format kv` of a supervisor: ` supervisor=PID program=PID restarts=N
 /// last_exit=status:N|signal:NAME|none uptime=SECS` (`none` between runs).
 #[cfg(feature = "respawn")]
-fn supervision(l: &mut Line, path: &CStr, pid: Pid) {
-    let Some(s) = control::supervision(path) else {
+fn supervision(l: &mut Line, probe: &imp_core::pidfile::Probe<'_>, pid: Pid) {
+    let Some(s) = supervise::supervised(probe) else {
         return;
     };
     let opt = |l: &mut Line, v: Option<u32>| {
