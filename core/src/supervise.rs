@@ -320,18 +320,21 @@ fn take(
 }
 
 /// The supervisor's state.
+///
+/// In this order (`repr(C)`): the fields used most first, the relays' 1 KB buffers
+/// last, so that most fields are a one-byte offset from the struct (-176 B).
+#[repr(C)]
 struct Supervisor<'s, 'p> {
+    /// The program's pid and when it started (monotonic ns).
+    child: Option<(Pid, u64)>,
     spec: &'s Spec<'s>,
     policy: &'s Policy<'s>,
     log: &'s Log<'s>,
-    syslog: Option<Syslog<'s>>,
+    /// When to start the program next (monotonic ns).
+    next_ns: u64,
     lock: Option<Lock>,
     pidfile: PidfileAt<'p>,
     one_thread: &'p SingleThreaded,
-    /// Detached (`start`): the program's cwd is `/` unless set.
-    detached: bool,
-    /// The program's pid and when it started (monotonic ns).
-    child: Option<(Pid, u64)>,
     restarts: u32,
     /// Runs shorter than the period, in a row.
     short: u32,
@@ -339,10 +342,11 @@ struct Supervisor<'s, 'p> {
     delay_ms: u32,
     /// The delay being waited out (ms).
     waiting_ms: u32,
-    /// When to start the program next (monotonic ns).
-    next_ns: u64,
+    /// Detached (`start`): the program's cwd is `/` unless set.
+    detached: bool,
     /// The stop schedule, once the first SIGTERM started it.
     stopping: Option<Stopping<'s>>,
+    syslog: Option<Syslog<'s>>,
     /// What is published in each [`Field`] (its index - 1).
     published: [Option<u64>; 4],
     /// The relays of the program's stdout and stderr ([`Log::relay`]).
@@ -353,13 +357,14 @@ struct Supervisor<'s, 'p> {
 const RELAY_LINE: usize = 480;
 
 /// One relayed output of the program: the socket pair it writes to, what is read of
-/// the line that is not complete yet.
+/// the line that is not complete yet (the buffer last: `repr(C)`, -24 B).
+#[repr(C)]
 struct Relay {
+    len: usize,
     rd: OwnedFd,
     wr: OwnedFd,
     level: Level,
     line: [u8; RELAY_LINE],
-    len: usize,
 }
 
 impl Relay {
