@@ -111,7 +111,18 @@ pub enum Stdio<'a> {
 }
 
 /// Everything about the program to start.
+///
+/// In this order (`repr(C)`): the credentials' buffers (about 700 bytes) last, so that
+/// every other field is a short offset from the spec (-104 B; the pidfile and the kept
+/// fds first: -8 B of that).
+#[repr(C)]
 pub struct Spec<'a> {
+    /// The pidfile.
+    pub pidfile: Option<&'a CStr>,
+    /// Fd numbers passed through to the program (each must be open); every other fd
+    /// above 2 is closed. They are numbers, not handles: imp-core never reads, writes
+    /// or closes them.
+    pub keep_fds: &'a [i32],
     /// The program: a path, or a name looked up in `PATH`.
     pub program: &'a CStr,
     /// Its argv (`argv[0]` first).
@@ -126,10 +137,6 @@ pub struct Spec<'a> {
     pub notify_env: Option<&'a CStr>,
     /// Start from an empty environment.
     pub clear_env: bool,
-    /// The pidfile.
-    pub pidfile: Option<&'a CStr>,
-    /// The user to run as.
-    pub credentials: Option<Credentials>,
     /// Working directory (default `/`).
     pub chdir: Option<&'a CStr>,
     /// Root directory.
@@ -142,10 +149,6 @@ pub struct Spec<'a> {
     pub stdout: Stdio<'a>,
     /// Standard error.
     pub stderr: Stdio<'a>,
-    /// Fd numbers passed through to the program (each must be open); every other fd
-    /// above 2 is closed. They are numbers, not handles: imp-core never reads, writes
-    /// or closes them.
-    pub keep_fds: &'a [i32],
     /// Resource limits of the program (`--limit`), set in order after the working
     /// directory and before the drop to [`credentials`](Self::credentials), so that
     /// root can raise a hard limit.
@@ -167,6 +170,8 @@ pub struct Spec<'a> {
     /// The program's word that it has one thread; without it, [`start`] asks `/proc`
     /// right before forking and refuses a multi-threaded process.
     single_threaded: Option<SingleThreaded>,
+    /// The user to run as.
+    pub credentials: Option<Credentials>,
 }
 
 impl<'a> Spec<'a> {
