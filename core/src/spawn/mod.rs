@@ -112,7 +112,7 @@ pub enum Stdio<'a> {
 
 /// Everything about the program to start.
 ///
-/// In this order (`repr(C)`): the credentials' buffers (about 700 bytes) last, so that
+/// In this order (`repr(C)`): the credentials' buffers (name, home, groups) last, so that
 /// every other field is a short offset from the spec (-104 B; the pidfile and the kept
 /// fds first: -8 B of that).
 #[repr(C)]
