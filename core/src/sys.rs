@@ -124,10 +124,11 @@ pub(crate) fn fork(_: &SingleThreaded) -> Result<Fork, Errno> {
 
 /// A NULL-terminated array of pointers to C strings that outlive it: the `envp` of
 /// [`execve`]. Entries past its capacity are counted, not stored.
+#[repr(C)] // the length first, at a short offset: -16 to -24 B
 pub(crate) struct CStrList<'a, const N: usize> {
+    len: usize,
     /// `N` entries and the NULL after them.
     ptrs: [*const c_char; N],
-    len: usize,
     strings: core::marker::PhantomData<&'a CStr>,
 }
 
