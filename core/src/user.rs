@@ -14,17 +14,18 @@ pub type Groups = heapless::Vec<u32, GROUPS_MAX>;
 
 /// A user to run as.
 #[derive(Clone, Debug, Default)]
+#[repr(C)] // the ids first, at short offsets: -24 to -40 B
 pub struct User {
     /// User id.
     pub uid: u32,
     /// Primary group id.
     pub gid: u32,
+    /// Whether /etc/passwd had an entry.
+    pub has_entry: bool,
     /// Name from /etc/passwd (empty for a numeric uid without entry).
     pub name: heapless::Vec<u8, NAME_MAX>,
     /// Home directory from /etc/passwd (empty without entry).
     pub home: heapless::Vec<u8, HOME_MAX>,
-    /// Whether /etc/passwd had an entry.
-    pub has_entry: bool,
 }
 
 /// Calls `f` on each line of a small text file until it returns `true`. A line longer
