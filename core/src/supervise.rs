@@ -597,8 +597,8 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                 if let Some(lock) = &self.lock {
                     sys::close_raw(&fds, lock.raw_fd());
                 }
-                let out = [0, 1].map(|i| self.relays[i].as_ref().map(|r| r.wr.as_fd()));
-                child(self.spec, self.policy, &wr, self.detached, me, id, out)
+                let out = |i: usize| self.relays[i].as_ref().map(|r| r.wr.as_fd());
+                child(self.spec, self.policy, &wr, self.detached, me, id, [out(0), out(1)])
             }
             Fork::Parent(pid) => pid,
         };
