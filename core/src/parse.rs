@@ -171,11 +171,16 @@ pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
     // As dpkg: `forever` repeats what follows it, so it appears at most once and not
     // last; unlike dpkg, what it repeats must wait (a repeat without a wait would
     // send signals as fast as the CPU goes).
-    let mut parts = out.split(|s| *s == Step::Forever).skip(1);
-    let repeat_ok = match (parts.next(), parts.next()) {
-        (None, _) => true,
-        (Some(r), None) => r.iter().any(|s| matches!(s, Step::Wait(ms) if *ms > 0)),
-        (Some(_), Some(_)) => false,
+    // (A position and a slice, not `split`: -200 B.)
+    let repeat_ok = match out.iter().position(|s| *s == Step::Forever) {
+        None => true,
+        Some(i) => {
+            let repeated = &out[i + 1..];
+            let waits = repeated
+                .iter()
+                .any(|s| matches!(s, Step::Wait(ms) if *ms > 0));
+            waits && !repeated.contains(&Step::Forever)
+        }
     };
     let first = out.iter().find(|s| **s != Step::Forever);
     (matches!(first, Some(Step::Signal(_))) && repeat_ok).then_some(out)
