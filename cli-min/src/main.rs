@@ -686,7 +686,9 @@ fn start(cmd: &Command, envp: CStrArray) -> i32 {
     #[cfg(feature = "notify")]
     let mut var = [0u8; 64];
     #[cfg(feature = "notify")]
-    let notify = match cmd.notify.then(|| spawn::notify_socket(&mut var)).transpose() {
+    let notify = cmd.notify.then(|| spawn::notify_socket(&mut var));
+    #[cfg(feature = "notify")]
+    let notify = match notify.transpose() {
         Ok(notify) => notify,
         Err(e) => return fail(cmd, &e),
     };

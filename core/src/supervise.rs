@@ -598,7 +598,8 @@ impl<'s, 'p> Supervisor<'s, 'p> {
                     sys::close_raw(&fds, lock.raw_fd());
                 }
                 let out = |i: usize| self.relays[i].as_ref().map(|r| r.wr.as_fd());
-                child(self.spec, self.policy, &wr, self.detached, me, id, [out(0), out(1)])
+                let relays = [out(0), out(1)];
+                child(self.spec, self.policy, &wr, self.detached, me, id, relays)
             }
             Fork::Parent(pid) => pid,
         };
