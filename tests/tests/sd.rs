@@ -228,8 +228,12 @@ struct Script {
 /// What each step's outcome must agree on (tests/sd/steps.sh).
 const STEP_KEYS: &[&str] = &["act", "rc", "n", "pidrel", "pidfile", "uid", "nice", "bystander"];
 
-/// Where the .debs are kept: `$CARGO_TARGET_DIR` or the workspace's target/, `sd-debs`.
+/// Where the .debs are kept: `$IMP_SD_DEBS`, else `sd-debs` in `$CARGO_TARGET_DIR` or
+/// the workspace's target/.
 fn deb_cache() -> PathBuf {
+    if let Some(d) = std::env::var_os("IMP_SD_DEBS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -277,8 +281,10 @@ fn apt_get(dir: &Path, args: &[&str]) -> Result<(), String> {
 /// that cannot be fetched fails the test with the reason: these tests need Debian's
 /// package registry once; they never pass without their packages.
 fn debs(test: &str, pkgs: &[&str]) -> Vec<PathBuf> {
-    static FETCH: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    /// One fetch at a time; the first failure is remembered (apt-get retries take long:
+    /// the other tests fail at once with the same reason).
+    static FETCH: Mutex<Option<String>> = Mutex::new(None);
+    let mut failed = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = deb_cache();
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut out = Vec::new();
@@ -287,34 +293,48 @@ fn debs(test: &str, pkgs: &[&str]) -> Vec<PathBuf> {
             out.push(p);
             continue;
         }
-        let tmp = dir.join(format!(".fetch-{pkg}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).expect("create the fetch directory");
-        let mut r = apt_get(&tmp, &["download", "-q", pkg]);
-        if r.is_err() {
-            // A fresh machine's apt has no package lists yet.
-            r = apt_get(&tmp, &["update", "-q"]).and_then(|_| apt_get(&tmp, &["download", "-q", pkg]));
-        }
-        let got = r.and_then(|_| cached_deb(&tmp, pkg).ok_or_else(|| "no .deb downloaded".to_string()));
-        let p = match got {
-            Ok(p) => p,
+        let got = match failed.as_ref() {
+            Some(e) => Err(format!("not tried: an earlier fetch failed: {e}")),
+            None => fetch(&dir, pkg),
+        };
+        match got {
+            Ok(p) => out.push(p),
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
+                if failed.is_none() {
+                    *failed = Some(e.clone());
+                }
                 panic!(
                     "{test}: NOT RUN: cannot fetch the Debian package `{pkg}` ({e}). The sd_script_* \
                      tests run real packages' init scripts and need Debian's package registry once \
-                     (the .debs are then kept in {}); without it they cannot run and do not pass: \
-                     skip them with `-- --skip sd_script_`",
+                     (the .debs are then kept in {}, or $IMP_SD_DEBS); without it they cannot run \
+                     and do not pass: skip them with `-- --skip sd_script_`",
                     dir.display()
                 )
             }
-        };
-        let dest = dir.join(p.file_name().expect("a file name"));
-        std::fs::rename(&p, &dest).expect("move the .deb into the cache");
-        let _ = std::fs::remove_dir_all(&tmp);
-        out.push(dest);
+        }
     }
     out
+}
+
+/// `apt-get download PKG` into `dir` (through a private directory, renamed in).
+fn fetch(dir: &Path, pkg: &str) -> Result<PathBuf, String> {
+    let tmp = dir.join(format!(".fetch-{pkg}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut r = apt_get(&tmp, &["download", "-q", pkg]);
+    if r.is_err() {
+        // A fresh machine's apt has no package lists yet.
+        r = apt_get(&tmp, &["update", "-q"]).and_then(|_| apt_get(&tmp, &["download", "-q", pkg]));
+    }
+    let got = r
+        .and_then(|_| cached_deb(&tmp, pkg).ok_or_else(|| "no .deb downloaded".to_string()))
+        .and_then(|p| {
+            let dest = dir.join(p.file_name().expect("a file name"));
+            std::fs::rename(&p, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            Ok(dest)
+        });
+    let _ = std::fs::remove_dir_all(&tmp);
+    got
 }
 
 /// Runs `s`'s steps with dpkg's binary and with imp's (side by side, each in its own
@@ -1144,7 +1164,8 @@ fn ssd_pidfile_minus_one_and_zero() {
 }
 
 /// tests/sd/debs.txt lists every package the script tests fetch (for a run that
-/// prefetches them), and dpkg-unsafe.txt parses and names existing tests.
+/// prefetches them), dpkg-unsafe.txt parses and names existing tests, the shell files
+/// parse.
 #[test]
 fn sd_data_files_agree() {
     let listed = std::fs::read_to_string(workspace_root().join("tests/sd/debs.txt")).expect("tests/sd/debs.txt");
@@ -1158,6 +1179,11 @@ fn sd_data_files_agree() {
         for pkg in line.split('"').skip(1).step_by(2) {
             assert!(listed.contains(&pkg), "tests/sd/debs.txt lacks {pkg}");
         }
+    }
+    for f in ["root.sh", "steps.sh", "direct.sh"] {
+        let path = workspace_root().join("tests/sd").join(f);
+        let st = std::process::Command::new("bash").arg("-n").arg(&path).status();
+        assert!(st.is_ok_and(|s| s.success()), "bash -n {}", path.display());
     }
     let list = unsafe_list();
     assert!(!list.is_empty());
