@@ -336,7 +336,12 @@ fn trouble(s: &Ssd, what: &str, subject: Option<&CStr>, e: &Error) -> i32 {
     if let Some(p) = subject {
         l.str(" ").path(p.to_bytes());
     }
-    l.str(": ").error(e).emit(log::stderr());
+    l.str(": ").error(e);
+    // Who owns what was refused, or holds its lock.
+    if let Some(id) = e.uid().or(e.pid().map(|p| p.as_raw_nonzero().get() as u32)) {
+        l.str(" ").num(id);
+    }
+    l.emit(log::stderr());
     if s.action == Opt::Status {
         STATUS_UNKNOWN
     } else {

@@ -13,7 +13,8 @@
 //! A pidfile imp wrote (`--make-pidfile`) is locked: its daemon is the lock holder, as
 //! everywhere in imp. An unlocked one is trusted only as dpkg trusts it — its pid must
 //! run and match every other criterion — and read strictly: `12abc`, `-1`, `0` and pids
-//! above `pid_max` name nobody.
+//! above `pid_max` name nobody. imp itself and its ancestors (the init script's shell,
+//! init) are never found.
 
 use crate::control::Step;
 use crate::error::{Context, Error, Op};
@@ -121,7 +122,7 @@ impl Find<'_> {
                 Err(Errno::NOSYS) if sys::kill(pid, false, 0).is_ok() => None,
                 Err(_) => return false,
             };
-            if !self.is(pid) {
+            if !self.is(pid) || is_ancestor(pid) {
                 return false;
             }
             f(pid, pidfd.as_ref());
@@ -253,6 +254,21 @@ pub struct Sent {
     pub failed: u32,
     /// The first signalling error.
     pub error: Option<Error>,
+}
+
+/// Whether `pid` is this process or one of its ancestors (its parent, the init
+/// script's shell, ... init): never a daemon to signal, whatever a stale pidfile
+/// says (after a reboot, a pidfile that survived may name the boot script's shell).
+fn is_ancestor(pid: Pid) -> bool {
+    let mut p = Some(rustix::process::getpid());
+    for _ in 0..64 {
+        match p {
+            Some(q) if q == pid => return true,
+            Some(q) => p = crate::process::parent_of(q),
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The identity of the file `/proc/PID/exe` names, looked up by its path (a deleted

@@ -378,7 +378,7 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
 /// Reads a pidfile the way imp's start-stop-daemon personality trusts one
 /// ([`find`](crate::find)): `None` when there is none; the lock holder of a locked one;
 /// else, for a pidfile its daemon wrote, the pid its content names (`Running`, whether
-/// it runs or not) or `Stale` when it names no valid pid. The directories on the way
+/// it runs or not; imp's own pid included) or `Stale` when it names no valid pid. The directories on the way
 /// may be the daemon user's (no symlink is followed below one); the file must be a
 /// regular file with one link, not writable by others (dpkg refuses a world-writable
 /// pidfile too), and, when `only_pidfile` (nothing else says which process it is),
@@ -440,13 +440,12 @@ fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Option<State>, 
         State::Stale => {}
         locked => return Ok(Some(locked)),
     }
-    match read_pid(file.as_fd()) {
-        Ok(pid) => Ok(Pid::from_raw(pid as i32).map(State::Running)),
-        Err(e) if matches!(e.reason(), Some(Reason::Invalid | Reason::NamesSelf)) => {
-            Ok(Some(State::Stale))
-        }
-        Err(e) => Err(e),
-    }
+    // The content, strictly; imp and its ancestors are left out by `find`, so that
+    // they are "dead with a pidfile" whoever imp's parent is.
+    let mut buf = [0u8; PIDFILE_READ_MAX];
+    let n = fd::read_head(file.as_fd(), &mut buf).op(Op::Read)?;
+    let pid = parse_pid(&buf[..n], pid_max()).and_then(|p| Pid::from_raw(p as i32));
+    Ok(Some(pid.map_or(State::Stale, State::Running)))
 }
 
 /// Removes a pidfile once nobody holds its lock (start-stop-daemon's
