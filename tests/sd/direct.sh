@@ -45,3 +45,14 @@ bgtd() {
     $SSD -S -b -m -p "$D/$name.pid" -x "$D/td" -- "$@" --sleep 1000
     waitcomm "$D/$name.pid" td && echo "$name.pid=$(pidin "$D/$name.pid")"
 }
+
+# waitign PID SIGNUM: wait until PID ignores signal SIGNUM (its SigIgn), up to 5 s.
+waitign() {
+    local i=0 m
+    while :; do
+        m=$(status "$1" SigIgn)
+        [ -n "$m" ] && (( (16#$m >> ($2 - 1)) & 1 )) && return 0
+        i=$((i + 1)); [ $i -ge 250 ] && { echo "waitign_timeout=$1:$2"; return 1; }
+        sleep 0.02
+    done
+}

@@ -15,7 +15,8 @@
 #   sI.bystander  alive | dead | - : the unrelated process of `stale`
 # STEP is an action of SCRIPT (start, stop, status, restart, reload, ...), or a fault:
 #   kill9   every COMM process killed with SIGKILL (and waited for)
-#   stale   an unrelated live process (sleep) started, its pid written to PIDFILE
+#   stale   an unrelated live process (sleep) started, its pid written to PIDFILE,
+#           whose mtime is set an hour back (a pidfile left from before the pid's reuse)
 #   garbage PIDFILE made to hold "garbage"
 #   rmpid   PIDFILE removed
 # The script runs with PATH and a clean environment, as from init, under `timeout 60`.
@@ -115,6 +116,8 @@ for step in "$@"; do
             BYSTANDER=$!
             mkdir -p "$(dirname "$PIDFILE")"
             echo "$BYSTANDER" > "$PIDFILE"
+            # Stale: written before the process started (its pid reused since).
+            touch -d '1 hour ago' "$PIDFILE"
             ;;
         garbage)
             mkdir -p "$(dirname "$PIDFILE")"
@@ -134,5 +137,5 @@ for step in "$@"; do
     report $i
 done
 echo "steps=$i"
-[ -n "$BYSTANDER" ] && kill -9 "$BYSTANDER" 2>/dev/null
+[ -n "$BYSTANDER" ] && { disown "$BYSTANDER" 2>/dev/null; kill -9 "$BYSTANDER" 2>/dev/null; }
 true

@@ -121,34 +121,78 @@ fn unsafe_entry<'a>(list: &'a [Unsafe], test: &str, key: &str) -> Option<&'a Uns
     })
 }
 
-/// Assert `key` on both sides: equal to `want` (or, with `want` None, equal to each
-/// other); where tests/sd/dpkg-unsafe.txt lists it, imp's is the safe value and dpkg's
-/// is not.
-fn check_key(o: &Outcome, list: &[Unsafe], key: &str, want: Option<&str>, why: &str) {
-    let d = o.get(&format!("dpkg.{key}"));
-    let i = o.get(&format!("imp.{key}"));
-    if let Some(u) = unsafe_entry(list, &o.name, key) {
-        o.check(
-            d != u.safe,
-            &format!(
-                "dpkg-unsafe.txt: `{} {key}`: dpkg's {key}={d:?} is the safe value now: the entry ({}) no longer holds",
-                u.test, u.reason
-            ),
-        );
-        let imp_want = if imp_side_is_dpkg() { d } else { u.safe.as_str() };
-        o.check(
-            i == imp_want,
-            &format!(
-                "{why}: imp.{key}={i:?}, want the safe {imp_want:?} (dpkg: {d:?}; dpkg is unsafe here: {})",
-                u.reason
-            ),
-        );
-        return;
+/// Compares the two sides of an [`Outcome`], collecting every difference: [`Cmp::done`]
+/// fails the test with all of them.
+struct Cmp<'a> {
+    o: &'a Outcome,
+    list: Vec<Unsafe>,
+    fails: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> Cmp<'a> {
+    fn new(o: &'a Outcome) -> Self {
+        Cmp { o, list: unsafe_list(), fails: Default::default() }
     }
-    if let Some(w) = want {
-        o.check(d == w, &format!("{why}: dpkg.{key}={d:?}, want {w:?} (the case's expectation of dpkg is wrong)"));
+
+    fn fail(&self, msg: String) {
+        self.fails.borrow_mut().push(msg);
     }
-    o.check(i == d, &format!("{why}: imp.{key}={i:?}, dpkg.{key}={d:?}"));
+
+    /// `key` on both sides: equal to `want` (or, with `want` None, equal to each other);
+    /// where tests/sd/dpkg-unsafe.txt lists it, imp's is the safe value and dpkg's is not.
+    fn key(&self, key: &str, want: Option<&str>, why: &str) {
+        let o = self.o;
+        let d = o.get(&format!("dpkg.{key}"));
+        let i = o.get(&format!("imp.{key}"));
+        if let Some(u) = unsafe_entry(&self.list, &o.name, key) {
+            if d == u.safe {
+                self.fail(format!(
+                    "dpkg-unsafe.txt: `{} {key}`: dpkg's {key}={d:?} is the safe value now: the entry ({}) no longer holds",
+                    u.test, u.reason
+                ));
+            }
+            let imp_want = if imp_side_is_dpkg() { d } else { u.safe.as_str() };
+            if i != imp_want {
+                self.fail(format!(
+                    "{why}: imp.{key}={i:?}, want the safe {imp_want:?} (dpkg: {d:?}; dpkg is unsafe here: {})",
+                    u.reason
+                ));
+            }
+            return;
+        }
+        if let Some(w) = want {
+            if d != w {
+                self.fail(format!("{why}: dpkg.{key}={d:?}, want {w:?} (the case's expectation of dpkg is wrong)"));
+            }
+        }
+        if i != d {
+            self.fail(format!("{why}: imp.{key}={i:?}, dpkg.{key}={d:?}"));
+        }
+    }
+
+    /// `NAME.rc` on both sides is `code` (dpkg-unsafe entries aside).
+    fn rc(&self, name: &str, code: i32) {
+        let why = format!(
+            "`{name}` (dpkg stderr {:?}; imp stderr {:?})",
+            self.o.opt(&format!("dpkg.{name}.err")).unwrap_or(""),
+            self.o.opt(&format!("imp.{name}.err")).unwrap_or("")
+        );
+        self.key(&format!("{name}.rc"), Some(&code.to_string()), &why);
+    }
+
+    /// `key` on both sides is `want` (dpkg-unsafe entries aside).
+    fn both(&self, key: &str, want: &str) {
+        self.key(key, Some(want), key);
+    }
+
+    /// Fails the test with every difference found.
+    fn done(self) {
+        let fails = self.fails.into_inner();
+        self.o.check(
+            fails.is_empty(),
+            &format!("{} difference(s):\n  {}", fails.len(), fails.join("\n  ")),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -182,24 +226,8 @@ done
         prelude = prelude.display(),
         direct = workspace_root().join("tests/sd/direct.sh").display(),
     );
-    let o = sandbox(test).timeout(120).run(&script);
-    check_key(&o, &unsafe_list(), "canary", Some("yes"), "the side's canary survived");
+    let o = sandbox(test).full().timeout(120).run(&script);
     o
-}
-
-/// `NAME.rc` on both sides is `code` (dpkg-unsafe entries aside).
-fn rc(o: &Outcome, list: &[Unsafe], name: &str, code: i32) {
-    let why = format!(
-        "`{name}` (dpkg stderr {:?}; imp stderr {:?})",
-        o.opt(&format!("dpkg.{name}.err")).unwrap_or(""),
-        o.opt(&format!("imp.{name}.err")).unwrap_or("")
-    );
-    check_key(o, list, &format!("{name}.rc"), Some(&code.to_string()), &why);
-}
-
-/// `key` on both sides is `want` (dpkg-unsafe entries aside).
-fn both(o: &Outcome, list: &[Unsafe], key: &str, want: &str) {
-    check_key(o, list, key, Some(want), key);
 }
 
 // ---------------------------------------------------------------------------------
@@ -340,7 +368,6 @@ fn fetch(dir: &Path, pkg: &str) -> Result<PathBuf, String> {
 /// Runs `s`'s steps with dpkg's binary and with imp's (side by side, each in its own
 /// root and namespaces) and asserts every step's outcome is the same on both.
 fn run_script(s: &Script) {
-    let list = unsafe_list();
     let debs: Vec<String> = debs(s.test, s.debs)
         .iter()
         .map(|p| format!("'{}'", p.display()))
@@ -373,12 +400,13 @@ cat $H/dpkg.kv $H/imp.kv
         comm = s.comm,
         pidfile = s.pidfile,
     );
-    let o = sandbox(s.test).timeout(150).run(&script);
+    let o = sandbox(s.test).full().timeout(150).run(&script);
     for side in SIDES {
         o.expect_eq(&format!("{side}.setup"), "ok");
         o.expect_eq(&format!("{side}.steps"), &s.steps.len().to_string());
     }
-    for u in list.iter().filter(|u| u.test == s.test) {
+    let c = Cmp::new(&o);
+    for u in c.list.iter().filter(|u| u.test == s.test) {
         if let Some(n) = u.from_step {
             o.check(
                 n >= 1 && n <= s.steps.len(),
@@ -388,7 +416,7 @@ cat $H/dpkg.kv $H/imp.kv
     }
     for (i, act) in s.steps.iter().enumerate() {
         let n = i + 1;
-        both(&o, &list, &format!("s{n}.act"), act);
+        c.both(&format!("s{n}.act"), act);
         for k in STEP_KEYS {
             let key = format!("s{n}.{k}");
             let why = format!(
@@ -401,9 +429,10 @@ cat $H/dpkg.kv $H/imp.kv
                 o.get(&format!("imp.s{n}.out")),
                 o.get(&format!("imp.s{n}.err")),
             );
-            check_key(&o, &list, &key, None, &why);
+            c.key(&key, None, &why);
         }
     }
+    c.done();
 }
 
 /// The full round of a script with a pidfile: start, status, start again, restart,
@@ -548,7 +577,6 @@ fn sd_script_rsync() {
 /// and runs nothing; by --exec alone too.
 #[test]
 fn ssd_start_twice() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_start_twice",
         r#"
@@ -564,22 +592,24 @@ fn ssd_start_twice() {
         echo "same=$([ "$(pidin $D/a.pid)" = "$A" ] && [ "$(alive $A)" = yes ] && echo yes || echo no)"
         "#,
     );
-    rc(&o, &l, "b", 1);
-    rc(&o, &l, "c", 0);
-    rc(&o, &l, "e", 1);
-    rc(&o, &l, "f", 1);
-    both(&o, &l, "f.out", "");
-    both(&o, &l, "f.err", "");
-    both(&o, &l, "n", "1");
-    both(&o, &l, "ran", "nonono");
-    both(&o, &l, "same", "yes");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("b", 1);
+    c.rc("c", 0);
+    c.rc("e", 1);
+    c.rc("f", 1);
+    c.both("f.out", "");
+    c.both("f.err", "");
+    c.both("n", "1");
+    c.both("ran", "nonono");
+    c.both("same", "yes");
+    c.done();
 }
 
 /// Stop with nothing running: 1, with --oknodo 0, whatever the matcher (pidfile
 /// missing, exec, name, user); -q prints nothing.
 #[test]
 fn ssd_stop_nothing_running() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_stop_nothing_running",
         r#"
@@ -594,18 +624,20 @@ fn ssd_stop_nothing_running() {
         r h $SSD -K -R TERM/1/KILL/1 -p $D/none.pid
         "#,
     );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
     for (n, code) in [("a", 1), ("b", 0), ("c", 1), ("d", 0), ("e", 1), ("f", 1), ("g", 1), ("h", 1)] {
-        rc(&o, &l, n, code);
+        c.rc(n, code);
     }
-    both(&o, &l, "g.out", "");
-    both(&o, &l, "g.err", "");
+    c.both("g.out", "");
+    c.both("g.err", "");
+    c.done();
 }
 
 /// --status: 0 running (by pidfile, by exec), 1 pidfile naming a dead pid, 3 no pidfile
 /// (or nothing found by exec), 4 pidfile unreadable (EACCES as nobody), or garbage.
 #[test]
 fn ssd_status_codes() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_status_codes",
         r#"
@@ -626,6 +658,8 @@ fn ssd_status_codes() {
         r empty $SSD -T -p $D/empty.pid
         "#,
     );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
     for (n, code) in [
         ("run", 0),
         ("runx", 0),
@@ -637,15 +671,15 @@ fn ssd_status_codes() {
         ("garb", 4),
         ("empty", 4),
     ] {
-        rc(&o, &l, n, code);
+        c.rc(n, code);
     }
+    c.done();
 }
 
 /// --test: a start that would start says so (0) and runs nothing, no pidfile; a stop
 /// that would stop (0) signals nothing; with nothing to stop 1, already running 1.
 #[test]
 fn ssd_test_mode_does_nothing() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_test_mode_does_nothing",
         r#"
@@ -666,16 +700,19 @@ fn ssd_test_mode_does_nothing() {
         r f $SSD -K -t -o -p $D/none.pid
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.ran", "no");
-    both(&o, &l, "a.pidfile", "no");
-    both(&o, &l, "a.n", "0");
-    rc(&o, &l, "b", 0);
-    rc(&o, &l, "c", 0);
-    both(&o, &l, "b.alive", "yes");
-    rc(&o, &l, "d", 1);
-    rc(&o, &l, "e", 1);
-    rc(&o, &l, "f", 0);
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.ran", "no");
+    c.both("a.pidfile", "no");
+    c.both("a.n", "0");
+    c.rc("b", 0);
+    c.rc("c", 0);
+    c.both("b.alive", "yes");
+    c.rc("d", 1);
+    c.rc("e", 1);
+    c.rc("f", 0);
+    c.done();
 }
 
 /// --retry on a daemon ignoring SIGTERM: TERM/1/KILL/1 kills it after 1 s (0); TERM/1
@@ -683,17 +720,16 @@ fn ssd_test_mode_does_nothing() {
 /// obeys TERM is gone at once under TERM/5/KILL/1.
 #[test]
 fn ssd_retry_schedules() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_retry_schedules",
         r#"
         bgtd i --ignore-term
-        P=$(pidin $D/i.pid)
+        P=$(pidin $D/i.pid); waitign $P 15
         r a $SSD -K -R TERM/1/KILL/1 -p $D/i.pid -x $D/td
         echo "a.alive=$(alive $P)"
         rm -f $D/i.pid
         bgtd i --ignore-term
-        P=$(pidin $D/i.pid)
+        P=$(pidin $D/i.pid); waitign $P 15
         r b $SSD -K -R TERM/1 -p $D/i.pid -x $D/td
         echo "b.alive=$(alive $P)"
         r c $SSD -K -R 1 -p $D/i.pid -x $D/td
@@ -705,22 +741,29 @@ fn ssd_retry_schedules() {
         echo "d.alive=$(alive $P)"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.alive", "no");
-    rc(&o, &l, "b", 2);
-    both(&o, &l, "b.alive", "yes");
-    rc(&o, &l, "c", 0);
-    both(&o, &l, "c.alive", "no");
-    rc(&o, &l, "d", 0);
-    both(&o, &l, "d.alive", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.alive", "no");
+    c.rc("b", 2);
+    c.both("b.alive", "yes");
+    c.rc("c", 0);
+    c.both("c.alive", "no");
+    c.rc("d", 0);
+    c.both("d.alive", "no");
     for side in SIDES {
         for n in ["a", "b", "c"] {
             let ms = o.int(&format!("{side}.{n}.ms"));
-            o.check((900..8000).contains(&ms), &format!("{side} `{n}` waits about 1 s: {ms} ms"));
+            if !(900..8000).contains(&ms) {
+                c.fail(format!("{side} `{n}` waits about 1 s: {ms} ms"));
+            }
         }
         let ms = o.int(&format!("{side}.d.ms"));
-        o.check(ms < 4000, &format!("{side} `d` returns when the daemon is gone: {ms} ms"));
+        if ms >= 4000 {
+            c.fail(format!("{side} `d` returns when the daemon is gone: {ms} ms"));
+        }
     }
+    c.done();
 }
 
 /// --exec matches the running binary's inode: a copy elsewhere does not match (the
@@ -728,7 +771,6 @@ fn ssd_retry_schedules() {
 /// upgrade does) still matches the old process that runs the deleted file.
 #[test]
 fn ssd_exec_matching() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_exec_matching",
         r#"
@@ -749,24 +791,26 @@ fn ssd_exec_matching() {
         echo "ups.ran=$(exists $D/ups.ran)"
         "#,
     );
-    rc(&o, &l, "copy", 1);
-    rc(&o, &l, "copyp", 1);
-    rc(&o, &l, "copyt", 3);
-    both(&o, &l, "copy.alive", "yes");
-    both(&o, &l, "exe", "td (deleted)");
-    rc(&o, &l, "upt", 0);
-    rc(&o, &l, "ups", 1);
-    rc(&o, &l, "upk", 0);
-    both(&o, &l, "up.alive", "no");
-    both(&o, &l, "ups.ran", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("copy", 1);
+    c.rc("copyp", 1);
+    c.rc("copyt", 3);
+    c.both("copy.alive", "yes");
+    c.both("exe", "td (deleted)");
+    c.rc("upt", 0);
+    c.rc("ups", 1);
+    c.rc("upk", 0);
+    c.both("up.alive", "no");
+    c.both("ups.ran", "no");
+    c.done();
 }
 
 /// --name matches the whole command name (the kernel keeps 15 characters): the
 /// 15-character name matches, a shorter prefix or the full 23-character file name does
-/// not (dpkg warns about the latter).
+/// not (dpkg warns about the latter: the process is left alone).
 #[test]
 fn ssd_name_matching() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_name_matching",
         r#"
@@ -774,34 +818,44 @@ fn ssd_name_matching() {
         $SSD -S -b -m -p $D/n.pid -x $D/averyverylongdaemonname -- --sleep 1000
         waitcomm $D/n.pid averyverylongda
         P=$(pidin $D/n.pid)
-        r full $SSD -K -n averyverylongdaemonname
-        r prefix $SSD -K -n averyverylongd
-        echo "n.alive=$(alive $P)"
         r t15 $SSD -K -t -n averyverylongda
         r st $SSD -T -n averyverylongda
         r s15 $SSD -S -b -n averyverylongda -a $D/averyverylongdaemonname -- --marker $D/s.ran --sleep 1000
+        r prefix $SSD -K -n averyverylongd
+        echo "prefix.alive=$(alive $P)"
+        r full $SSD -K -n averyverylongdaemonname
+        sleep 0.2
+        echo "full.alive=$(alive $P)"
+        if [ "$(alive $P)" = no ]; then
+            $SSD -S -b -m -p $D/n.pid -x $D/averyverylongdaemonname -- --sleep 1000
+            waitcomm $D/n.pid averyverylongda
+            P=$(pidin $D/n.pid)
+        fi
         r k15 $SSD -K -n averyverylongda
         waitdead $P
         echo "k15.alive=$(alive $P)"
         echo "s.ran=$(exists $D/s.ran)"
         "#,
     );
-    rc(&o, &l, "full", 1);
-    rc(&o, &l, "prefix", 1);
-    both(&o, &l, "n.alive", "yes");
-    rc(&o, &l, "t15", 0);
-    rc(&o, &l, "st", 0);
-    rc(&o, &l, "s15", 1);
-    rc(&o, &l, "k15", 0);
-    both(&o, &l, "k15.alive", "no");
-    both(&o, &l, "s.ran", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("t15", 0);
+    c.rc("st", 0);
+    c.rc("s15", 1);
+    c.both("s.ran", "no");
+    c.rc("prefix", 1);
+    c.both("prefix.alive", "yes");
+    c.rc("full", 1);
+    c.both("full.alive", "yes");
+    c.rc("k15", 0);
+    c.both("k15.alive", "no");
+    c.done();
 }
 
 /// --user: only the processes of that user (by name or number) match; --chuid started
 /// one of them.
 #[test]
 fn ssd_user_matching() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_user_matching",
         r#"
@@ -823,21 +877,23 @@ fn ssd_user_matching() {
         echo "e.root=$(alive $R)"
         "#,
     );
-    both(&o, &l, "n.uid", "65534 65534 65534 65534");
-    rc(&o, &l, "a", 0);
-    rc(&o, &l, "b", 0);
-    both(&o, &l, "b.nobody", "no");
-    both(&o, &l, "b.root", "yes");
-    rc(&o, &l, "c", 1);
-    rc(&o, &l, "d", 1);
-    rc(&o, &l, "e", 0);
-    both(&o, &l, "e.root", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.both("n.uid", "65534 65534 65534 65534");
+    c.rc("a", 0);
+    c.rc("b", 0);
+    c.both("b.nobody", "no");
+    c.both("b.root", "yes");
+    c.rc("c", 1);
+    c.rc("d", 1);
+    c.rc("e", 0);
+    c.both("e.root", "no");
+    c.done();
 }
 
 /// A pidfile with garbage: status 4, stop 1 (nothing killed), start starts.
 #[test]
 fn ssd_pidfile_garbage() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_pidfile_garbage",
         r#"
@@ -852,26 +908,29 @@ fn ssd_pidfile_garbage() {
         echo "s.content=$(pidin $D/g.pid)"
         "#,
     );
-    rc(&o, &l, "st", 4);
-    rc(&o, &l, "k", 1);
-    rc(&o, &l, "kx", 1);
-    rc(&o, &l, "s", 0);
-    both(&o, &l, "s.n", "1");
-    both(&o, &l, "s.content", "garbage");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("st", 4);
+    c.rc("k", 1);
+    c.rc("kx", 1);
+    c.rc("s", 0);
+    c.both("s.n", "1");
+    c.both("s.content", "garbage");
+    c.done();
 }
 
-/// A pidfile naming a live process that is not the program: with --exec or --name it
-/// is not signalled (1); status with --exec says dead (1). Without a matcher dpkg
-/// signals it (dpkg-unsafe.txt): imp must not.
+/// A stale pidfile (written an hour before) naming a live process that is not the
+/// program — its pid reused: with --exec, --name or --user it is not signalled (1);
+/// status with --exec says dead (1). Without a matcher dpkg signals it
+/// (dpkg-unsafe.txt): imp must not.
 #[test]
 fn ssd_pidfile_names_another_program() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_pidfile_names_another_program",
         r#"
         cp $TDAEMON $D/td
         sleep 100000 </dev/null >/dev/null 2>&1 & V=$!
-        echo $V > $D/v.pid
+        echo $V > $D/v.pid; touch -d '1 hour ago' $D/v.pid
         r withexec $SSD -K -p $D/v.pid -x $D/td
         r withname $SSD -K -p $D/v.pid -n td
         r withuser $SSD -K -p $D/v.pid -u nobody
@@ -882,20 +941,22 @@ fn ssd_pidfile_names_another_program() {
         echo "noexec.victim=$(alive $V)"
         "#,
     );
-    rc(&o, &l, "withexec", 1);
-    rc(&o, &l, "withname", 1);
-    rc(&o, &l, "withuser", 1);
-    rc(&o, &l, "st", 1);
-    both(&o, &l, "matched.victim", "yes");
-    rc(&o, &l, "noexec", 0);
-    both(&o, &l, "noexec.victim", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("withexec", 1);
+    c.rc("withname", 1);
+    c.rc("withuser", 1);
+    c.rc("st", 1);
+    c.both("matched.victim", "yes");
+    c.rc("noexec", 0);
+    c.both("noexec.victim", "no");
+    c.done();
 }
 
 /// --make-pidfile --background: the file holds the daemon's pid and a newline; stop
 /// --remove-pidfile removes it, a plain stop leaves it.
 #[test]
 fn ssd_make_pidfile_background_remove() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_make_pidfile_background_remove",
         r#"
@@ -921,26 +982,29 @@ fn ssd_make_pidfile_background_remove() {
         echo "d.pidfile=$(exists $D/m.pid)"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.hex", "pid-newline");
-    both(&o, &l, "a.n", "1");
-    both(&o, &l, "a.ppid", "1");
-    both(&o, &l, "a.sid", "own");
-    both(&o, &l, "a.fd0", "/dev/null");
-    rc(&o, &l, "b", 0);
-    both(&o, &l, "b.alive", "no");
-    both(&o, &l, "b.pidfile", "no");
-    rc(&o, &l, "c", 0);
-    both(&o, &l, "c.pidfile", "yes");
-    rc(&o, &l, "d", 0);
-    both(&o, &l, "d.pidfile", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.hex", "pid-newline");
+    c.both("a.n", "1");
+    c.both("a.ppid", "1");
+    c.both("a.sid", "own");
+    c.both("a.fd0", "/dev/null");
+    c.rc("b", 0);
+    c.both("b.alive", "no");
+    c.both("b.pidfile", "no");
+    c.rc("c", 0);
+    c.both("c.pidfile", "yes");
+    c.rc("d", 0);
+    c.both("d.pidfile", "no");
+    c.done();
 }
 
 /// --chuid USER:GROUP, USER alone (its primary group, initgroups), and --group over it:
-/// /proc/PID/status Uid, Gid and Groups; the pidfile is written as root.
+/// /proc/PID/status Uid, Gid and Groups; the pidfile is written as root. An unknown user
+/// or group is 2, also while the program runs.
 #[test]
 fn ssd_chuid_and_group() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_chuid_and_group",
         r#"
@@ -957,8 +1021,15 @@ fn ssd_chuid_and_group() {
         done
         r e $SSD -S -b -c nosuchuser -x $D/td -- --sleep 1000
         r f $SSD -S -b -c nobody:nosuchgroup -x $D/td -- --sleep 1000
+        cp $TDAEMON $D/idle
+        r g $SSD -S -b -c nosuchuser -x $D/idle -- --marker $D/g.ran --sleep 1000
+        r h $SSD -S -b -c nobody:nosuchgroup -x $D/idle -- --marker $D/g.ran --sleep 1000
+        sleep 0.2
+        echo "g.ran=$(exists $D/g.ran)"
         "#,
     );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
     let u = "65534 65534 65534 65534";
     for (n, gid, groups) in [
         ("a", "65534 65534 65534 65534", "65534"),
@@ -966,21 +1037,25 @@ fn ssd_chuid_and_group() {
         ("c", "0 0 0 0", "0"),
         ("d", "0 0 0 0", "0"),
     ] {
-        rc(&o, &l, n, 0);
-        both(&o, &l, &format!("{n}.uid"), u);
-        both(&o, &l, &format!("{n}.gid"), gid);
-        both(&o, &l, &format!("{n}.groups"), groups);
-        both(&o, &l, &format!("{n}.owner"), "root:root");
+        c.rc(n, 0);
+        c.both(&format!("{n}.uid"), u);
+        c.both(&format!("{n}.gid"), gid);
+        c.both(&format!("{n}.groups"), groups);
+        c.both(&format!("{n}.owner"), "root:root");
     }
-    rc(&o, &l, "e", 2);
-    rc(&o, &l, "f", 2);
+    // dpkg looks the user up before it looks for the program: 2 even while it runs.
+    c.rc("e", 2);
+    c.rc("f", 2);
+    c.rc("g", 2);
+    c.rc("h", 2);
+    c.both("g.ran", "no");
+    c.done();
 }
 
 /// --chdir and --umask: cwd from /proc/PID/cwd, Umask from /proc/PID/status; without
 /// them the daemon runs in / with the caller's umask (077 here); --nicelevel.
 #[test]
 fn ssd_chdir_umask_nicelevel() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_chdir_umask_nicelevel",
         r#"
@@ -1004,21 +1079,23 @@ fn ssd_chdir_umask_nicelevel() {
         echo "c.ran=$(exists $D/c.ran)"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.cwd", "wd");
-    both(&o, &l, "a.umask", "0027");
-    both(&o, &l, "a.nice", "7");
-    rc(&o, &l, "b", 0);
-    both(&o, &l, "b.cwd", "/");
-    both(&o, &l, "b.umask", "0077");
-    both(&o, &l, "b.nice", "0");
-    both(&o, &l, "c.ran", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.cwd", "wd");
+    c.both("a.umask", "0027");
+    c.both("a.nice", "7");
+    c.rc("b", 0);
+    c.both("b.cwd", "/");
+    c.both("b.umask", "0077");
+    c.both("b.nice", "0");
+    c.both("c.ran", "no");
+    c.done();
 }
 
 /// --output FILE with --background: the program's stdout and stderr go to FILE.
 #[test]
 fn ssd_output_file() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_output_file",
         r#"
@@ -1033,10 +1110,13 @@ fn ssd_output_file() {
         echo "a.fd2=$(readlink /proc/$P/fd/2 | sed "s|^$D/||")"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.log", "before,hello,hello");
-    both(&o, &l, "a.fd1", "out.log");
-    both(&o, &l, "a.fd2", "out.log");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.log", "before,hello,hello");
+    c.both("a.fd1", "out.log");
+    c.both("a.fd2", "out.log");
+    c.done();
 }
 
 /// --startas a script with --name (its command name; /proc/PID/exe is the shell, so
@@ -1044,7 +1124,6 @@ fn ssd_output_file() {
 /// pidfile stops it.
 #[test]
 fn ssd_startas_script_with_name() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_startas_script_with_name",
         r#"
@@ -1061,20 +1140,22 @@ fn ssd_startas_script_with_name() {
         echo "n=$(count mydaemon)"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    both(&o, &l, "a.exe", "/usr/bin/dash");
-    rc(&o, &l, "b", 1);
-    rc(&o, &l, "c", 1);
-    rc(&o, &l, "d", 0);
-    both(&o, &l, "d.alive", "no");
-    both(&o, &l, "n", "0");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.exe", "/usr/bin/dash");
+    c.rc("b", 1);
+    c.rc("c", 1);
+    c.rc("d", 0);
+    c.both("d.alive", "no");
+    c.both("n", "0");
+    c.done();
 }
 
 /// --signal: a name or a number is what is sent (a HUP-ignoring daemon survives HUP
 /// and 1, then TERM stops it); `SIGHUP` is no signal name to dpkg (3).
 #[test]
 fn ssd_signal_option() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_signal_option",
         r#"
@@ -1092,19 +1173,21 @@ fn ssd_signal_option() {
         echo "term.alive=$(alive $P)"
         "#,
     );
-    rc(&o, &l, "a", 0);
-    rc(&o, &l, "b", 0);
-    rc(&o, &l, "c", 3);
-    both(&o, &l, "hup.alive", "yes");
-    rc(&o, &l, "d", 0);
-    both(&o, &l, "term.alive", "no");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.rc("b", 0);
+    c.rc("c", 3);
+    c.both("hup.alive", "yes");
+    c.rc("d", 0);
+    c.both("term.alive", "no");
+    c.done();
 }
 
 /// Usage: 3 for a bad or missing option (2 for an unknown user), 4 for --status,
 /// --help and --version 0.
 #[test]
 fn ssd_usage_exit_codes() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_usage_exit_codes",
         r#"
@@ -1121,6 +1204,8 @@ fn ssd_usage_exit_codes() {
         r version $SSD -V
         "#,
     );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
     for (n, code) in [
         ("noaction", 3),
         ("k", 3),
@@ -1134,15 +1219,15 @@ fn ssd_usage_exit_codes() {
         ("help", 0),
         ("version", 0),
     ] {
-        rc(&o, &l, n, code);
+        c.rc(n, code);
     }
+    c.done();
 }
 
 /// A pidfile holding -1 or 0: dpkg signals every process (-1) or its own process
 /// group (0) (dpkg-unsafe.txt); imp must signal neither.
 #[test]
 fn ssd_pidfile_minus_one_and_zero() {
-    let l = unsafe_list();
     let o = side_by_side(
         "ssd_pidfile_minus_one_and_zero",
         r#"
@@ -1158,9 +1243,12 @@ fn ssd_pidfile_minus_one_and_zero() {
         echo "z.victim=$(alive $(cat $D/z.victim))"
         "#,
     );
-    both(&o, &l, "m.victim", "yes");
-    both(&o, &l, "z.victim", "yes");
-    both(&o, &l, "z.rc", "1");
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.both("m.victim", "yes");
+    c.both("z.victim", "yes");
+    c.both("z.rc", "1");
+    c.done();
 }
 
 /// tests/sd/debs.txt lists every package the script tests fetch (for a run that
