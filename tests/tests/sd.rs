@@ -35,9 +35,8 @@ fn imp_side_override() -> Option<String> {
 
 /// True when imp's side is dpkg's binary too (`IMP_SSD_BIN`).
 fn imp_side_is_dpkg() -> bool {
-    imp_side_override().is_some_and(|p| {
-        std::fs::canonicalize(&p).ok() == std::fs::canonicalize(DPKG_SSD).ok()
-    })
+    imp_side_override()
+        .is_some_and(|p| std::fs::canonicalize(&p).ok() == std::fs::canonicalize(DPKG_SSD).ok())
 }
 
 /// Shell lines that make `$H/ssd/start-stop-daemon`, the binary of imp's side: a
@@ -82,9 +81,14 @@ fn unsafe_list() -> Vec<Unsafe> {
             continue;
         }
         let mut w = line.splitn(4, ' ');
-        let (Some(test), Some(key), Some(safe), Some(reason)) = (w.next(), w.next(), w.next(), w.next())
+        let (Some(test), Some(key), Some(safe), Some(reason)) =
+            (w.next(), w.next(), w.next(), w.next())
         else {
-            panic!("{}:{}: want TEST KEY SAFE REASON: {line:?}", path.display(), n + 1);
+            panic!(
+                "{}:{}: want TEST KEY SAFE REASON: {line:?}",
+                path.display(),
+                n + 1
+            );
         };
         let (key, from_step) = match key.split_once("+.") {
             Some((s, k)) => {
@@ -131,7 +135,11 @@ struct Cmp<'a> {
 
 impl<'a> Cmp<'a> {
     fn new(o: &'a Outcome) -> Self {
-        Cmp { o, list: unsafe_list(), fails: Default::default() }
+        Cmp {
+            o,
+            list: unsafe_list(),
+            fails: Default::default(),
+        }
     }
 
     fn fail(&self, msg: String) {
@@ -151,7 +159,11 @@ impl<'a> Cmp<'a> {
                     u.test, u.reason
                 ));
             }
-            let imp_want = if imp_side_is_dpkg() { d } else { u.safe.as_str() };
+            let imp_want = if imp_side_is_dpkg() {
+                d
+            } else {
+                u.safe.as_str()
+            };
             if i != imp_want {
                 self.fail(format!(
                     "{why}: imp.{key}={i:?}, want the safe {imp_want:?} (dpkg: {d:?}; dpkg is unsafe here: {})",
@@ -162,7 +174,9 @@ impl<'a> Cmp<'a> {
         }
         if let Some(w) = want {
             if d != w {
-                self.fail(format!("{why}: dpkg.{key}={d:?}, want {w:?} (the case's expectation of dpkg is wrong)"));
+                self.fail(format!(
+                    "{why}: dpkg.{key}={d:?}, want {w:?} (the case's expectation of dpkg is wrong)"
+                ));
             }
         }
         if i != d {
@@ -254,7 +268,16 @@ struct Script {
 }
 
 /// What each step's outcome must agree on (tests/sd/steps.sh).
-const STEP_KEYS: &[&str] = &["act", "rc", "n", "pidrel", "pidfile", "uid", "nice", "bystander"];
+const STEP_KEYS: &[&str] = &[
+    "act",
+    "rc",
+    "n",
+    "pidrel",
+    "pidfile",
+    "uid",
+    "nice",
+    "bystander",
+];
 
 /// Where the .debs are kept: `$IMP_SD_DEBS`, else `sd-debs` in `$CARGO_TARGET_DIR` or
 /// the workspace's target/.
@@ -410,7 +433,11 @@ cat $H/dpkg.kv $H/imp.kv
         if let Some(n) = u.from_step {
             o.check(
                 n >= 1 && n <= s.steps.len(),
-                &format!("dpkg-unsafe.txt: {} names step {n} of {}", u.test, s.steps.len()),
+                &format!(
+                    "dpkg-unsafe.txt: {} names step {n} of {}",
+                    u.test,
+                    s.steps.len()
+                ),
             );
         }
     }
@@ -464,9 +491,8 @@ fn sd_script_cron() {
         setup: "echo 'crontab:x:107:' >> $R/etc/group; mkdir -p $R/var/spool/cron/crontabs; \
                 chgrp 107 $R/var/spool/cron/crontabs; chmod 1730 $R/var/spool/cron/crontabs",
         steps: &[
-            "start", "status", "start", "restart", "reload", "stop", "status", "stop",
-            "start", "kill9", "status", "start", "stop",
-            "stale", "stop", "status", "start", "stop",
+            "start", "status", "start", "restart", "reload", "stop", "status", "stop", "start",
+            "kill9", "status", "start", "stop", "stale", "stop", "status", "start", "stop",
             "garbage", "status", "start", "status", "stop",
         ],
     });
@@ -488,8 +514,20 @@ fn sd_script_busybox_syslogd() {
         pidfile: "",
         setup: "echo DIETIME=0.2 >> $R/etc/default/busybox-syslogd",
         steps: &[
-            "start", "status", "start", "restart", "force-reload", "reload", "stop", "status",
-            "stop", "start", "kill9", "status", "start", "stop",
+            "start",
+            "status",
+            "start",
+            "restart",
+            "force-reload",
+            "reload",
+            "stop",
+            "status",
+            "stop",
+            "start",
+            "kill9",
+            "status",
+            "start",
+            "stop",
         ],
     });
 }
@@ -525,10 +563,30 @@ fn sd_script_lighttpd() {
         pidfile: "/run/lighttpd.pid",
         setup: "",
         steps: &[
-            "start", "status", "start", "restart", "reload", "force-reload", "reopen-logs",
-            "stop", "status", "stop", "start", "kill9", "status", "start", "stop",
-            "stale", "stop", "status", "start", "stop",
-            "garbage", "start", "status", "stop",
+            "start",
+            "status",
+            "start",
+            "restart",
+            "reload",
+            "force-reload",
+            "reopen-logs",
+            "stop",
+            "status",
+            "stop",
+            "start",
+            "kill9",
+            "status",
+            "start",
+            "stop",
+            "stale",
+            "stop",
+            "status",
+            "start",
+            "stop",
+            "garbage",
+            "start",
+            "status",
+            "stop",
         ],
     });
 }
@@ -569,6 +627,25 @@ fn sd_script_rsync() {
     });
 }
 
+/// openbsd-inetd (0.20221205-2~deb12u1, with libwrap0): inetd writes its own pidfile;
+/// `--start --quiet --pidfile --oknodo --exec`, and stop, restart and reload by
+/// `--stop --quiet --pidfile /var/run/inetd.pid --oknodo [--signal 1]` alone — the
+/// counterpart of rsync's: a pidfile the daemon wrote, no matcher, which a safe stop
+/// must still honour, while a stale one must not kill what it names (dpkg-unsafe.txt).
+/// One internal service in /etc/inetd.conf (update-inetd's job), in the namespace's own
+/// network.
+#[test]
+fn sd_script_openbsd_inetd() {
+    run_script(&Script {
+        test: "sd_script_openbsd_inetd",
+        debs: &["openbsd-inetd", "libwrap0"],
+        script: "/etc/init.d/openbsd-inetd",
+        comm: "inetd",
+        pidfile: "/run/inetd.pid",
+        setup: "printf 'discard\\tstream\\ttcp\\tnowait\\troot\\tinternal\\n' > $R/etc/inetd.conf",
+        steps: round!("reload", "force-reload"),
+    });
+}
 
 // ---------------------------------------------------------------------------------
 // Direct invocations
@@ -626,7 +703,16 @@ fn ssd_stop_nothing_running() {
     );
     let c = Cmp::new(&o);
     c.both("canary", "yes");
-    for (n, code) in [("a", 1), ("b", 0), ("c", 1), ("d", 0), ("e", 1), ("f", 1), ("g", 1), ("h", 1)] {
+    for (n, code) in [
+        ("a", 1),
+        ("b", 0),
+        ("c", 1),
+        ("d", 0),
+        ("e", 1),
+        ("f", 1),
+        ("g", 1),
+        ("h", 1),
+    ] {
         c.rc(n, code);
     }
     c.both("g.out", "");
@@ -760,7 +846,9 @@ fn ssd_retry_schedules() {
         }
         let ms = o.int(&format!("{side}.d.ms"));
         if ms >= 4000 {
-            c.fail(format!("{side} `d` returns when the daemon is gone: {ms} ms"));
+            c.fail(format!(
+                "{side} `d` returns when the daemon is gone: {ms} ms"
+            ));
         }
     }
     c.done();
@@ -1256,21 +1344,28 @@ fn ssd_pidfile_minus_one_and_zero() {
 /// parse.
 #[test]
 fn sd_data_files_agree() {
-    let listed = std::fs::read_to_string(workspace_root().join("tests/sd/debs.txt")).expect("tests/sd/debs.txt");
+    let listed = std::fs::read_to_string(workspace_root().join("tests/sd/debs.txt"))
+        .expect("tests/sd/debs.txt");
     let listed: Vec<&str> = listed
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
         .collect();
     let src = include_str!("sd.rs");
-    for line in src.lines().filter(|l| l.trim_start().starts_with("debs: &[")) {
+    for line in src
+        .lines()
+        .filter(|l| l.trim_start().starts_with("debs: &["))
+    {
         for pkg in line.split('"').skip(1).step_by(2) {
             assert!(listed.contains(&pkg), "tests/sd/debs.txt lacks {pkg}");
         }
     }
     for f in ["root.sh", "steps.sh", "direct.sh"] {
         let path = workspace_root().join("tests/sd").join(f);
-        let st = std::process::Command::new("bash").arg("-n").arg(&path).status();
+        let st = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .status();
         assert!(st.is_ok_and(|s| s.success()), "bash -n {}", path.display());
     }
     let list = unsafe_list();
