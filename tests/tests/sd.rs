@@ -1339,6 +1339,195 @@ fn ssd_pidfile_minus_one_and_zero() {
     c.done();
 }
 
+/// Without --background the program is exec'd in place: its exit status is the
+/// start's, and with --make-pidfile the pidfile names the caller's child itself.
+#[test]
+fn ssd_foreground_exec_in_place() {
+    let o = side_by_side(
+        "ssd_foreground_exec_in_place",
+        r#"
+        cp $TDAEMON $D/td
+        r a $SSD -S -x /bin/sh -- -c 'exit 7'
+        $SSD -S -m -p $D/f.pid -x $D/td -- --sleep 1000 </dev/null >/dev/null 2>&1 & J=$!
+        waitcomm $D/f.pid td
+        echo "b.same=$([ "$(pidin $D/f.pid)" = "$J" ] && echo yes || echo no)"
+        echo "b.ppid=$([ "$(ppid_now $J)" = "$$" ] && echo caller || ppid_now $J)"
+        r c $SSD -K -p $D/f.pid -x $D/td
+        wait $J; echo "c.status=$?"
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 7);
+    c.both("b.same", "yes");
+    c.both("b.ppid", "caller");
+    c.rc("c", 0);
+    c.both("c.status", "143");
+    c.done();
+}
+
+/// A program that cannot be run: a missing --exec is 2 (`unable to stat`), in the
+/// foreground a failed exec is 2; with --background dpkg's child fails after the parent
+/// said 0 (imp waits for the exec: 2, dpkg-unsafe.txt).
+#[test]
+fn ssd_exec_failures() {
+    let o = side_by_side(
+        "ssd_exec_failures",
+        r#"
+        printf 'x' > $D/noexec; chmod 644 $D/noexec
+        r miss $SSD -S -x $D/missing
+        r fgmiss $SSD -S -a $D/missing -n missing
+        r bgmiss $SSD -S -b -a $D/missing -n missing
+        r bgnoexec $SSD -S -b -m -p $D/ne.pid -x $D/noexec
+        sleep 0.3
+        echo "left=$(ls /proc | grep -c '^[0-9]')"
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("miss", 2);
+    c.rc("fgmiss", 2);
+    c.rc("bgmiss", 0);
+    c.rc("bgnoexec", 0);
+    c.done();
+}
+
+/// --pid: only that process, if it runs (and matches the other options); `0` and `abc`
+/// are usage errors.
+#[test]
+fn ssd_pid_matcher() {
+    let o = side_by_side(
+        "ssd_pid_matcher",
+        r#"
+        bgtd p
+        P=$(pidin $D/p.pid)
+        r x $SSD -K --pid $P -x /bin/true
+        r t $SSD -K -t --pid $P
+        r st $SSD -T --pid $P
+        echo "t.alive=$(alive $P)"
+        sh -c 'exit 0' & wait $!; G=$!
+        r none $SSD -K --pid $G
+        r stnone $SSD -T --pid $G
+        r zero $SSD -K --pid 0
+        r abc $SSD -K --pid abc
+        r k $SSD -K --pid $P
+        waitdead $P
+        echo "k.alive=$(alive $P)"
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("x", 1);
+    c.rc("t", 0);
+    c.rc("st", 0);
+    c.both("t.alive", "yes");
+    c.rc("none", 1);
+    c.rc("stnone", 3);
+    c.rc("zero", 3);
+    c.rc("abc", 3);
+    c.rc("k", 0);
+    c.both("k.alive", "no");
+    c.done();
+}
+
+/// --no-close with --background: the caller's fds (7, stdout) stay open in the
+/// daemon; without it the daemon has 0, 1, 2 on /dev/null and nothing else of the
+/// caller's (imp's lock on its pidfile aside).
+#[test]
+fn ssd_no_close() {
+    let o = side_by_side(
+        "ssd_no_close",
+        r#"
+        cp $TDAEMON $D/td
+        exec 7>$D/f7 8>$D/out
+        $SSD -S -b -C -m -p $D/c.pid -x $D/td -- --sleep 1000 >&8
+        waitcomm $D/c.pid td
+        P=$(pidin $D/c.pid)
+        echo "c.fd7=$(readlink /proc/$P/fd/7 | sed "s|^$D/||")"
+        echo "c.fd1=$(readlink /proc/$P/fd/1 | sed "s|^$D/||")"
+        $SSD -S -b -m -p $D/n.pid -x $D/td -- --sleep 1000 >&8
+        waitcomm $D/n.pid td
+        P=$(pidin $D/n.pid)
+        echo "n.fd7=$(readlink /proc/$P/fd/7 || echo none)"
+        # imp's daemon holds its --make-pidfile open (read-only, locked): not the caller's.
+        echo "n.fds=$(for f in /proc/$P/fd/*; do readlink $f; done | sed "s|^$D/||" | grep -vx n.pid | paste -sd, -)"
+        exec 7>&- 8>&-
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.both("c.fd7", "f7");
+    c.both("c.fd1", "out");
+    c.both("n.fd7", "none");
+    c.both("n.fds", "/dev/null,/dev/null,/dev/null");
+    c.done();
+}
+
+/// --notify-await: the start returns once the program sent READY=1 to $NOTIFY_SOCKET
+/// (0, not before); a program that never does: 2 after --notify-timeout.
+#[test]
+fn ssd_notify_await() {
+    let o = side_by_side(
+        "ssd_notify_await",
+        r#"
+        cp $TDAEMON $D/td
+        r a $SSD -S -b -m -p $D/a.pid --notify-await --notify-timeout 5 -x $D/td -- --notify-ready --ready-after 0.5 --dump $D/a.dump --sleep 1000
+        # Not compared: a path (dpkg) or an abstract name (@...) serve sd_notify alike.
+        echo "a.env=$(sed -n 's/^env.NOTIFY_SOCKET=//p' $D/a.dump)"
+        echo "a.alive=$(alive $(pidin $D/a.pid))"
+        r b $SSD -S -b -m -p $D/b.pid --notify-await --notify-timeout 1 -x $D/td -- --sleep 1000
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.alive", "yes");
+    c.rc("b", 2);
+    for side in SIDES {
+        let a = o.int(&format!("{side}.a.ms"));
+        if !(450..5000).contains(&a) {
+            c.fail(format!(
+                "{side}: `a` returns at READY=1, after 0.5 s: {a} ms"
+            ));
+        }
+        let b = o.int(&format!("{side}.b.ms"));
+        if !(900..5000).contains(&b) {
+            c.fail(format!("{side}: `b` times out after 1 s: {b} ms"));
+        }
+    }
+    c.done();
+}
+
+/// --chroot: the program runs with that root (a static busybox in it), --exec names the
+/// path inside it, for start and stop.
+#[test]
+fn ssd_chroot() {
+    let o = side_by_side(
+        "ssd_chroot",
+        r#"
+        mkdir -p $D/root/bin; cp "$(command -v busybox)" $D/root/bin/busybox
+        r a $SSD -S -b -m -p $D/c.pid -r $D/root -x /bin/busybox -- sleep 1000
+        waitcomm $D/c.pid busybox
+        P=$(pidin $D/c.pid)
+        echo "a.root=$(readlink /proc/$P/root | sed "s|^$D/||")"
+        echo "a.cwd=$(readlink /proc/$P/cwd | sed "s|^$D/||")"
+        r again $SSD -S -b -m -p $D/c.pid -r $D/root -x /bin/busybox -- sleep 1000
+        r k $SSD -K -p $D/c.pid -r $D/root -x /bin/busybox
+        waitdead $P
+        echo "k.alive=$(alive $P)"
+        "#,
+    );
+    let c = Cmp::new(&o);
+    c.both("canary", "yes");
+    c.rc("a", 0);
+    c.both("a.root", "root");
+    c.both("a.cwd", "root");
+    c.rc("again", 1);
+    c.rc("k", 0);
+    c.both("k.alive", "no");
+    c.done();
+}
+
 /// tests/sd/debs.txt lists every package the script tests fetch (for a run that
 /// prefetches them), dpkg-unsafe.txt parses and names existing tests, the shell files
 /// parse.
