@@ -17,6 +17,9 @@
 #   kill9   every COMM process killed with SIGKILL (and waited for)
 #   stale   an unrelated live process (sleep) started, its pid written to PIDFILE,
 #           whose mtime is set an hour back (a pidfile left from before the pid's reuse)
+#   reuse   every COMM process killed with SIGKILL (the pidfile left as it was), and an
+#           unrelated process (sleep) started with the pid the pidfile names
+#           (/proc/sys/kernel/ns_last_pid): sI.reused=yes when it got it
 #   garbage PIDFILE made to hold "garbage"
 #   rmpid   PIDFILE removed
 # The script runs with PATH and a clean environment, as from init, under `timeout 60`.
@@ -118,6 +121,22 @@ for step in "$@"; do
             echo "$BYSTANDER" > "$PIDFILE"
             # Stale: written before the process started (its pid reused since).
             touch -d '1 hour ago' "$PIDFILE"
+            ;;
+        reuse)
+            # The daemon dies without cleaning up (SIGKILL), and its pid goes to an
+            # unrelated process: the pidfile left names that process.
+            P=$(content)
+            for p in $(procs | awk '{print $1}'); do kill -9 "$p"; done
+            for _ in $(seq 250); do [ -z "$(procs)" ] && { [[ $P =~ ^[0-9]+$ ]] || break; [ ! -e "/proc/$P" ] && break; }; sleep 0.02; done
+            if [[ $P =~ ^[0-9]+$ ]]; then
+                [ -n "$BYSTANDER" ] && { disown "$BYSTANDER" 2>/dev/null; kill -9 "$BYSTANDER" 2>/dev/null; }
+                echo $((P - 1)) > /proc/sys/kernel/ns_last_pid
+                sleep 100000 </dev/null >/dev/null 2>&1 &
+                BYSTANDER=$!
+                [ "$BYSTANDER" = "$P" ] && echo "s$i.reused=yes" || echo "s$i.reused=no ($BYSTANDER for $P)"
+            else
+                echo "s$i.reused=no pid in $PIDFILE"
+            fi
             ;;
         garbage)
             mkdir -p "$(dirname "$PIDFILE")"

@@ -444,6 +444,9 @@ cat $H/dpkg.kv $H/imp.kv
     for (i, act) in s.steps.iter().enumerate() {
         let n = i + 1;
         c.both(&format!("s{n}.act"), act);
+        if *act == "reuse" {
+            c.both(&format!("s{n}.reused"), "yes");
+        }
         for k in STEP_KEYS {
             let key = format!("s{n}.{k}");
             let why = format!(
@@ -464,16 +467,40 @@ cat $H/dpkg.kv $H/imp.kv
 
 /// The full round of a script with a pidfile: start, status, start again, restart,
 /// RELOADS..., stop, status, stop again; kill -9 then status and start; a stale
-/// pidfile naming an unrelated live process then stop (it must survive), status, start.
+/// pidfile naming an unrelated live process then stop (it must survive), status, start;
+/// the daemon killed and its pid reused by an unrelated process, then stop (it must
+/// survive), status, start.
 macro_rules! round {
     ($($reload:literal),*) => {
         &[
             "start", "status", "start", "restart", $($reload,)* "stop", "status", "stop",
             "start", "kill9", "status", "start", "stop",
-            "stale", "stop", "status", "start", "stop",
+            "stale", "stop", "status", "start",
+            "reuse", "status", "stop", "status", "start", "stop",
         ]
     };
 }
+
+/// cron's: the round without reload's second name, and a garbage pidfile at the end.
+#[rustfmt::skip]
+const CRON_STEPS: &[&str] = &[
+    "start", "status", "start", "restart", "reload", "stop", "status", "stop",
+    "start", "kill9", "status", "start", "stop",
+    "stale", "stop", "status", "start",
+    "reuse", "status", "stop", "status", "start", "stop",
+    "garbage", "status", "start", "status", "stop",
+];
+
+/// lighttpd's: the round with its three reloading actions, and a garbage pidfile.
+#[rustfmt::skip]
+const LIGHTTPD_STEPS: &[&str] = &[
+    "start", "status", "start", "restart", "reload", "force-reload", "reopen-logs",
+    "stop", "status", "stop",
+    "start", "kill9", "status", "start", "stop",
+    "stale", "stop", "status", "start",
+    "reuse", "status", "stop", "status", "start", "stop",
+    "garbage", "start", "status", "stop",
+];
 
 /// cron (cron 3.0pl1-162): the script goes through /lib/lsb/init-functions'
 /// `start_daemon -p` (`--start --nicelevel 0 --quiet --oknodo --chdir / --exec
@@ -490,11 +517,7 @@ fn sd_script_cron() {
         // postinst: the crontab group and the spool directory.
         setup: "echo 'crontab:x:107:' >> $R/etc/group; mkdir -p $R/var/spool/cron/crontabs; \
                 chgrp 107 $R/var/spool/cron/crontabs; chmod 1730 $R/var/spool/cron/crontabs",
-        steps: &[
-            "start", "status", "start", "restart", "reload", "stop", "status", "stop", "start",
-            "kill9", "status", "start", "stop", "stale", "stop", "status", "start", "stop",
-            "garbage", "status", "start", "status", "stop",
-        ],
+        steps: CRON_STEPS,
     });
 }
 
@@ -562,32 +585,7 @@ fn sd_script_lighttpd() {
         comm: "lighttpd",
         pidfile: "/run/lighttpd.pid",
         setup: "",
-        steps: &[
-            "start",
-            "status",
-            "start",
-            "restart",
-            "reload",
-            "force-reload",
-            "reopen-logs",
-            "stop",
-            "status",
-            "stop",
-            "start",
-            "kill9",
-            "status",
-            "start",
-            "stop",
-            "stale",
-            "stop",
-            "status",
-            "start",
-            "stop",
-            "garbage",
-            "start",
-            "status",
-            "stop",
-        ],
+        steps: LIGHTTPD_STEPS,
     });
 }
 
