@@ -370,9 +370,8 @@ mod tests {
             ..none()
         };
         assert!(f.is(me()));
-        let mut found = 0;
-        assert_eq!(f.each(&mut |pid, fd| found += (pid == me() && fd.is_some()) as u32).unwrap(), Found::Running);
-        assert_eq!(found, 1);
+        // imp itself (and its ancestors) is never found, even when it matches.
+        assert_eq!(f.each(&mut |_, _| panic!("found itself")).unwrap(), Found::Dead);
         // Each criterion alone can fail.
         assert!(!Find { exec: Some(exec_id(c"/bin/sh").unwrap()), ..none() }.is(me()));
         assert!(!Find { name: Some(b"no-such-name"), ..none() }.is(me()));
@@ -384,6 +383,28 @@ mod tests {
             long.extend_from_slice(b"-and-more");
             assert!(Find { name: Some(&long), ..none() }.is(me()));
         }
+    }
+
+    #[test]
+    fn a_child_is_found_with_a_pidfd() {
+        let mut child = std::process::Command::new("/bin/sleep").arg("10").spawn().unwrap();
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        let f = Find {
+            source: Source::Pid(pid),
+            exec: Some(exec_id(c"/bin/sleep").unwrap()),
+            ..none()
+        };
+        let mut found = 0;
+        let r = f.each(&mut |p, fd| found += (p == pid && fd.is_some()) as u32);
+        let all = Find { source: Source::All, ..f };
+        let mut in_all = 0;
+        let r_all = all.each(&mut |p, _| in_all += (p == pid) as u32);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(r.unwrap(), Found::Running);
+        assert_eq!(found, 1);
+        assert_eq!(r_all.unwrap(), Found::Running);
+        assert_eq!(in_all, 1);
     }
 
     #[test]

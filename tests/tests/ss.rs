@@ -277,3 +277,34 @@ fn ss_usage_errors() {
     o.expect_out("help", 0, &["Usage: start-stop-daemon", "--retry"]);
     o.expect_eq("n", "0");
 }
+
+/// `--notify-await` (dpkg's sd_notify readiness): the start returns once the program
+/// sent READY=1; one that stays silent past `--notify-timeout` is stopped and the
+/// start fails (2, as dpkg's "timed out waiting for a notification").
+#[test]
+fn ss_notify_await() {
+    let o = sandbox("ss-notify").full().run(&format!(
+        r#"{SSD}
+        r ready $SSD -S -b --notify-await -m -p $T/n.pid -x $TDAEMON -- --dump $OUT/n.dump --notify-ready --ready-after 0.4 --sleep 1000
+        echo "env=$(sed -n 's/^env.NOTIFY_SOCKET=//p' $OUT/n.dump)"
+        r status $SSD -T -p $T/n.pid -x $TDAEMON
+        r stop $SSD -K -p $T/n.pid -x $TDAEMON --retry 5 --remove-pidfile
+        r silent $SSD -S -b --notify-await --notify-timeout 1 -m -p $T/s.pid -x $TDAEMON -- --sleep 1000
+        echo "left=$(nprocs "^$TDAEMON")"
+        echo "pidfile=$([ -e $T/s.pid ] && echo yes || echo no)"
+        r fg $SSD -S --notify-await -x $TDAEMON -- --exit 0
+        "#
+    ));
+    o.expect_out("ready", 0, &[]);
+    o.check(o.ms("ready") >= 400, "not before READY=1");
+    o.check(
+        o.get("env").starts_with("@imp-notify/"),
+        &format!("NOTIFY_SOCKET in the program: {}", o.get("env")),
+    );
+    o.expect_out("status", 0, &[]);
+    o.expect_out("stop", 0, &[]);
+    o.expect("silent", 2, &["unable to start", "readiness timeout"]);
+    o.expect_eq("left", "0");
+    o.expect_eq("pidfile", "no");
+    o.expect("fg", 3, &["only relevant with --background"]);
+}
