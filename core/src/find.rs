@@ -11,7 +11,8 @@
 //! back to `kill` after the same check (a residual race of one check).
 //!
 //! A pidfile imp wrote (`--make-pidfile`) is locked: its daemon is the lock holder, as
-//! everywhere in imp. An unlocked one is trusted only as dpkg trusts it — its pid must
+//! everywhere in imp; once nobody holds it, it is stale (imp marks the pidfiles it
+//! makes, see [`pidfile::Foreign`]). One the daemon wrote is trusted only as dpkg trusts it — its pid must
 //! run and match every other criterion — and read strictly: `12abc`, `-1`, `0` and pids
 //! above `pid_max` name nobody. imp itself and its ancestors (the init script's shell,
 //! init) are never found.
@@ -20,7 +21,7 @@ use crate::control::Step;
 use crate::error::{Context, Error, Op};
 use crate::fd::{self, FileId};
 use crate::num;
-use crate::pidfile::{self, State};
+use crate::pidfile::{self, Foreign};
 use crate::process::sleep_ms;
 use crate::sys;
 use core::ffi::CStr;
@@ -136,6 +137,7 @@ impl Find<'_> {
             }),
             Source::Pidfile(path) => match named(path, self.only_pidfile())? {
                 Named::Absent => Ok(Found::Dead),
+                Named::Dead => Ok(Found::DeadPidfile),
                 Named::Nobody => Ok(Found::Unknown),
                 // The pidfd pins the process; the pidfile must still name it.
                 Named::Pid(pid) => {
@@ -317,7 +319,9 @@ pub fn scan(f: &mut dyn FnMut(Pid)) -> Result<(), Error> {
 enum Named {
     /// No pidfile.
     Absent,
-    /// A pidfile naming no valid pid (or imp itself, or its parent).
+    /// A stale pidfile imp made: dead, whatever it says.
+    Dead,
+    /// A pidfile naming no valid pid.
     Nobody,
     /// The lock holder of a locked pidfile, else the pid its content names.
     Pid(Pid),
@@ -326,9 +330,10 @@ enum Named {
 /// Reads a pidfile the way start-stop-daemon trusts one (see the module doc).
 fn named(path: &CStr, only_pidfile: bool) -> Result<Named, Error> {
     Ok(match pidfile::probe_foreign(path, only_pidfile)? {
-        None => Named::Absent,
-        Some(State::Running(pid)) => Named::Pid(pid),
-        Some(_) => Named::Nobody,
+        Foreign::Absent => Named::Absent,
+        Foreign::Stale => Named::Dead,
+        Foreign::Nobody => Named::Nobody,
+        Foreign::Locked(pid) | Foreign::Names(pid) => Named::Pid(pid),
     })
 }
 

@@ -308,3 +308,43 @@ fn ss_notify_await() {
     o.expect_eq("pidfile", "no");
     o.expect("fg", 3, &["only relevant with --background"]);
 }
+
+/// A pidfile imp made (`--make-pidfile`) is stale once its daemon is gone, whatever it
+/// says later: a stop by pidfile alone (rsync's init script) spares the process a
+/// reused pid names, where dpkg kills it. `--pidfile /dev/null` (LSB's `start_daemon`)
+/// names nobody.
+#[test]
+fn ss_stale_pidfile_imp_made_and_dev_null() {
+    let o = sandbox("ss-stale").full().run(&format!(
+        r#"{SSD}
+        cp /bin/sleep $T/bin/other
+        r start $SSD -S -q -b -m -p $T/p.pid -x $MYSLEEP -- 1000
+        P=$(cat $T/p.pid)
+        kill -9 $P; waitunlocked $T/p.pid
+        $T/bin/other 1000 & B=$!
+        echo $B > $T/p.pid
+        r status $SSD -T -p $T/p.pid
+        r stop spy $SSD -K -p $T/p.pid --retry 1
+        echo "bystander=$(alive $B)"
+        r restart $SSD -S -b -m -p $T/p.pid -x $MYSLEEP -- 1000
+        echo "new=$([ "$(cat $T/p.pid)" != "$B" ] && alive "$(cat $T/p.pid)" || echo no)"
+        r stopnew $SSD -K -p $T/p.pid --retry 5
+        r nullst $SSD -T -p /dev/null
+        r nullstart $SSD -S -p /dev/null -b -x $MYSLEEP -- 1000
+        echo "n=$(pgrep -c -x mysleep)"
+        r nullstop $SSD -K -p /dev/null -x $MYSLEEP --retry 5
+        kill $B
+        "#
+    ));
+    o.expect_out("start", 0, &[]);
+    o.expect_out("status", 1, &[]);
+    o.expect_out("stop", 1, &["none killed."]);
+    o.expect_eq("bystander", "yes");
+    o.expect_out("restart", 0, &[]);
+    o.expect_eq("new", "yes");
+    o.expect_out("stopnew", 0, &[]);
+    o.expect_out("nullst", 4, &[]);
+    o.expect_out("nullstart", 0, &[]);
+    o.expect_eq("n", "1");
+    o.expect_out("nullstop", 1, &["none killed."]);
+}
