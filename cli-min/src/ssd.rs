@@ -342,7 +342,7 @@ fn trouble(s: &Ssd, what: &str, subject: Option<&CStr>, e: &Error) -> i32 {
         l.str(" ").num(id);
     }
     l.emit(log::stderr());
-    if s.action == Opt::Status {
+    if matches!(s.action, Opt::Status | Opt::Pidof) {
         STATUS_UNKNOWN
     } else {
         FAIL
@@ -427,15 +427,13 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
     match action {
         Opt::Start => start(&s, &f, argv, envp),
         Opt::Stop => stop(&s, &f),
-        Opt::Pidof => match f.each(&mut |pid, _| {
-            let mut l = Line::new();
-            l.num(pid.as_raw_nonzero().get() as u32).emit(log::stdout());
+        // --status, and --pidof, which prints the pids (and answers as --status).
+        _ => match f.each(&mut |pid, _| {
+            if action == Opt::Pidof {
+                let mut l = Line::new();
+                l.num(pid.as_raw_nonzero().get() as u32).emit(log::stdout());
+            }
         }) {
-            Ok(Found::Running) => 0,
-            Ok(_) => 1,
-            Err(e) => trouble(&s, "pidof", s.get(Opt::Pidfile), &e),
-        },
-        _ => match f.each(&mut |_, _| {}) {
             Ok(Found::Running) => 0,
             Ok(Found::DeadPidfile) => 1,
             Ok(Found::Dead) => 3,
