@@ -196,34 +196,12 @@ impl Find<'_> {
     /// the schedule ran out with some still running (dpkg's exit 2). `signalled` counts
     /// every process that got a signal.
     pub fn stop(&self, schedule: &[Step], signalled: &mut u32) -> Result<bool, Error> {
-        let (mut i, mut repeat) = (0, None);
-        loop {
-            let Some(step) = schedule.get(i) else {
-                match repeat {
-                    Some(r) => {
-                        i = r;
-                        continue;
-                    }
-                    None => return Ok(false),
-                }
-            };
-            match *step {
-                Step::Signal(sig) => {
-                    let sent = self.signal(sig.as_raw())?;
-                    *signalled += sent.signalled;
-                    if sent.signalled == 0 {
-                        return Ok(true);
-                    }
-                }
-                Step::Wait(ms) => {
-                    if self.wait_none(ms)? {
-                        return Ok(true);
-                    }
-                }
-                Step::Forever => repeat = Some(i + 1),
-            }
-            i += 1;
-        }
+        let signal = |sig: crate::signal::Signal| {
+            let sent = self.signal(sig.as_raw())?;
+            *signalled += sent.signalled;
+            Ok(sent.signalled > 0)
+        };
+        crate::control::walk_schedule(schedule, signal, |ms| self.wait_none(ms))
     }
 
     /// Looks every 20 ms, then less often (up to every 200 ms, as dpkg's rising
@@ -279,9 +257,13 @@ fn exe_of(pid: Pid) -> Option<FileId> {
     let mut path = [0u8; 40];
     let link = proc_path(&mut path, pid, b"/exe")?;
     let mut target = [0u8; crate::limits::PATH_MAX];
-    let n = sys::readlink(rustix::fs::CWD.as_fd(), link, &mut target[..crate::limits::PATH_MAX - 1])
-        .ok()
-        .filter(|&n| n < crate::limits::PATH_MAX - 1)?;
+    let n = sys::readlink(
+        rustix::fs::CWD.as_fd(),
+        link,
+        &mut target[..crate::limits::PATH_MAX - 1],
+    )
+    .ok()
+    .filter(|&n| n < crate::limits::PATH_MAX - 1)?;
     let t = &target[..n];
     let n = t.strip_suffix(b" (deleted)").map_or(n, <[u8]>::len);
     target[n] = 0;
@@ -376,23 +358,45 @@ mod tests {
         };
         assert!(f.is(me()));
         // imp itself (and its ancestors) is never found, even when it matches.
-        assert_eq!(f.each(&mut |_, _| panic!("found itself")).unwrap(), Found::Dead);
+        assert_eq!(
+            f.each(&mut |_, _| panic!("found itself")).unwrap(),
+            Found::Dead
+        );
         // Each criterion alone can fail.
-        assert!(!Find { exec: Some(exec_id(c"/bin/sh").unwrap()), ..none() }.is(me()));
-        assert!(!Find { name: Some(b"no-such-name"), ..none() }.is(me()));
-        assert!(!Find { uid: Some(uid + 1), ..none() }.is(me()));
+        assert!(!Find {
+            exec: Some(exec_id(c"/bin/sh").unwrap()),
+            ..none()
+        }
+        .is(me()));
+        assert!(!Find {
+            name: Some(b"no-such-name"),
+            ..none()
+        }
+        .is(me()));
+        assert!(!Find {
+            uid: Some(uid + 1),
+            ..none()
+        }
+        .is(me()));
         // A name longer than comm's 15 bytes is compared on its first 15.
         let mut long = comm.to_vec();
         long.resize(15, b'x');
         if comm.len() == 15 {
             long.extend_from_slice(b"-and-more");
-            assert!(Find { name: Some(&long), ..none() }.is(me()));
+            assert!(Find {
+                name: Some(&long),
+                ..none()
+            }
+            .is(me()));
         }
     }
 
     #[test]
     fn a_child_is_found_with_a_pidfd() {
-        let mut child = std::process::Command::new("/bin/sleep").arg("10").spawn().unwrap();
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
         let pid = Pid::from_raw(child.id() as i32).unwrap();
         let f = Find {
             source: Source::Pid(pid),
@@ -401,7 +405,10 @@ mod tests {
         };
         let mut found = 0;
         let r = f.each(&mut |p, fd| found += (p == pid && fd.is_some()) as u32);
-        let all = Find { source: Source::All, ..f };
+        let all = Find {
+            source: Source::All,
+            ..f
+        };
         let mut in_all = 0;
         let r_all = all.each(&mut |p, _| in_all += (p == pid) as u32);
         child.kill().unwrap();

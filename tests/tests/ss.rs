@@ -51,7 +51,11 @@ fn ss_pidfiles_naming_nobody_signal_nothing() {
     for i in 1..=7 {
         o.expect_out(&format!("status{i}"), 4, &[]);
         o.expect_out(&format!("stop{i}"), 1, &["found running; none killed."]);
-        o.expect_out(&format!("stopx{i}"), 1, &["No", "found running; none killed."]);
+        o.expect_out(
+            &format!("stopx{i}"),
+            1,
+            &["No", "found running; none killed."],
+        );
     }
     o.expect_out("other", 1, &["No", "mysleep found running; none killed."]);
     o.expect_out("othern", 1, &["No mysleep found running; none killed."]);
@@ -118,11 +122,27 @@ fn ss_failed_and_test_starts_start_nothing() {
         r fgpid $SSD -S -m -p $T/f.pid -x /bin/sh -- -c 'echo "self=$$ file=$(cat '$T'/f.pid)"'
         "#
     ));
-    o.expect("noexec", 2, &["unable to start", "Permission denied (EACCES)"]);
+    o.expect(
+        "noexec",
+        2,
+        &["unable to start", "Permission denied (EACCES)"],
+    );
     o.expect_eq("pidfile1", "no");
-    o.expect("noexecfg", 2, &["unable to start", "Permission denied (EACCES)"]);
-    o.expect("missing", 2, &["unable to stat", "No such file or directory (ENOENT)"]);
-    o.expect("startas", 2, &["unable to start", "No such file or directory (ENOENT)"]);
+    o.expect(
+        "noexecfg",
+        2,
+        &["unable to start", "Permission denied (EACCES)"],
+    );
+    o.expect(
+        "missing",
+        2,
+        &["unable to stat", "No such file or directory (ENOENT)"],
+    );
+    o.expect(
+        "startas",
+        2,
+        &["unable to start", "No such file or directory (ENOENT)"],
+    );
     o.expect("chuid", 2, &["unknown user"]);
     o.expect_out("test", 0, &["Would start", "mysleep 1000."]);
     o.expect_eq("n", "0");
@@ -136,7 +156,10 @@ fn ss_failed_and_test_starts_start_nothing() {
         .strip_prefix("self=")
         .and_then(|r| r.split_once(" file="))
         .unwrap_or(("", "x"));
-    o.check(!me.is_empty() && me == file, &format!("the pidfile names the program: {line}"));
+    o.check(
+        !me.is_empty() && me == file,
+        &format!("the pidfile names the program: {line}"),
+    );
 }
 
 /// `--exec` is the binary's identity: a copy elsewhere does not match, a binary
@@ -261,7 +284,11 @@ fn ss_usage_errors() {
         "#
     ));
     o.expect("none", 3, &["need one of --start or --stop or --status"]);
-    o.expect("noaction", 3, &["need one of --start or --stop or --status"]);
+    o.expect(
+        "noaction",
+        3,
+        &["need one of --start or --stop or --status"],
+    );
     o.expect("nomatch", 3, &["need at least one of --exec"]);
     o.expect("two", 3, &["only one command can be specified"]);
     o.expect("unknown", 3, &["unrecognized option '--bogus'"]);
