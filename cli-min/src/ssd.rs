@@ -230,7 +230,11 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
         }
     }
     let Some(action) = action else {
-        return Err(usage(None, "need one of --start or --stop or --status", None));
+        return Err(usage(
+            None,
+            "need one of --start or --stop or --status",
+            None,
+        ));
     };
     let mut s = Ssd {
         given,
@@ -241,7 +245,11 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
         signal: Signal::Term,
         retry: None,
         notify_timeout_ms: 60_000,
-        nodo: if given[Opt::Oknodo as usize].is_some() { 0 } else { 1 },
+        nodo: if given[Opt::Oknodo as usize].is_some() {
+            0
+        } else {
+            1
+        },
         args: i,
     };
     values(&mut s)?;
@@ -342,7 +350,7 @@ fn trouble(s: &Ssd, what: &str, subject: Option<&CStr>, e: &Error) -> i32 {
         l.str(" ").num(id);
     }
     l.emit(log::stderr());
-    if s.action == Opt::Status {
+    if matches!(s.action, Opt::Status | Opt::Pidof) {
         STATUS_UNKNOWN
     } else {
         FAIL
@@ -357,7 +365,8 @@ fn what(s: &Ssd, l: &mut Line) {
     } else if let Some(p) = s.get(Opt::Pidfile) {
         l.str("process in pidfile '").path(p.to_bytes()).str("'");
     } else if let Some(pid) = s.pid {
-        l.str("process with pid ").num(pid.as_raw_nonzero().get() as u32);
+        l.str("process with pid ")
+            .num(pid.as_raw_nonzero().get() as u32);
     } else {
         l.str("process(es) owned by '")
             .path(s.get(Opt::User).unwrap_or(c"").to_bytes())
@@ -427,15 +436,13 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
     match action {
         Opt::Start => start(&s, &f, argv, envp),
         Opt::Stop => stop(&s, &f),
-        Opt::Pidof => match f.each(&mut |pid, _| {
-            let mut l = Line::new();
-            l.num(pid.as_raw_nonzero().get() as u32).emit(log::stdout());
+        // --status, and --pidof, which prints the pids (and answers as --status).
+        _ => match f.each(&mut |pid, _| {
+            if action == Opt::Pidof {
+                let mut l = Line::new();
+                l.num(pid.as_raw_nonzero().get() as u32).emit(log::stdout());
+            }
         }) {
-            Ok(Found::Running) => 0,
-            Ok(_) => 1,
-            Err(e) => trouble(&s, "pidof", s.get(Opt::Pidfile), &e),
-        },
-        _ => match f.each(&mut |_, _| {}) {
             Ok(Found::Running) => 0,
             Ok(Found::DeadPidfile) => 1,
             Ok(Found::Dead) => 3,
@@ -475,7 +482,10 @@ fn start(s: &Ssd, f: &Find<'_>, argv: CStrArray, envp: CStrArray) -> i32 {
     #[cfg(feature = "notify")]
     let mut var = [0u8; 64];
     #[cfg(feature = "notify")]
-    let notify = match s.has(Opt::NotifyAwait).then(|| spawn::notify_socket(&mut var)) {
+    let notify = match s
+        .has(Opt::NotifyAwait)
+        .then(|| spawn::notify_socket(&mut var))
+    {
         Some(Ok((socket, var))) => Some((socket, [var])),
         Some(Err(e)) => return trouble(s, "notify socket", None, &e),
         None => None,
@@ -490,7 +500,11 @@ fn start(s: &Ssd, f: &Find<'_>, argv: CStrArray, envp: CStrArray) -> i32 {
     spec.umask = s.umask;
     spec.nice = s.nice;
     spec.pidfile = s.get(Opt::Pidfile).filter(|_| s.has(Opt::MakePidfile));
-    let out = match (s.has(Opt::Background), s.has(Opt::NoClose), s.get(Opt::Output)) {
+    let out = match (
+        s.has(Opt::Background),
+        s.has(Opt::NoClose),
+        s.get(Opt::Output),
+    ) {
         (false, ..) | (true, true, None) => Stdio::Inherit,
         (true, _, Some(p)) => Stdio::File(p),
         (true, false, None) => Stdio::Null,

@@ -11,7 +11,8 @@
 //! back to `kill` after the same check (a residual race of one check).
 //!
 //! A pidfile imp wrote (`--make-pidfile`) is locked: its daemon is the lock holder, as
-//! everywhere in imp. An unlocked one is trusted only as dpkg trusts it — its pid must
+//! everywhere in imp; once nobody holds it, it is stale (imp marks the pidfiles it
+//! makes, see [`pidfile::Foreign`]). One the daemon wrote is trusted only as dpkg trusts it — its pid must
 //! run and match every other criterion — and read strictly: `12abc`, `-1`, `0` and pids
 //! above `pid_max` name nobody. imp itself and its ancestors (the init script's shell,
 //! init) are never found.
@@ -20,7 +21,7 @@ use crate::control::Step;
 use crate::error::{Context, Error, Op};
 use crate::fd::{self, FileId};
 use crate::num;
-use crate::pidfile::{self, State};
+use crate::pidfile::{self, Foreign};
 use crate::process::sleep_ms;
 use crate::sys;
 use core::ffi::CStr;
@@ -136,6 +137,7 @@ impl Find<'_> {
             }),
             Source::Pidfile(path) => match named(path, self.only_pidfile())? {
                 Named::Absent => Ok(Found::Dead),
+                Named::Dead => Ok(Found::DeadPidfile),
                 Named::Nobody => Ok(Found::Unknown),
                 // The pidfd pins the process; the pidfile must still name it.
                 Named::Pid(pid) => {
@@ -194,34 +196,12 @@ impl Find<'_> {
     /// the schedule ran out with some still running (dpkg's exit 2). `signalled` counts
     /// every process that got a signal.
     pub fn stop(&self, schedule: &[Step], signalled: &mut u32) -> Result<bool, Error> {
-        let (mut i, mut repeat) = (0, None);
-        loop {
-            let Some(step) = schedule.get(i) else {
-                match repeat {
-                    Some(r) => {
-                        i = r;
-                        continue;
-                    }
-                    None => return Ok(false),
-                }
-            };
-            match *step {
-                Step::Signal(sig) => {
-                    let sent = self.signal(sig.as_raw())?;
-                    *signalled += sent.signalled;
-                    if sent.signalled == 0 {
-                        return Ok(true);
-                    }
-                }
-                Step::Wait(ms) => {
-                    if self.wait_none(ms)? {
-                        return Ok(true);
-                    }
-                }
-                Step::Forever => repeat = Some(i + 1),
-            }
-            i += 1;
-        }
+        let signal = |sig: crate::signal::Signal| {
+            let sent = self.signal(sig.as_raw())?;
+            *signalled += sent.signalled;
+            Ok(sent.signalled > 0)
+        };
+        crate::control::walk_schedule(schedule, signal, |ms| self.wait_none(ms))
     }
 
     /// Looks every 20 ms, then less often (up to every 200 ms, as dpkg's rising
@@ -277,9 +257,13 @@ fn exe_of(pid: Pid) -> Option<FileId> {
     let mut path = [0u8; 40];
     let link = proc_path(&mut path, pid, b"/exe")?;
     let mut target = [0u8; crate::limits::PATH_MAX];
-    let n = sys::readlink(rustix::fs::CWD.as_fd(), link, &mut target[..crate::limits::PATH_MAX - 1])
-        .ok()
-        .filter(|&n| n < crate::limits::PATH_MAX - 1)?;
+    let n = sys::readlink(
+        rustix::fs::CWD.as_fd(),
+        link,
+        &mut target[..crate::limits::PATH_MAX - 1],
+    )
+    .ok()
+    .filter(|&n| n < crate::limits::PATH_MAX - 1)?;
     let t = &target[..n];
     let n = t.strip_suffix(b" (deleted)").map_or(n, <[u8]>::len);
     target[n] = 0;
@@ -317,7 +301,9 @@ pub fn scan(f: &mut dyn FnMut(Pid)) -> Result<(), Error> {
 enum Named {
     /// No pidfile.
     Absent,
-    /// A pidfile naming no valid pid (or imp itself, or its parent).
+    /// A stale pidfile imp made: dead, whatever it says.
+    Dead,
+    /// A pidfile naming no valid pid.
     Nobody,
     /// The lock holder of a locked pidfile, else the pid its content names.
     Pid(Pid),
@@ -326,9 +312,10 @@ enum Named {
 /// Reads a pidfile the way start-stop-daemon trusts one (see the module doc).
 fn named(path: &CStr, only_pidfile: bool) -> Result<Named, Error> {
     Ok(match pidfile::probe_foreign(path, only_pidfile)? {
-        None => Named::Absent,
-        Some(State::Running(pid)) => Named::Pid(pid),
-        Some(_) => Named::Nobody,
+        Foreign::Absent => Named::Absent,
+        Foreign::Stale => Named::Dead,
+        Foreign::Nobody => Named::Nobody,
+        Foreign::Locked(pid) | Foreign::Names(pid) => Named::Pid(pid),
     })
 }
 
@@ -370,20 +357,66 @@ mod tests {
             ..none()
         };
         assert!(f.is(me()));
-        let mut found = 0;
-        assert_eq!(f.each(&mut |pid, fd| found += (pid == me() && fd.is_some()) as u32).unwrap(), Found::Running);
-        assert_eq!(found, 1);
+        // imp itself (and its ancestors) is never found, even when it matches.
+        assert_eq!(
+            f.each(&mut |_, _| panic!("found itself")).unwrap(),
+            Found::Dead
+        );
         // Each criterion alone can fail.
-        assert!(!Find { exec: Some(exec_id(c"/bin/sh").unwrap()), ..none() }.is(me()));
-        assert!(!Find { name: Some(b"no-such-name"), ..none() }.is(me()));
-        assert!(!Find { uid: Some(uid + 1), ..none() }.is(me()));
+        assert!(!Find {
+            exec: Some(exec_id(c"/bin/sh").unwrap()),
+            ..none()
+        }
+        .is(me()));
+        assert!(!Find {
+            name: Some(b"no-such-name"),
+            ..none()
+        }
+        .is(me()));
+        assert!(!Find {
+            uid: Some(uid + 1),
+            ..none()
+        }
+        .is(me()));
         // A name longer than comm's 15 bytes is compared on its first 15.
         let mut long = comm.to_vec();
         long.resize(15, b'x');
         if comm.len() == 15 {
             long.extend_from_slice(b"-and-more");
-            assert!(Find { name: Some(&long), ..none() }.is(me()));
+            assert!(Find {
+                name: Some(&long),
+                ..none()
+            }
+            .is(me()));
         }
+    }
+
+    #[test]
+    fn a_child_is_found_with_a_pidfd() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        let f = Find {
+            source: Source::Pid(pid),
+            exec: Some(exec_id(c"/bin/sleep").unwrap()),
+            ..none()
+        };
+        let mut found = 0;
+        let r = f.each(&mut |p, fd| found += (p == pid && fd.is_some()) as u32);
+        let all = Find {
+            source: Source::All,
+            ..f
+        };
+        let mut in_all = 0;
+        let r_all = all.each(&mut |p, _| in_all += (p == pid) as u32);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(r.unwrap(), Found::Running);
+        assert_eq!(found, 1);
+        assert_eq!(r_all.unwrap(), Found::Running);
+        assert_eq!(in_all, 1);
     }
 
     #[test]

@@ -375,27 +375,60 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
     })
 }
 
-/// Reads a pidfile the way imp's start-stop-daemon personality trusts one
-/// ([`find`](crate::find)): `None` when there is none; the lock holder of a locked one;
-/// else, for a pidfile its daemon wrote, the pid its content names (`Running`, whether
-/// it runs or not; imp's own pid included) or `Stale` when it names no valid pid. The directories on the way
-/// may be the daemon user's (no symlink is followed below one); the file must be a
-/// regular file with one link, not writable by others (dpkg refuses a world-writable
-/// pidfile too), and, when `only_pidfile` (nothing else says which process it is),
-/// owned by root or the caller in a directory of theirs (dpkg: "matching only on
-/// non-root pidfile is insecure").
+/// What a pidfile says, read the way imp's start-stop-daemon personality trusts one
+/// ([`find`](crate::find)).
 #[cfg(feature = "find")]
-pub fn probe_foreign(path: &CStr, only_pidfile: bool) -> Result<Option<State>, Error> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Foreign {
+    /// There is none.
+    Absent,
+    /// Its lock holder: a daemon imp started.
+    Locked(Pid),
+    /// imp made it (marked `trusted.imp`, see [`mark_made_by_imp`]) and nobody holds
+    /// its lock: stale, whatever it says.
+    Stale,
+    /// The pid its content names: a pidfile the daemon wrote, trusted as dpkg trusts
+    /// it (whether that pid runs is the caller's to check).
+    Names(Pid),
+    /// Its content names no valid pid (`12abc`, `-1`, `0`, empty), or it is
+    /// `/dev/null` (what LSB's `start_daemon` passes for "no pidfile": nobody, as
+    /// dpkg reads it).
+    Nobody,
+}
+
+/// Reads a pidfile the way imp's start-stop-daemon personality trusts one (see
+/// [`Foreign`]). The directories on the way may be the daemon user's (no symlink is
+/// followed below one); the file must be a regular file with one link, not writable
+/// by others (dpkg refuses a world-writable pidfile too), and, when `only_pidfile`
+/// (nothing else says which process it is), owned by root or the caller in a
+/// directory of theirs (dpkg: "matching only on non-root pidfile is insecure").
+#[cfg(feature = "find")]
+pub fn probe_foreign(path: &CStr, only_pidfile: bool) -> Result<Foreign, Error> {
+    if path.to_bytes() == b"/dev/null" {
+        return Ok(Foreign::Nobody);
+    }
     settled(|| probe_foreign_once(path, only_pidfile))
 }
 
+/// The mark of a pidfile imp made, for [`probe_foreign`] to tell it from one a daemon
+/// wrote once its lock is gone: an empty `trusted.imp` extended attribute, which only
+/// root can set or see (tmpfs, ext4, ubifs... have them; where they are missing, or
+/// for an unprivileged caller, the pidfile is read as a daemon's).
 #[cfg(feature = "find")]
-fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Option<State>, Error> {
+fn mark_made_by_imp(file: &OwnedFd) {
+    let _ = rustix::fs::fsetxattr(file, MARK, b"", rustix::fs::XattrFlags::empty());
+}
+
+#[cfg(feature = "find")]
+const MARK: &CStr = c"trusted.imp";
+
+#[cfg(feature = "find")]
+fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Foreign, Error> {
     let path = Path::new(path)?;
     let mut buf = [0; PATH_MAX];
     let walked = match walk::walk(path.path, walk::Trust::anyone(), &mut buf) {
         Ok(w) => w,
-        Err(e) if e.cause() == Cause::Errno(Errno::NOENT) => return Ok(None),
+        Err(e) if e.cause() == Cause::Errno(Errno::NOENT) => return Ok(Foreign::Absent),
         Err(e) => return Err(e),
     };
     if walk::is_kernel_interface(&walked.dir).op(Op::Open)? {
@@ -404,7 +437,7 @@ fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Option<State>, 
     let dir = walked.dir.as_fd();
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = match fd::meta(dir, path.base) {
-        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::NOENT) => return Ok(Foreign::Absent),
         Err(e) => return Err(Error::sys(Op::Open, e)),
         Ok(st) if st.file_type() == FileType::Symlink => {
             return Err(Error::check(Op::Open, Reason::Symlink))
@@ -414,7 +447,7 @@ fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Option<State>, 
         }
         Ok(_) => match fd::openat(dir, path.base, flags | OFlags::NOCTTY, Mode::empty()) {
             Ok(f) => f,
-            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::NOENT) => return Ok(Foreign::Absent),
             Err(Errno::LOOP) => return Err(Error::check(Op::Open, Reason::Symlink)),
             Err(e) => return Err(Error::sys(Op::Open, e)),
         },
@@ -437,15 +470,18 @@ fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Option<State>, 
         return Err(Error::check(Op::Open, Reason::DirOwner).with_id(owner));
     }
     match state(file.as_fd(), st.id)? {
-        State::Stale => {}
-        locked => return Ok(Some(locked)),
+        State::Running(pid) => return Ok(Foreign::Locked(pid)),
+        _ if rustix::fs::fgetxattr(&file, MARK, &mut [0u8; 1]).is_ok() => {
+            return Ok(Foreign::Stale)
+        }
+        _ => {}
     }
     // The content, strictly; imp and its ancestors are left out by `find`, so that
     // they are "dead with a pidfile" whoever imp's parent is.
     let mut buf = [0u8; PIDFILE_READ_MAX];
     let n = fd::read_head(file.as_fd(), &mut buf).op(Op::Read)?;
     let pid = parse_pid(&buf[..n], pid_max()).and_then(|p| Pid::from_raw(p as i32));
-    Ok(Some(pid.map_or(State::Stale, State::Running)))
+    Ok(pid.map_or(Foreign::Nobody, Foreign::Names))
 }
 
 /// Removes a pidfile once nobody holds its lock (start-stop-daemon's
@@ -596,6 +632,8 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
             continue;
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(0o644)).op(Op::Create)?;
+        #[cfg(feature = "find")]
+        mark_made_by_imp(&file);
         return Ok(Lock { file });
     }
     Err(Error::sys(Op::Lock, Errno::AGAIN))

@@ -51,7 +51,11 @@ fn ss_pidfiles_naming_nobody_signal_nothing() {
     for i in 1..=7 {
         o.expect_out(&format!("status{i}"), 4, &[]);
         o.expect_out(&format!("stop{i}"), 1, &["found running; none killed."]);
-        o.expect_out(&format!("stopx{i}"), 1, &["No", "found running; none killed."]);
+        o.expect_out(
+            &format!("stopx{i}"),
+            1,
+            &["No", "found running; none killed."],
+        );
     }
     o.expect_out("other", 1, &["No", "mysleep found running; none killed."]);
     o.expect_out("othern", 1, &["No mysleep found running; none killed."]);
@@ -118,11 +122,27 @@ fn ss_failed_and_test_starts_start_nothing() {
         r fgpid $SSD -S -m -p $T/f.pid -x /bin/sh -- -c 'echo "self=$$ file=$(cat '$T'/f.pid)"'
         "#
     ));
-    o.expect("noexec", 2, &["unable to start", "Permission denied (EACCES)"]);
+    o.expect(
+        "noexec",
+        2,
+        &["unable to start", "Permission denied (EACCES)"],
+    );
     o.expect_eq("pidfile1", "no");
-    o.expect("noexecfg", 2, &["unable to start", "Permission denied (EACCES)"]);
-    o.expect("missing", 2, &["unable to stat", "No such file or directory (ENOENT)"]);
-    o.expect("startas", 2, &["unable to start", "No such file or directory (ENOENT)"]);
+    o.expect(
+        "noexecfg",
+        2,
+        &["unable to start", "Permission denied (EACCES)"],
+    );
+    o.expect(
+        "missing",
+        2,
+        &["unable to stat", "No such file or directory (ENOENT)"],
+    );
+    o.expect(
+        "startas",
+        2,
+        &["unable to start", "No such file or directory (ENOENT)"],
+    );
     o.expect("chuid", 2, &["unknown user"]);
     o.expect_out("test", 0, &["Would start", "mysleep 1000."]);
     o.expect_eq("n", "0");
@@ -136,7 +156,10 @@ fn ss_failed_and_test_starts_start_nothing() {
         .strip_prefix("self=")
         .and_then(|r| r.split_once(" file="))
         .unwrap_or(("", "x"));
-    o.check(!me.is_empty() && me == file, &format!("the pidfile names the program: {line}"));
+    o.check(
+        !me.is_empty() && me == file,
+        &format!("the pidfile names the program: {line}"),
+    );
 }
 
 /// `--exec` is the binary's identity: a copy elsewhere does not match, a binary
@@ -261,7 +284,11 @@ fn ss_usage_errors() {
         "#
     ));
     o.expect("none", 3, &["need one of --start or --stop or --status"]);
-    o.expect("noaction", 3, &["need one of --start or --stop or --status"]);
+    o.expect(
+        "noaction",
+        3,
+        &["need one of --start or --stop or --status"],
+    );
     o.expect("nomatch", 3, &["need at least one of --exec"]);
     o.expect("two", 3, &["only one command can be specified"]);
     o.expect("unknown", 3, &["unrecognized option '--bogus'"]);
@@ -276,4 +303,75 @@ fn ss_usage_errors() {
     o.expect_out("imp", 0, &["start-stop-daemon (imp "]);
     o.expect_out("help", 0, &["Usage: start-stop-daemon", "--retry"]);
     o.expect_eq("n", "0");
+}
+
+/// `--notify-await` (dpkg's sd_notify readiness): the start returns once the program
+/// sent READY=1; one that stays silent past `--notify-timeout` is stopped and the
+/// start fails (2, as dpkg's "timed out waiting for a notification").
+#[test]
+fn ss_notify_await() {
+    let o = sandbox("ss-notify").full().run(&format!(
+        r#"{SSD}
+        r ready $SSD -S -b --notify-await -m -p $T/n.pid -x $TDAEMON -- --dump $OUT/n.dump --notify-ready --ready-after 0.4 --sleep 1000
+        echo "env=$(sed -n 's/^env.NOTIFY_SOCKET=//p' $OUT/n.dump)"
+        r status $SSD -T -p $T/n.pid -x $TDAEMON
+        r stop $SSD -K -p $T/n.pid -x $TDAEMON --retry 5 --remove-pidfile
+        r silent $SSD -S -b --notify-await --notify-timeout 1 -m -p $T/s.pid -x $TDAEMON -- --sleep 1000
+        echo "left=$(nprocs "^$TDAEMON")"
+        echo "pidfile=$([ -e $T/s.pid ] && echo yes || echo no)"
+        r fg $SSD -S --notify-await -x $TDAEMON -- --exit 0
+        "#
+    ));
+    o.expect_out("ready", 0, &[]);
+    o.check(o.ms("ready") >= 400, "not before READY=1");
+    o.check(
+        o.get("env").starts_with("@imp-notify/"),
+        &format!("NOTIFY_SOCKET in the program: {}", o.get("env")),
+    );
+    o.expect_out("status", 0, &[]);
+    o.expect_out("stop", 0, &[]);
+    o.expect("silent", 2, &["unable to start", "readiness timeout"]);
+    o.expect_eq("left", "0");
+    o.expect_eq("pidfile", "no");
+    o.expect("fg", 3, &["only relevant with --background"]);
+}
+
+/// A pidfile imp made (`--make-pidfile`) is stale once its daemon is gone, whatever it
+/// says later: a stop by pidfile alone (rsync's init script) spares the process a
+/// reused pid names, where dpkg kills it. `--pidfile /dev/null` (LSB's `start_daemon`)
+/// names nobody.
+#[test]
+fn ss_stale_pidfile_imp_made_and_dev_null() {
+    let o = sandbox("ss-stale").full().run(&format!(
+        r#"{SSD}
+        cp /bin/sleep $T/bin/other
+        r start $SSD -S -q -b -m -p $T/p.pid -x $MYSLEEP -- 1000
+        P=$(cat $T/p.pid)
+        kill -9 $P; waitunlocked $T/p.pid
+        $T/bin/other 1000 & B=$!
+        echo $B > $T/p.pid
+        r status $SSD -T -p $T/p.pid
+        r stop spy $SSD -K -p $T/p.pid --retry 1
+        echo "bystander=$(alive $B)"
+        r restart $SSD -S -b -m -p $T/p.pid -x $MYSLEEP -- 1000
+        echo "new=$([ "$(cat $T/p.pid)" != "$B" ] && alive "$(cat $T/p.pid)" || echo no)"
+        r stopnew $SSD -K -p $T/p.pid --retry 5
+        r nullst $SSD -T -p /dev/null
+        r nullstart $SSD -S -p /dev/null -b -x $MYSLEEP -- 1000
+        echo "n=$(pgrep -c -x mysleep)"
+        r nullstop $SSD -K -p /dev/null -x $MYSLEEP --retry 5
+        kill $B
+        "#
+    ));
+    o.expect_out("start", 0, &[]);
+    o.expect_out("status", 1, &[]);
+    o.expect_out("stop", 1, &["none killed."]);
+    o.expect_eq("bystander", "yes");
+    o.expect_out("restart", 0, &[]);
+    o.expect_eq("new", "yes");
+    o.expect_out("stopnew", 0, &[]);
+    o.expect_out("nullst", 4, &[]);
+    o.expect_out("nullstart", 0, &[]);
+    o.expect_eq("n", "1");
+    o.expect_out("nullstop", 1, &["none killed."]);
 }

@@ -814,7 +814,10 @@ fn feature_table(targets: &[&'static Target], build: Build) {
     total.extend(columns.iter().map(|(_, c)| thousands(c.total)));
     rows.push(total);
     let titles: Vec<String> = columns.iter().map(|(t, _)| short(t.triple)).collect();
-    let title = format!("what each feature costs in {} (bytes of code)", build.file());
+    let title = format!(
+        "what each feature costs in {} (bytes of code)",
+        build.file()
+    );
     let mut header = vec![title.as_str()];
     header.extend(titles.iter().map(|s| s.as_str()));
     println!("\n{}", table(&header, &rows));
