@@ -142,9 +142,10 @@ const fn bit(o: Opt) -> u64 {
     1 << o as u8
 }
 
-/// A usage error (exit 3): `start-stop-daemon: [--OPT: ]WHAT['ARG']` and the pointer to
-/// `--help`.
-fn usage(opt: Option<Opt>, what: &str, arg: Option<&CStr>) -> i32 {
+/// A usage error: `start-stop-daemon: [--OPT: ]WHAT['ARG']` and the pointer to `--help`;
+/// exit 3, or 4 once `--status` was read (`action`, the command read so far: dpkg's
+/// `badusage`).
+fn usage(action: Option<Opt>, opt: Option<Opt>, what: &str, arg: Option<&CStr>) -> i32 {
     let mut l = Line::new();
     l.str("start-stop-daemon: ");
     if let Some(o) = opt {
@@ -157,7 +158,27 @@ fn usage(opt: Option<Opt>, what: &str, arg: Option<&CStr>) -> i32 {
     l.emit(log::stderr());
     l.str("Try 'start-stop-daemon --help' for more information.")
         .emit(log::stderr());
-    USAGE
+    if is_status(action) {
+        STATUS_UNKNOWN
+    } else {
+        USAGE
+    }
+}
+
+/// Whether the command is `--status` (or `--pidof`, which answers as it does): its
+/// errors exit 4, "unable to determine status".
+fn is_status(action: Option<Opt>) -> bool {
+    matches!(action, Some(Opt::Status | Opt::Pidof))
+}
+
+/// Whether a `--signal` or `--retry` value is spelled as dpkg takes it: signal names
+/// in capitals without `SIG` (dpkg refuses `SIGTERM` and `term`, which imp's own
+/// options take, so a script that works here works with dpkg's too).
+fn dpkg_spelling(v: &[u8]) -> bool {
+    v.split(|&b| b == b'/').all(|item| {
+        let name = item.strip_prefix(b"-").unwrap_or(item);
+        item == b"forever" || !(name.starts_with(b"SIG") || name.iter().any(u8::is_ascii_lowercase))
+    })
 }
 
 /// Parses the options getopt-style: short ones clustered (`-Sbq`) or with the value
@@ -197,10 +218,10 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
                 (found.and_then(|k| Opt::from_u8(k as u8)), None)
             };
             let Some(opt) = opt else {
-                return Err(usage(None, "unrecognized option", Some(arg)));
+                return Err(usage(action, None, "unrecognized option", Some(arg)));
             };
             if matches!(opt, Opt::Procsched | Opt::Iosched | Opt::Ppid) {
-                return Err(usage(Some(opt), "not supported by imp", None));
+                return Err(usage(action, Some(opt), "not supported by imp", None));
             }
             let takes = VALUE & bit(opt) != 0;
             if takes && inline.is_none() && at < b.len() {
@@ -212,17 +233,24 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
                 (true, None) => {
                     i += 1;
                     let v = argv.get(i - 1);
-                    v.ok_or_else(|| usage(Some(opt), "option requires an argument", None))?
+                    v.ok_or_else(|| usage(action, Some(opt), "option requires an argument", None))?
                 }
-                (false, Some(_)) => return Err(usage(Some(opt), "takes no argument", None)),
+                (false, Some(_)) => {
+                    return Err(usage(action, Some(opt), "takes no argument", None))
+                }
                 (false, None) => c"",
             };
             if takes && v.is_empty() {
-                return Err(usage(Some(opt), "empty value", None));
+                return Err(usage(action, Some(opt), "empty value", None));
             }
             if opt as u8 <= Opt::Version as u8 {
                 if action.is_some_and(|a| a != opt) {
-                    return Err(usage(None, "only one command can be specified", None));
+                    return Err(usage(
+                        action,
+                        None,
+                        "only one command can be specified",
+                        None,
+                    ));
                 }
                 action = Some(opt);
             }
@@ -231,6 +259,7 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
     }
     let Some(action) = action else {
         return Err(usage(
+            None,
             None,
             "need one of --start or --stop or --status",
             None,
@@ -253,7 +282,7 @@ fn parse(argv: CStrArray, first: usize) -> Result<Ssd, i32> {
         args: i,
     };
     values(&mut s)?;
-    check(&s).map_err(|what| usage(None, what, None))?;
+    check(&s).map_err(|what| usage(Some(s.action), None, what, None))?;
     Ok(s)
 }
 
@@ -277,10 +306,10 @@ fn values(s: &mut Ssd) -> Result<(), i32> {
             }
             Opt::Umask => parse::umask(vb).map(|m| s.umask = m).is_some(),
             Opt::Nicelevel => parse::nice(vb).map(|n| s.nice = Some(n)).is_some(),
-            Opt::Signal => parse::signal(vb).map(|g| s.signal = g).is_some(),
+            Opt::Signal => dpkg_spelling(vb) && parse::signal(vb).map(|g| s.signal = g).is_some(),
             // After --signal: a bare timeout means SIG/N/KILL/N.
             Opt::Retry => {
-                s.retry = parse::schedule(vb, s.signal);
+                s.retry = parse::schedule(vb, s.signal).filter(|_| dpkg_spelling(vb));
                 s.retry.is_some()
             }
             Opt::Output => vb.starts_with(b"/"),
@@ -289,7 +318,7 @@ fn values(s: &mut Ssd) -> Result<(), i32> {
                 .is_some(),
         };
         if !ok {
-            return Err(usage(Some(opt), "invalid value", Some(v)));
+            return Err(usage(Some(s.action), Some(opt), "invalid value", Some(v)));
         }
     }
     Ok(())
@@ -350,7 +379,7 @@ fn trouble(s: &Ssd, what: &str, subject: Option<&CStr>, e: &Error) -> i32 {
         l.str(" ").num(id);
     }
     l.emit(log::stderr());
-    if matches!(s.action, Opt::Status | Opt::Pidof) {
+    if is_status(Some(s.action)) {
         STATUS_UNKNOWN
     } else {
         FAIL
@@ -423,6 +452,24 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
         }
         None => None,
     };
+    // As dpkg, the users and groups are looked up whatever the command: an unknown
+    // one is trouble before anything is found or started.
+    let mut credentials = None;
+    if let Err(e) = Credentials::resolve(
+        s.get(Opt::Chuid).map(CStr::to_bytes),
+        s.get(Opt::Group).map(CStr::to_bytes),
+        &mut credentials,
+    ) {
+        return trouble(&s, "user", s.get(Opt::Chuid).or(s.get(Opt::Group)), &e);
+    }
+    let name = s.get(Opt::Name).map(CStr::to_bytes);
+    if name.is_some_and(|n| n.len() > find::NAME_MAX) {
+        let _ = log::write_all(
+            log::stderr(),
+            b"start-stop-daemon: warning: a process name has at most 15 characters: \
+              --name NAME longer matches no process (use --exec)\n",
+        );
+    }
     let f = Find {
         source: match (s.pid, s.get(Opt::Pidfile)) {
             (Some(pid), _) => Source::Pid(pid),
@@ -430,11 +477,11 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
             (None, None) => Source::All,
         },
         exec,
-        name: s.get(Opt::Name).map(CStr::to_bytes),
+        name,
         uid,
     };
     match action {
-        Opt::Start => start(&s, &f, argv, envp),
+        Opt::Start => start(&s, &f, credentials, argv, envp),
         Opt::Stop => stop(&s, &f),
         // --status, and --pidof, which prints the pids (and answers as --status).
         _ => match f.each(&mut |pid, _| {
@@ -453,7 +500,13 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
 }
 
 #[inline(never)] // kept out of main: -96 B
-fn start(s: &Ssd, f: &Find<'_>, argv: CStrArray, envp: CStrArray) -> i32 {
+fn start(
+    s: &Ssd,
+    f: &Find<'_>,
+    credentials: Option<Credentials>,
+    argv: CStrArray,
+    envp: CStrArray,
+) -> i32 {
     let program = s.get(Opt::Startas).or(s.get(Opt::Exec)).unwrap_or(c"");
     let running = |s: &Ssd| {
         info(s, |l| {
@@ -512,13 +565,8 @@ fn start(s: &Ssd, f: &Find<'_>, argv: CStrArray, envp: CStrArray) -> i32 {
     spec.stdout = out;
     spec.stderr = out;
     spec.single_threaded(crate::one_thread());
-    if let Err(e) = Credentials::resolve(
-        s.get(Opt::Chuid).map(CStr::to_bytes),
-        s.get(Opt::Group).map(CStr::to_bytes),
-        &mut spec.credentials,
-    ) {
-        return trouble(s, "user", s.get(Opt::Chuid).or(s.get(Opt::Group)), &e);
-    }
+    spec.credentials = credentials;
+    spec.inherit_fds = s.has(Opt::NoClose);
     if s.has(Opt::Verbose) {
         info(s, |l| {
             l.str("Starting ").path(program.to_bytes()).str("...");

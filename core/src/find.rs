@@ -41,6 +41,9 @@ pub enum Source<'a> {
     Pid(Pid),
 }
 
+/// The longest process name (comm) the kernel keeps: TASK_COMM_LEN less its NUL.
+pub const NAME_MAX: usize = 15;
+
 /// What a daemon must be: each criterion given must hold.
 #[derive(Clone, Copy, Debug)]
 pub struct Find<'a> {
@@ -48,7 +51,8 @@ pub struct Find<'a> {
     pub source: Source<'a>,
     /// `--exec`: the executable, by identity (see [`exec_id`]).
     pub exec: Option<FileId>,
-    /// `--name`: the process name (comm; at most 15 bytes are compared).
+    /// `--name`: the process name, compared with the whole comm: a name longer than
+    /// [`NAME_MAX`] matches nothing (as dpkg's).
     pub name: Option<&'a [u8]>,
     /// `--user`: the owner's uid.
     pub uid: Option<u32>,
@@ -102,7 +106,7 @@ impl Find<'_> {
                 .strip_prefix(b"Name:")
                 .and_then(|rest| rest.split(|&b| b == b'\n').next())
                 .map(|v| v.trim_ascii_start());
-            if comm != Some(&name[..name.len().min(15)]) {
+            if comm != Some(name) {
                 return false;
             }
         }
@@ -378,17 +382,16 @@ mod tests {
             ..none()
         }
         .is(me()));
-        // A name longer than comm's 15 bytes is compared on its first 15.
+        // A name longer than comm's 15 bytes matches nothing, even when comm is its
+        // first 15 (dpkg's rule: the kernel cut the name, --exec tells it).
         let mut long = comm.to_vec();
-        long.resize(15, b'x');
-        if comm.len() == 15 {
-            long.extend_from_slice(b"-and-more");
-            assert!(Find {
-                name: Some(&long),
-                ..none()
-            }
-            .is(me()));
+        long.resize(NAME_MAX, b'x');
+        long.extend_from_slice(b"-and-more");
+        assert!(!Find {
+            name: Some(&long),
+            ..none()
         }
+        .is(me()));
     }
 
     #[test]

@@ -1022,9 +1022,24 @@ fn ssd_pidfile_names_another_program() {
         r withuser $SSD -K -p $D/v.pid -u nobody
         r st $SSD -T -p $D/v.pid -x $D/td
         echo "matched.victim=$(alive $V)"
-        r noexec $SSD -K -p $D/v.pid
+        # A pidfile someone else wrote, naming a live process, by itself: the process
+        # is signalled (as dpkg; nothing tells it from the daemon's own pidfile).
+        r foreign $SSD -K -p $D/v.pid
+        waitdead $V
+        echo "foreign.victim=$(alive $V)"
+        # The pidfile --make-pidfile made, left by a daemon killed with SIGKILL, and
+        # its pid reused by an unrelated process (ns_last_pid: this PID namespace's).
+        $SSD -S -b -m -p $D/m.pid -x $D/td -- --sleep 1000
+        waitcomm $D/m.pid td
+        P=$(pidin $D/m.pid)
+        kill -9 $P
+        for _ in $(seq 250); do [ -e /proc/$P ] || break; sleep 0.02; done
+        echo $((P - 1)) > /proc/sys/kernel/ns_last_pid
+        sleep 100000 </dev/null >/dev/null 2>&1 & R=$!
+        echo "reused.pid=$([ "$R" = "$P" ] && echo same || echo "other ($R for $P)")"
+        r reused $SSD -K -p $D/m.pid
         sleep 0.2
-        echo "noexec.victim=$(alive $V)"
+        echo "reused.victim=$(alive $R)"
         "#,
     );
     let c = Cmp::new(&o);
@@ -1034,8 +1049,11 @@ fn ssd_pidfile_names_another_program() {
     c.rc("withuser", 1);
     c.rc("st", 1);
     c.both("matched.victim", "yes");
-    c.rc("noexec", 0);
-    c.both("noexec.victim", "no");
+    c.rc("foreign", 0);
+    c.both("foreign.victim", "no");
+    c.both("reused.pid", "same");
+    c.rc("reused", 0);
+    c.both("reused.victim", "no");
     c.done();
 }
 
