@@ -7,6 +7,8 @@
 #![no_main]
 
 mod args;
+#[cfg(feature = "ssd")]
+mod ssd;
 
 use args::{Action, Command, Usage};
 use core::ffi::CStr;
@@ -146,6 +148,10 @@ imp_rt::main!(main);
 #[inline(always)] // folded into _start: -48 B
 fn main(argv: CStrArray, envp: CStrArray) -> i32 {
     imp_core::log::survive_closed_output();
+    #[cfg(feature = "ssd")]
+    if let Some(first) = ssd_args(argv) {
+        return ssd::main(argv, envp, first);
+    }
     // Borrowed where it lies: the command is large and is never moved.
     let parsed = args::parse(argv);
     let cmd = match &parsed {
@@ -179,6 +185,18 @@ fn main(argv: CStrArray, envp: CStrArray) -> i32 {
             c => c,
         },
     }
+}
+
+/// Where start-stop-daemon's options start when imp is called as `start-stop-daemon`
+/// (argv\[0\]'s base name, busybox-style) or as `imp ssd`.
+#[cfg(feature = "ssd")]
+fn ssd_args(argv: CStrArray) -> Option<usize> {
+    let name = argv.get(0)?.to_bytes();
+    let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    if base == b"start-stop-daemon" {
+        return Some(1);
+    }
+    (argv.get(1)?.to_bytes() == b"ssd").then_some(2)
 }
 
 fn out(bytes: &[u8]) {

@@ -73,6 +73,8 @@ crate::words! {
         Daemon = "daemon",
         /// Connecting to syslog.
         Syslog = "syslog",
+        /// Reading `/proc` (finding daemons without a pidfile, [`find`](crate::find)).
+        Proc = "/proc",
         @feature "harden" {
             /// `setrlimit` (`--limit`; `Error::resource` names the resource).
             Rlimit = "rlimit",

@@ -98,6 +98,8 @@ pub mod control;
 pub mod daemon;
 pub mod error;
 mod fd;
+#[cfg(feature = "find")]
+pub mod find;
 pub mod harden;
 pub mod limits;
 pub mod log;
@@ -148,6 +150,7 @@ pub mod __fuzz {
 /// here so that it is written once. It may change at any release.
 #[doc(hidden)]
 pub mod __cli {
+    pub use crate::fd::join;
     pub use crate::words::{find, nth};
 
     /// The tail of a C string from byte `at` on (`--opt=value` → `value`); empty past

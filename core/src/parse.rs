@@ -144,7 +144,8 @@ pub fn fd(s: &[u8]) -> Option<i32> {
 /// `SIG/N/KILL/N` with `sig` the stop signal. Items are signals (`TERM`, `-TERM`,
 /// `15`... as dpkg accepts), timeouts in seconds, or `forever`: what follows it repeats
 /// until the process exits (`TERM/30/forever/KILL/5`); it appears at most once, not
-/// last, and what it repeats must wait. The first step must be a signal.
+/// last, and what it repeats must wait. As dpkg's, a schedule may begin with a wait
+/// (nscd's `0/30/KILL/5` waits for the daemon it told to shut down).
 pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
     let mut out = Schedule::new();
     if let Some(ms) = duration_ms(s) {
@@ -182,8 +183,7 @@ pub fn schedule(s: &[u8], sig: Signal) -> Option<Schedule> {
             waits && !repeated.contains(&Step::Forever)
         }
     };
-    let first = out.iter().find(|s| **s != Step::Forever);
-    (matches!(first, Some(Step::Signal(_))) && repeat_ok).then_some(out)
+    repeat_ok.then_some(out)
 }
 
 /// The resources of `--limit`, by the names prlimit(1) gives them, in the order of
@@ -430,9 +430,27 @@ mod tests {
             ]
         );
         assert!(schedule(b"forever/TERM/5", Signal::Term).is_some());
+        let s = schedule(b"0/30/KILL/5", Signal::Term).unwrap();
+        assert_eq!(
+            &s[..],
+            &[
+                Step::Wait(0),
+                Step::Wait(30_000),
+                Step::Signal(Signal::Kill),
+                Step::Wait(5000)
+            ]
+        );
+        let s = schedule(b"1/-1/2", Signal::Term).unwrap();
+        assert_eq!(
+            &s[..],
+            &[
+                Step::Wait(1000),
+                Step::Signal(Signal::Hup),
+                Step::Wait(2000)
+            ]
+        );
         for bad in [
             &b""[..],
-            b"30/TERM",
             b"TERM//5",
             b"TERM/x",
             b"forever",

@@ -375,6 +375,134 @@ fn probe_once(path: &CStr) -> Result<Probe<'_>, Error> {
     })
 }
 
+/// What a pidfile says, read the way imp's start-stop-daemon personality trusts one
+/// ([`find`](crate::find)).
+#[cfg(feature = "find")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Foreign {
+    /// There is none.
+    Absent,
+    /// Its lock holder: a daemon imp started.
+    Locked(Pid),
+    /// imp made it (marked `trusted.imp`, see [`mark_made_by_imp`]) and nobody holds
+    /// its lock: stale, whatever it says.
+    Stale,
+    /// The pid its content names: a pidfile the daemon wrote, trusted as dpkg trusts
+    /// it (whether that pid runs is the caller's to check).
+    Names(Pid),
+    /// Its content names no valid pid (`12abc`, `-1`, `0`, empty), or it is
+    /// `/dev/null` (what LSB's `start_daemon` passes for "no pidfile": nobody, as
+    /// dpkg reads it).
+    Nobody,
+}
+
+/// Reads a pidfile the way imp's start-stop-daemon personality trusts one (see
+/// [`Foreign`]). The directories on the way may be the daemon user's (no symlink is
+/// followed below one); the file must be a regular file with one link, not writable
+/// by others (dpkg refuses a world-writable pidfile too), and, when `only_pidfile`
+/// (nothing else says which process it is), owned by root or the caller in a
+/// directory of theirs (dpkg: "matching only on non-root pidfile is insecure").
+#[cfg(feature = "find")]
+pub fn probe_foreign(path: &CStr, only_pidfile: bool) -> Result<Foreign, Error> {
+    if path.to_bytes() == b"/dev/null" {
+        return Ok(Foreign::Nobody);
+    }
+    settled(|| probe_foreign_once(path, only_pidfile))
+}
+
+/// The mark of a pidfile imp made, for [`probe_foreign`] to tell it from one a daemon
+/// wrote once its lock is gone: an empty `trusted.imp` extended attribute, which only
+/// root can set or see (tmpfs, ext4, ubifs... have them; where they are missing, or
+/// for an unprivileged caller, the pidfile is read as a daemon's).
+#[cfg(feature = "find")]
+fn mark_made_by_imp(file: &OwnedFd) {
+    let _ = rustix::fs::fsetxattr(file, MARK, b"", rustix::fs::XattrFlags::empty());
+}
+
+#[cfg(feature = "find")]
+const MARK: &CStr = c"trusted.imp";
+
+#[cfg(feature = "find")]
+fn probe_foreign_once(path: &CStr, only_pidfile: bool) -> Result<Foreign, Error> {
+    let path = Path::new(path)?;
+    let mut buf = [0; PATH_MAX];
+    let walked = match walk::walk(path.path, walk::Trust::anyone(), &mut buf) {
+        Ok(w) => w,
+        Err(e) if e.cause() == Cause::Errno(Errno::NOENT) => return Ok(Foreign::Absent),
+        Err(e) => return Err(e),
+    };
+    if walk::is_kernel_interface(&walked.dir).op(Op::Open)? {
+        return Err(Error::check(Op::Open, Reason::KernelFile));
+    }
+    let dir = walked.dir.as_fd();
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match fd::meta(dir, path.base) {
+        Err(Errno::NOENT) => return Ok(Foreign::Absent),
+        Err(e) => return Err(Error::sys(Op::Open, e)),
+        Ok(st) if st.file_type() == FileType::Symlink => {
+            return Err(Error::check(Op::Open, Reason::Symlink))
+        }
+        Ok(st) if st.file_type() != FileType::RegularFile => {
+            return Err(Error::check(Op::Open, Reason::NotRegular))
+        }
+        Ok(_) => match fd::openat(dir, path.base, flags | OFlags::NOCTTY, Mode::empty()) {
+            Ok(f) => f,
+            Err(Errno::NOENT) => return Ok(Foreign::Absent),
+            Err(Errno::LOOP) => return Err(Error::check(Op::Open, Reason::Symlink)),
+            Err(e) => return Err(Error::sys(Op::Open, e)),
+        },
+    };
+    let st = fd::meta(file.as_fd(), c"").op(Op::Open)?;
+    if st.file_type() != FileType::RegularFile {
+        return Err(Error::check(Op::Open, Reason::NotRegular));
+    }
+    if st.mode & 0o002 != 0 {
+        return Err(Error::check(Op::Open, Reason::Writable));
+    }
+    if st.nlink > 1 {
+        return Err(Error::check(Op::Open, Reason::HardLinked));
+    }
+    if only_pidfile && st.uid != 0 && st.uid != euid() {
+        return Err(Error::check(Op::Open, Reason::Owner).with_id(st.uid));
+    }
+    if only_pidfile && walked.user_ground {
+        let owner = fd::meta(dir, c"").op(Op::Open)?.uid;
+        return Err(Error::check(Op::Open, Reason::DirOwner).with_id(owner));
+    }
+    match state(file.as_fd(), st.id)? {
+        State::Running(pid) => return Ok(Foreign::Locked(pid)),
+        _ if rustix::fs::fgetxattr(&file, MARK, &mut [0u8; 1]).is_ok() => {
+            return Ok(Foreign::Stale)
+        }
+        _ => {}
+    }
+    // The content, strictly; imp and its ancestors are left out by `find`, so that
+    // they are "dead with a pidfile" whoever imp's parent is.
+    let mut buf = [0u8; PIDFILE_READ_MAX];
+    let n = fd::read_head(file.as_fd(), &mut buf).op(Op::Read)?;
+    let pid = parse_pid(&buf[..n], pid_max()).and_then(|p| Pid::from_raw(p as i32));
+    Ok(pid.map_or(Foreign::Nobody, Foreign::Names))
+}
+
+/// Removes a pidfile once nobody holds its lock (start-stop-daemon's
+/// `--remove-pidfile`, after a stop), only if its name still names the file looked at:
+/// a daemon that holds it is given up to `wait_ms` to exit (it was just signalled).
+/// `Ok(false)`: there is none, or a daemon still holds it, left alone.
+#[cfg(feature = "find")]
+pub fn remove_released(path: &CStr, wait_ms: u32) -> Result<bool, Error> {
+    let mut p = probe(path)?;
+    if let State::Running(pid) = p.state {
+        if !crate::process::wait_gone(pid, wait_ms) {
+            return Ok(false);
+        }
+        p = probe(path)?;
+    }
+    match p.state {
+        State::Stale => p.remove(),
+        _ => Ok(false),
+    }
+}
+
 impl Probe<'_> {
     /// Asks the kernel again whether `pid` still holds the lock: the re-check between
     /// opening a pidfd and signalling.
@@ -504,6 +632,8 @@ pub fn create_locked(dir: BorrowedFd<'_>, base: &CStr, min_fd: i32) -> Result<Lo
             continue;
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(0o644)).op(Op::Create)?;
+        #[cfg(feature = "find")]
+        mark_made_by_imp(&file);
         return Ok(Lock { file });
     }
     Err(Error::sys(Op::Lock, Errno::AGAIN))

@@ -50,7 +50,7 @@ pub(crate) fn wait_gone(pid: Pid, ms: u32) -> bool {
 
 /// The parent of `pid`, from `/proc/PID/stat` (its 4th field, after the command in
 /// parentheses); `None` without `/proc`, for pid 1 and for a process that is gone.
-#[cfg(feature = "notify")]
+#[cfg(any(feature = "notify", feature = "find"))]
 pub(crate) fn parent_of(pid: Pid) -> Option<Pid> {
     let mut digits = [0u8; crate::num::U32_DIGITS];
     let mut path = [0u8; 24];

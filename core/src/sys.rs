@@ -778,6 +778,23 @@ impl CStrArray {
     pub fn is_empty(self) -> bool {
         self.get(0).is_none()
     }
+
+    /// The array from entry `i - 1` on, with `head` written over that entry: a
+    /// program's argv when its argv\[0\] is not on the command line before its
+    /// arguments (start-stop-daemon's `--startas PATH -- ARGS`), without a copy (dpkg
+    /// does the same).
+    ///
+    /// # Safety
+    /// The array must be writable (this process's own argv, as the kernel hands it),
+    /// `i` at least 1 and at most its length, and entry `i - 1` no longer needed.
+    #[cfg(feature = "find")]
+    pub unsafe fn with_head(self, i: usize, head: &'static CStr) -> CStrArray {
+        let tail = self.skip(i - 1);
+        // SAFETY: the caller's contract: the slot is writable and within the array;
+        // `head` lives for the whole process, as the entries must.
+        unsafe { *(tail.ptr as *mut *const c_char) = head.as_ptr() };
+        tail
+    }
 }
 
 /// A uid; `u32::MAX` (-1, "no change" to the kernel) becomes `u32::MAX - 1`, so a

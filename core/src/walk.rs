@@ -48,10 +48,23 @@ impl Trust {
         }
     }
 
+    /// Trust root and the caller, and walk any other user's directory as that user's
+    /// ground (nothing below it followed): for reading a pidfile a daemon wrote.
+    #[cfg(feature = "find")]
+    pub(crate) fn anyone() -> Trust {
+        Trust {
+            user: Some(ANYONE),
+            ..Trust::caller()
+        }
+    }
+
     fn owns(self, uid: u32) -> bool {
         uid == 0 || uid == self.caller
     }
 }
+
+/// [`Trust::user`] for "any user": no real uid (`-1` means "unchanged" to the kernel).
+const ANYONE: u32 = u32::MAX;
 
 /// Where a walk ended: the last directory and the file's name in it.
 #[derive(Debug)]
@@ -69,7 +82,7 @@ pub(crate) struct Walked<'p> {
 /// daemon's user (its ground starts there).
 fn check_dir(dir: &OwnedFd, trust: Trust) -> Result<bool, Error> {
     let m = fd::meta(dir.as_fd(), c"").op(Op::Open)?;
-    if trust.user.is_some_and(|u| u == m.uid) && !trust.owns(m.uid) {
+    if trust.user.is_some_and(|u| u == m.uid || u == ANYONE) && !trust.owns(m.uid) {
         return Ok(true);
     }
     if !trust.owns(m.uid) {

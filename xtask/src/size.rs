@@ -29,11 +29,12 @@ pub const BUDGET_DEFAULT: u64 = 48 * 1024;
 pub const BUDGET_DEFAULT_MIPS: u64 = 64 * 1024;
 
 /// The `--features full` build's (the default one plus the supervisor and its syslog
-/// relay, the container init, `--notify` and the hardening options, which do not fit
-/// 48 KiB yet), and MIPS32's: a ceiling that keeps it from growing unnoticed, not a
-/// goal (on 2026-12-03: 64,552 bytes on x86_64, 87,832 on mipsel).
-pub const BUDGET_FULL: u64 = 72 * 1024;
-pub const BUDGET_FULL_MIPS: u64 = 96 * 1024;
+/// relay, the container init, `--notify`, the hardening options and the
+/// start-stop-daemon personality, which do not fit 48 KiB yet), and MIPS32's: a
+/// ceiling that keeps it from growing unnoticed, not a goal (on 2026-12-03, with the
+/// personality: 77,736 bytes on x86_64).
+pub const BUDGET_FULL: u64 = 80 * 1024;
+pub const BUDGET_FULL_MIPS: u64 = 108 * 1024;
 
 /// The `tiny` example's: a whole start/stop/status daemon with a step loop (the goal,
 /// 16 KiB on x86_64, is not reached: it is measured, and this keeps it from growing
@@ -456,6 +457,17 @@ pub const FEATURES: &[(&[&str], &str)] = &[
     (&["imp_core::syslog", "imp::to_syslog"], "syslog (--syslog)"),
     (
         &[
+            "imp::ssd",
+            "imp::ssd_args",
+            "imp_core::find",
+            "imp_core::pidfile::probe_foreign",
+            "imp_core::pidfile::remove_released",
+            "imp_core::sys::CStrArray::with_head",
+        ],
+        "start-stop-daemon personality (imp-full)",
+    ),
+    (
+        &[
             "imp_core::harden",
             "imp::args::harden",
             "imp::dry_run_limits",
@@ -772,13 +784,13 @@ fn short(triple: &str) -> String {
     }
 }
 
-/// Prints what each feature costs in every binary (columns) from the unstripped
-/// copies; a binary whose copy cannot be read is named and left out. Informative only:
-/// it never fails `cargo xtask size`.
-fn feature_table(targets: &[&'static Target]) {
+/// Prints what each feature costs in every binary of `build` (columns) from the
+/// unstripped copies; a binary whose copy cannot be read is named and left out.
+/// Informative only: it never fails `cargo xtask size`.
+fn feature_table(targets: &[&'static Target], build: Build) {
     let mut columns = Vec::new();
     for t in targets {
-        match costs(&util::dist_unstripped(t.triple)) {
+        match costs(&build.unstripped(t.triple)) {
             Ok(c) => columns.push((*t, c)),
             Err(e) => println!("features: {}: {e}", t.triple),
         }
@@ -802,7 +814,11 @@ fn feature_table(targets: &[&'static Target]) {
     total.extend(columns.iter().map(|(_, c)| thousands(c.total)));
     rows.push(total);
     let titles: Vec<String> = columns.iter().map(|(t, _)| short(t.triple)).collect();
-    let mut header = vec!["what each feature costs (bytes of code)"];
+    let title = format!(
+        "what each feature costs in {} (bytes of code)",
+        build.file()
+    );
+    let mut header = vec![title.as_str()];
     header.extend(titles.iter().map(|s| s.as_str()));
     println!("\n{}", table(&header, &rows));
     let rodata: Vec<String> = columns
@@ -845,7 +861,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
         }
     }
     let result = run(None).map(|_| ());
-    feature_table(&built());
+    // The default build's, then imp-full's: the features it alone has (the supervisor,
+    // init, hardening, --notify, the start-stop-daemon personality) cost there.
+    feature_table(&built(), Build::Default);
+    feature_table(&built(), Build::Full);
     if let Some(n) = top_n {
         let triple = match triple {
             Some(t) => t,

@@ -715,11 +715,11 @@ fn unit_suite(limit: Duration) -> Suite {
         "-p",
         "imp-core",
         "--features",
-        "std,supervise,harden",
+        "std,supervise,harden,find",
         "--lib",
     ]);
     run_suite(
-        "unit: cargo test --workspace (imp-core, xtask), imp-core --features std,supervise,harden",
+        "unit: cargo test --workspace (imp-core, xtask), imp-core --features std,supervise,harden,find",
         vec![unit, with_std],
         limit,
         Sink::Live,

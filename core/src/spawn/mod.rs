@@ -170,6 +170,11 @@ pub struct Spec<'a> {
     /// The program's word that it has one thread; without it, [`start`] asks `/proc`
     /// right before forking and refuses a multi-threaded process.
     single_threaded: Option<SingleThreaded>,
+    /// Every inherited fd passes to the program, not only [`keep_fds`](Self::keep_fds)
+    /// (start-stop-daemon's `--no-close`, asked for by name: imp closes them
+    /// otherwise).
+    #[cfg(feature = "find")]
+    pub inherit_fds: bool,
     /// The user to run as.
     pub credentials: Option<Credentials>,
 }
@@ -201,6 +206,8 @@ impl<'a> Spec<'a> {
             #[cfg(feature = "harden")]
             caps: None,
             single_threaded: None,
+            #[cfg(feature = "find")]
+            inherit_fds: false,
         }
     }
 

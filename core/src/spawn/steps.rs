@@ -115,6 +115,10 @@ pub(crate) fn close_inherited_fds(
     mode: Mode<'_>,
     fds: &OnlyKeptFds,
 ) {
+    #[cfg(feature = "find")]
+    if spec.inherit_fds {
+        return;
+    }
     let mut keep: heapless::Vec<i32, { KEEP_FD_MAX + 2 }> = heapless::Vec::new();
     let _ = keep.extend_from_slice(spec.keep_fds);
     if let Mode::Detached(r) = mode {
