@@ -460,7 +460,12 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
         s.get(Opt::Group).map(CStr::to_bytes),
         &mut credentials,
     ) {
-        return trouble(&s, "cannot run as", s.get(Opt::Chuid).or(s.get(Opt::Group)), &e);
+        return trouble(
+            &s,
+            "cannot run as",
+            s.get(Opt::Chuid).or(s.get(Opt::Group)),
+            &e,
+        );
     }
     let name = s.get(Opt::Name).map(CStr::to_bytes);
     if name.is_some_and(|n| n.len() > find::NAME_MAX) {
