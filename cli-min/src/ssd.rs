@@ -471,8 +471,8 @@ pub fn main(argv: CStrArray, envp: CStrArray, first: usize) -> i32 {
     if name.is_some_and(|n| n.len() > find::NAME_MAX) {
         let _ = log::write_all(
             log::stderr(),
-            b"start-stop-daemon: warning: a process name has at most 15 characters: \
-              --name NAME longer matches no process (use --exec)\n",
+            b"start-stop-daemon: warning: a --name longer than 15 characters matches \
+              no process (the kernel keeps 15 of a name): use --exec\n",
         );
     }
     let f = Find {
