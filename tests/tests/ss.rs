@@ -277,6 +277,15 @@ fn ss_usage_errors() {
         r noclose $SSD -S -C -x $MYSLEEP
         r novalue $SSD -K -x
         r mkpid $SSD -S -m -x $MYSLEEP
+        r sigprefix $SSD -K -s SIGHUP -x $MYSLEEP
+        r siglower $SSD -K -R term/5 -x $MYSLEEP
+        r sigminus $SSD -K -R -SIGTERM/5 -x $MYSLEEP
+        r stbogus $SSD -T --bogus -x $MYSLEEP
+        r bogusst $SSD --bogus -T -x $MYSLEEP
+        r stuser $SSD -T -c nosuchuser -x $MYSLEEP
+        r stopgroup $SSD -K -g nosuchgroup -x $MYSLEEP
+        r waitfirst $SSD -K -R 0/1/KILL/1 -x $MYSLEEP
+        r longname $SSD -K -n averyveryverylongname
         r version $SSD --version
         r imp $IMP ssd -V
         r help $IMP ssd --help
@@ -299,6 +308,27 @@ fn ss_usage_errors() {
     o.expect("noclose", 3, &["only relevant with --background"]);
     o.expect("novalue", 3, &["--exec: option requires an argument"]);
     o.expect("mkpid", 3, &["require --pidfile"]);
+    // dpkg's spellings only: no SIG prefix, capitals.
+    o.expect("sigprefix", 3, &["--signal: invalid value 'SIGHUP'"]);
+    o.expect("siglower", 3, &["--retry: invalid value 'term/5'"]);
+    o.expect("sigminus", 3, &["--retry: invalid value '-SIGTERM/5'"]);
+    // Once --status is read, errors are "unable to determine status" (dpkg).
+    o.expect("stbogus", 4, &["unrecognized option '--bogus'"]);
+    o.expect("bogusst", 3, &["unrecognized option '--bogus'"]);
+    // Users and groups are looked up whatever the command: trouble, before finding.
+    o.expect("stuser", 4, &["cannot run as nosuchuser", "unknown user"]);
+    o.expect(
+        "stopgroup",
+        2,
+        &["cannot run as nosuchgroup", "unknown group"],
+    );
+    // A schedule may begin with a wait (nscd's 0/30/KILL/5): nothing to stop is 1.
+    o.expect_out("waitfirst", 1, &["No ", "found running; none killed."]);
+    o.expect(
+        "longname",
+        1,
+        &["longer than 15 characters matches no process"],
+    );
     o.expect_out("version", 0, &["start-stop-daemon (imp "]);
     o.expect_out("imp", 0, &["start-stop-daemon (imp "]);
     o.expect_out("help", 0, &["Usage: start-stop-daemon", "--retry"]);
