@@ -210,7 +210,10 @@ EOF
 
 /// SV-01: orphans of the program reparent to the supervisor (a subreaper) and are
 /// reaped: a program that leaves 20 zombie children and exits, run 10 times, leaves
-/// no zombie behind the supervisor.
+/// no zombie behind the supervisor. Zombies are counted among the supervisor's own
+/// children while it runs, the fewest over 20 looks (a run's 20 orphans arrive at once
+/// and take a moment to reap; a leak keeps 20 more each run). After the stop the
+/// supervisor itself may be a zombie for a moment, until the sandbox's init reaps it.
 #[test]
 fn sv01_orphans_are_reaped() {
     let o = sandbox("sv01").full().run(&format!(
@@ -218,14 +221,18 @@ fn sv01_orphans_are_reaped() {
         r start $IMP start --respawn --respawn-delay 0 --respawn-max 0 -p $T/s.pid -- $TDAEMON --marker-append $OUT/runs --fork-children 20 --sleep 0.05 --exit 1
         S=$(cat $T/s.pid)
         i=0; while [ "$(wc -l < $OUT/runs 2>/dev/null || echo 0)" -lt 10 ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
+        echo "runs=$([ "$(wc -l < $OUT/runs)" -ge 10 ] && echo 10+ || echo fewer)"
+        zombies_of() {{ local n=0 p; for p in /proc/[0-9]*; do [ "$(state ${{p#/proc/}})" = Z ] && [ "$(awk '/^PPid:/{{print $2}}' $p/status 2>/dev/null)" = "$1" ] && n=$((n+1)); done; echo $n; }}
+        lo=999; for _ in $(seq 20); do n=$(zombies_of $S); [ $n -lt $lo ] && lo=$n; done
+        echo "zombies=$lo"
         r stop $IMP stop -p $T/s.pid
-        echo "zombies=$(zombies)"
         echo "left=$(nprocs "^$TDAEMON")"
         "#
     ));
     o.expect("start", 0, &["started"]);
-    o.expect("stop", 0, &["stopped"]);
+    o.expect_eq("runs", "10+");
     o.expect_eq("zombies", "0");
+    o.expect("stop", 0, &["stopped"]);
     o.expect_eq("left", "0");
 }
 
