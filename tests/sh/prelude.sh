@@ -100,8 +100,19 @@ lockholder() {
 
 # nprocs PATTERN: number of live processes whose command line contains PATTERN.
 nprocs() { pgrep -f -c -- "$1" || true; }
-# zombies: number of zombie processes in the sandbox.
-zombies() { local n=0 p; for p in /proc/[0-9]*; do [ "$(state ${p#/proc/})" = Z ] && n=$((n+1)); done; echo $n; }
+# zombies: how many zombies this PID namespace has, once settled: a process that just
+# exited is a zombie until its parent reaps it (the sandbox's init, a moment later), so
+# the count is taken again for up to 1 s while it is not 0; one that stays is a leak.
+zombies() {
+    local n p
+    for _ in $(seq 50); do
+        n=0
+        for p in /proc/[0-9]*; do [ "$(state ${p#/proc/})" = Z ] && n=$((n+1)); done
+        [ $n = 0 ] && break
+        sleep 0.02
+    done
+    echo $n
+}
 
 # launch NAME [TDAEMON ARGS]: imp start (under KILLSPY) a tdaemon with pidfile $T/NAME.pid, dump in
 # $OUT/NAME.dump; prints NAME.start.rc/err and NAME.pid (the daemon's pid from the dump).

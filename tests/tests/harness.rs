@@ -29,6 +29,20 @@ fn sandbox_is_private_and_reaps_orphans() {
     );
 }
 
+/// `zombies` waits for a just-exited process to be reaped, and counts one whose parent
+/// never reaps it (sh execs a `sleep` that never waits for the child sh left).
+#[test]
+fn zombies_counts_one_nobody_reaps() {
+    let o = sandbox("h-zombies").without_imp().run(
+        r#"
+        sh -c 'sleep 0 & exec sleep 3' &
+        sleep 0.3
+        echo "zombies=$(zombies)"
+        "#,
+    );
+    o.expect_eq("zombies", "1");
+}
+
 #[test]
 fn canary_detects_kill_minus_one() {
     let o = sandbox("h-canary")
