@@ -30,13 +30,14 @@ fn sandbox_is_private_and_reaps_orphans() {
 }
 
 /// `zombies` waits for a just-exited process to be reaped, and counts one whose parent
-/// never reaps it (sh execs a `sleep` that never waits for the child sh left).
+/// never reaps it (sh execs a `sleep` that never waits for the child sh left, which
+/// exits after the exec: one exiting before it could be reaped by sh).
 #[test]
 fn zombies_counts_one_nobody_reaps() {
     let o = sandbox("h-zombies").without_imp().run(
         r#"
-        sh -c 'sleep 0 & exec sleep 3' &
-        sleep 0.3
+        sh -c 'sleep 0.3 & exec sleep 4' &
+        sleep 0.6
         echo "zombies=$(zombies)"
         "#,
     );
