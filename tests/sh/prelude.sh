@@ -113,6 +113,14 @@ zombies() {
     done
     echo $n
 }
+# zombies_of PID: how many zombies are PID's children right now (not settled).
+zombies_of() {
+    local n=0 p
+    for p in /proc/[0-9]*; do
+        [ "$(state ${p#/proc/})" = Z ] && [ "$(awk '/^PPid:/{print $2}' $p/status 2>/dev/null)" = "$1" ] && n=$((n+1))
+    done
+    echo $n
+}
 
 # launch NAME [TDAEMON ARGS]: imp start (under KILLSPY) a tdaemon with pidfile $T/NAME.pid, dump in
 # $OUT/NAME.dump; prints NAME.start.rc/err and NAME.pid (the daemon's pid from the dump).

@@ -222,7 +222,6 @@ fn sv01_orphans_are_reaped() {
         S=$(cat $T/s.pid)
         i=0; while [ "$(wc -l < $OUT/runs 2>/dev/null || echo 0)" -lt 10 ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
         echo "runs=$([ "$(wc -l < $OUT/runs)" -ge 10 ] && echo 10+ || echo fewer)"
-        zombies_of() {{ local n=0 p; for p in /proc/[0-9]*; do [ "$(state ${{p#/proc/}})" = Z ] && [ "$(awk '/^PPid:/{{print $2}}' $p/status 2>/dev/null)" = "$1" ] && n=$((n+1)); done; echo $n; }}
         lo=999; for _ in $(seq 20); do n=$(zombies_of $S); [ $n -lt $lo ] && lo=$n; done
         echo "zombies=$lo"
         r stop $IMP stop -p $T/s.pid
